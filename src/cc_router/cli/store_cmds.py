@@ -1,0 +1,169 @@
+"""`cc-router report` and `cc-router store ...`: interval reports and store upkeep."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import create_async_engine
+
+DEFAULT_STORE_URL = "sqlite+aiosqlite:///cc-router.db"
+STORE_URL_ENV = "CC_ROUTER_STORE_URL"
+
+COLUMNS = (
+    "interval_start",
+    "queue",
+    "channel",
+    "offered",
+    "answered",
+    "abandoned",
+    "overflowed",
+    "timed_out",
+    "other_exits",
+    "answered_within_sl",
+    "abandoned_after_sl",
+    "service_level_s",
+    "sl_pct",
+    "asa_s",
+    "aht_s",
+    "max_wait_s",
+)
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+def _when(text: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 date or time") from None
+    # A time without a zone is read as UTC: the store keeps UTC and reports say so.
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).isoformat()
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
+
+
+def _json_value(v: Any) -> Any:
+    return v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v
+
+
+async def _report(
+    url: str, start: datetime, end: datetime, service_levels: dict[str, float], default_sl: float
+) -> list[dict[str, Any]]:
+    from cc_router.store.reports import read_queue_intervals, write_intervals
+
+    engine = create_async_engine(url)
+    try:
+        await write_intervals(engine, start, end, service_levels, default_service_level_s=default_sl)
+        async with engine.connect() as conn:
+            return await read_queue_intervals(conn, start, end)
+    finally:
+        await engine.dispose()
+
+
+def render(rows: list[dict[str, Any]], fmt: Format, console: Console) -> None:
+    if fmt is Format.JSON:
+        console.print_json(json.dumps([{c: _json_value(r[c]) for c in COLUMNS} for r in rows]))
+    elif fmt is Format.CSV:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(COLUMNS)
+        for r in rows:
+            w.writerow([_json_value(r[c]) if r[c] is not None else "" for c in COLUMNS])
+        # Plain write: rich markup must not touch CSV.
+        console.file.write(buf.getvalue())
+    else:
+        table = Table(title="Queue intervals (15 min, UTC)")
+        for c in COLUMNS:
+            table.add_column(c, justify="left" if c in ("interval_start", "queue", "channel") else "right")
+        for r in rows:
+            table.add_row(*(_cell(r[c]) for c in COLUMNS))
+        console.print(table)
+
+
+def _parse_levels(items: list[str]) -> dict[str, float]:
+    levels: dict[str, float] = {}
+    for item in items:
+        queue, sep, secs = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            levels[queue] = float(secs)
+        except ValueError:
+            raise typer.BadParameter(f"{item!r}: use QUEUE=SECONDS") from None
+    return levels
+
+
+def register(app: typer.Typer) -> None:
+    store = typer.Typer(help="The SQL store: schema upgrades and insert benchmark.", no_args_is_help=True)
+
+    @app.command("report")
+    def report(
+        from_: Annotated[str, typer.Option("--from", help="Start (ISO 8601; UTC if no zone).")],
+        to: Annotated[str, typer.Option("--to", help="End, exclusive (ISO 8601; UTC if no zone).")],
+        store_url: Annotated[
+            str | None, typer.Option("--store-url", help=f"Store URL (default ${STORE_URL_ENV} or sqlite).")
+        ] = None,
+        fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.TABLE,
+        service_level: Annotated[
+            list[str] | None,
+            typer.Option("--service-level", help="QUEUE=SECONDS threshold; repeatable."),
+        ] = None,
+        default_service_level: Annotated[
+            float, typer.Option("--default-service-level", help="Threshold for other queues, seconds.")
+        ] = 20.0,
+    ) -> None:
+        """(Re)compute the 15-minute interval rows of a period and print the queue rows."""
+        start, end = _when(from_), _when(to)
+        if end <= start:
+            raise typer.BadParameter("--to must be after --from")
+        url = store_url or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL)
+        rows = asyncio.run(
+            _report(url, start, end, _parse_levels(service_level or []), default_service_level)
+        )
+        render(rows, fmt, Console(soft_wrap=fmt is not Format.TABLE))
+
+    @store.command("upgrade")
+    def upgrade(
+        store_url: Annotated[str | None, typer.Option("--store-url", help="Store URL.")] = None,
+    ) -> None:
+        """Create or upgrade the store's tables (Alembic, to head)."""
+        from cc_router.store.migrations import migrate
+
+        url = store_url or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL)
+        asyncio.run(migrate(url))
+        typer.echo("store at head")
+
+    @store.command("bench")
+    def bench(
+        store_url: Annotated[str | None, typer.Option("--store-url", help="Store URL.")] = None,
+        rows: Annotated[int, typer.Option("--rows", help="InteractionFinished rows to write.")] = 20_000,
+    ) -> None:
+        """Print the sustained insert rate through StoreWriter, as JSON."""
+        from cc_router.store.writer import bench_store
+
+        url = store_url or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL)
+        typer.echo(json.dumps(asyncio.run(bench_store(url, rows))))
+
+    app.add_typer(store, name="store")

@@ -1,0 +1,141 @@
+"""What the core asks for. Adapters carry these out; the store and surfaces record them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cc_router.core.spec import Channel, ExitTarget
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why an offer went where it went, in terms a supervisor can check."""
+
+    trigger: str
+    """arrival, agent_free, escalation, returned, retry, rebalance"""
+    queue: str
+    strategy: str
+    step: int
+    requirement: str
+    chosen: str
+    score: tuple[float, ...]
+    candidates: tuple[tuple[str, tuple[float, ...]], ...]
+    """The best few candidates examined, best first (agents, or interactions when an agent
+    became free), with their ordering keys; the chosen one is first."""
+    excluded: tuple[tuple[str, str], ...]
+    """Candidates skipped and why (e.g. missed this interaction recently)."""
+    available: int
+    """Free eligible agents (or waiting eligible interactions) seen when deciding."""
+
+    def summary(self) -> str:
+        return (
+            f"{self.trigger}: {self.strategy} step {self.step} [{self.requirement}] "
+            f"chose {self.chosen} of {self.available}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    offer_id: str
+    interaction_id: str
+    agent_id: str
+    queue: str
+    channel: Channel
+    timeout_s: float
+    explanation: Explanation
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOffer:
+    """Stop ringing the agent (the caller left, or the core gave up waiting)."""
+
+    offer_id: str
+    interaction_id: str
+    agent_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionQueued:
+    interaction_id: str
+    queue: str
+    channel: Channel
+    step: int
+    reason: str
+    """arrived, returned, escalated, moved, overflowed, transferred"""
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionConnected:
+    interaction_id: str
+    agent_id: str
+    queue: str
+    channel: Channel
+    wait_s: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExitInteraction:
+    """Take the interaction out of routing and send it to `target`."""
+
+    interaction_id: str
+    queue: str
+    target: ExitTarget | None
+    reason: str
+    """max_wait, max_length, empty, queue_removed"""
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionFinished:
+    """The whole life of one interaction in one queue, for the store and reports."""
+
+    interaction_id: str
+    queue: str
+    channel: Channel
+    caller: str
+    outcome: str
+    """answered, abandoned, abandoned_ringing, overflowed, timed_out, max_length, empty, ..."""
+    agent_id: str | None
+    enqueued_at: float
+    offered_at: float | None
+    answered_at: float | None
+    ended_at: float
+    wait_s: float
+    talk_s: float
+    step: int
+    misses: int
+    disposition: str
+    explanation: Explanation | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    agent_id: str
+    state: str
+    """logged_out, ready, reserved, busy, wrap_up, paused"""
+    reason: str
+    at: float
+    previous: str
+    previous_since: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventRejected:
+    """The event could not be applied; the core state is unchanged by it."""
+
+    event: object
+    reason: str
+
+
+Command = (
+    Offer
+    | CancelOffer
+    | InteractionQueued
+    | InteractionConnected
+    | ExitInteraction
+    | InteractionFinished
+    | AgentStateChanged
+    | EventRejected
+)

@@ -1,0 +1,140 @@
+"""What the core is told. Each event is handled with the time it happened at."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cc_router.core.spec import CentreSpec, QueueSpec
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedIn:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedOut:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPaused:
+    agent_id: str
+    reason: str = "break"
+    max_s: float | None = None
+    """With a maximum, the agent returns to ready by itself when it runs out."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUnpaused:
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDeviceChanged:
+    """The agent's phone is in use by something the router did not put there."""
+
+    agent_id: str
+    in_use: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSkillsChanged:
+    agent_id: str
+    skills: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentWrapUpDone:
+    """The agent ends wrap-up early (all channels)."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionArrived:
+    interaction_id: str
+    queue: str
+    priority: int = 0
+    caller: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionAbandoned:
+    """The caller or customer went away before being connected (or while connected)."""
+
+    interaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAccepted:
+    interaction_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferDeclined:
+    interaction_id: str
+    agent_id: str
+    reason: str = "no_answer"
+    """no_answer, rejected, busy, failed, timeout"""
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionEnded:
+    interaction_id: str
+    disposition: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionMoved:
+    """A supervisor moves a waiting interaction to another queue (it keeps its seniority)."""
+
+    interaction_id: str
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionTransferred:
+    """An agent hands a connected interaction to another queue; it waits there anew."""
+
+    interaction_id: str
+    queue: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChanged:
+    queue: QueueSpec
+
+
+@dataclass(frozen=True, slots=True)
+class CentreReplaced:
+    centre: CentreSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Only moves time on: timers that are due fire."""
+
+
+Event = (
+    AgentLoggedIn
+    | AgentLoggedOut
+    | AgentPaused
+    | AgentUnpaused
+    | AgentDeviceChanged
+    | AgentSkillsChanged
+    | AgentWrapUpDone
+    | InteractionArrived
+    | InteractionAbandoned
+    | OfferAccepted
+    | OfferDeclined
+    | InteractionEnded
+    | InteractionMoved
+    | InteractionTransferred
+    | QueueChanged
+    | CentreReplaced
+    | Tick
+)

@@ -1,0 +1,156 @@
+"""Mutable per-agent, per-queue and per-interaction records the router keeps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cc_router.core.commands import Explanation
+from cc_router.core.spec import AgentSpec, Channel, ProfileSpec, QueueSpec
+
+
+class Presence(StrEnum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    PAUSED = "paused"
+
+
+class AgentState(StrEnum):
+    """What supervisors see; derived from presence and the work an agent holds."""
+
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    RESERVED = "reserved"
+    BUSY = "busy"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+class Stage(StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"
+    CONNECTED = "connected"
+    DONE = "done"
+
+
+@dataclass(slots=True)
+class OfferRec:
+    offer_id: str
+    interaction_id: str
+    agent_id: str
+    channel: Channel
+    created_at: float
+    explanation: Explanation
+
+
+@dataclass(slots=True, eq=False)
+class AgentRec:
+    spec: AgentSpec
+    index: int
+    profile: ProfileSpec
+    presence: Presence = Presence.LOGGED_OUT
+    pause_reason: str = ""
+    pause_token: int = 0
+    offer: OfferRec | None = None
+    connected: dict[str, Channel] = field(default_factory=dict)
+    wrapping: dict[str, Channel] = field(default_factory=dict)
+    load: dict[Channel, int] = field(default_factory=dict)
+    device_in_use: bool = False
+    idle_since: float = 0.0
+    handled: int = 0
+    misses: int = 0
+    token: int = 0
+    state: AgentState = AgentState.LOGGED_OUT
+    state_reason: str = ""
+    state_since: float = 0.0
+    # routing indexes, rebuilt with the centre
+    pools: dict[Channel, list[object]] = field(default_factory=dict)
+    buckets: dict[Channel, list[object]] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def skills(self) -> Mapping[str, int]:
+        return self.spec.skills
+
+    def free_channels(self) -> list[Channel]:
+        """Channels on which this agent can take an offer right now."""
+        if self.presence is not Presence.READY or self.offer is not None:
+            return []
+        blocks = self.profile.blocks
+        blocked: set[Channel] = set()
+        for ch, n in self.load.items():
+            if n:
+                blocked |= blocks.get(ch, frozenset())
+        if self.device_in_use:
+            blocked.add(Channel.VOICE)
+            blocked |= blocks.get(Channel.VOICE, frozenset())
+        return [
+            ch
+            for ch, cap in self.profile.capacity.items()
+            if ch not in blocked and self.load.get(ch, 0) < cap
+        ]
+
+    def derive_state(self) -> tuple[AgentState, str]:
+        if self.presence is Presence.LOGGED_OUT and not self.connected and not self.wrapping:
+            return AgentState.LOGGED_OUT, ""
+        if self.connected:
+            return AgentState.BUSY, ""
+        if self.offer is not None:
+            return AgentState.RESERVED, ""
+        if self.wrapping:
+            return AgentState.WRAP_UP, ""
+        if self.presence is Presence.PAUSED:
+            return AgentState.PAUSED, self.pause_reason
+        if self.presence is Presence.LOGGED_OUT:
+            return AgentState.LOGGED_OUT, ""
+        if self.device_in_use:
+            return AgentState.BUSY, "private call"
+        return AgentState.READY, ""
+
+
+@dataclass(slots=True, eq=False)
+class QueueRec:
+    spec: QueueSpec
+    buckets: list[object] = field(default_factory=list)
+    waiting: int = 0
+    rr_seq: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(slots=True, eq=False)
+class InteractionRec:
+    id: str
+    queue: QueueRec
+    priority: int
+    caller: str
+    attributes: Mapping[str, str]
+    arrived_at: float
+    order_time: float
+    """Seniority across queues: kept through overflow, moves and returns."""
+    seq: int
+    queue_joined_at: float
+    join: int = 0
+    """Bumped each time the interaction (re)joins a queue, so old timers can tell."""
+    step: int = 0
+    token: int = 0
+    stage: Stage = Stage.WAITING
+    offer: OfferRec | None = None
+    agent_id: str | None = None
+    offered_at: float | None = None
+    answered_at: float | None = None
+    misses: int = 0
+    hops: int = 0
+    excluded: dict[str, float] = field(default_factory=dict)
+    bucket: object | None = None
+    explanation: Explanation | None = None
+
+    @property
+    def channel(self) -> Channel:
+        return self.queue.spec.channel

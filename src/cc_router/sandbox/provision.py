@@ -1,0 +1,488 @@
+"""Provision a real Asterisk 22 in a cached Debian sid chroot (see docs/asterisk-sandbox.md).
+
+Debian 12 ships no Asterisk; Debian unstable does. ``up`` builds a minimal sid root with
+debootstrap once per machine (cached under /var/cache/cc-router), copies the project's
+Asterisk config and dialplans into it, and starts Asterisk in it. The chroot shares the
+host's network namespace, so AMI and SIP are on 127.0.0.1 at non-default ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cc_router.sandbox.tiff import minimal_fax_tiff
+
+log = logging.getLogger(__name__)
+
+SUITE = "sid"
+#: Packages installed in the root. asterisk-modules carries app_voicemail, res_fax and
+#: res_fax_spandsp (libspandsp comes as a dependency); the core sounds come with asterisk.
+PACKAGES: tuple[str, ...] = (
+    "asterisk",
+    "asterisk-modules",
+    "asterisk-core-sounds-en-gsm",
+    "asterisk-moh-opsound-gsm",
+    "libtiff-tools",
+)
+HOST_PACKAGES: Mapping[str, str] = {"debootstrap": "debootstrap", "sipp": "sip-tester"}
+MARKER = ".cc-router-built"
+#: Bump when PACKAGES or the post-build steps change: older roots are rebuilt.
+BUILD_VERSION = "1"
+TEST_FAX = "/var/spool/asterisk/fax/ccr-test.tif"
+CHROOT_ENV = {
+    "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+    "TERM": "dumb",
+}
+_PLACEHOLDER = re.compile(r"\{\{([A-Z0-9_]+)\}\}")
+
+
+def _repo_root() -> Path:
+    # src/cc_router/sandbox/provision.py -> repository root
+    return Path(__file__).resolve().parents[3]
+
+
+def _default_secret() -> str:
+    return os.environ.get("CC_ROUTER_AMI_SECRET", "ccrouter-sandbox")
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be built, started or stopped; the message says why."""
+
+
+@dataclass
+class SandboxSettings:
+    root: Path = Path("/var/cache/cc-router/asterisk-root")
+    ami_port: int = 15038
+    sip_port: int = 15060
+    ami_user: str = "ccrouter"
+    ami_secret: str = field(default_factory=_default_secret)
+    config_dir: Path = field(default_factory=lambda: _repo_root() / "config" / "asterisk")
+    dialplans_dir: Path = field(default_factory=lambda: _repo_root() / "dialplans")
+    #: agent-sip-N listens on agent_sip_port_base + N (SIPp "-sn uas -p PORT")
+    agent_sip_port_base: int = 15070
+    rtp_start: int = 31000
+    rtp_end: int = 31999
+    #: Debian mirror; None = the one the host's apt uses
+    mirror: str | None = None
+    boot_timeout: float = 60.0
+
+    @property
+    def ami(self) -> str:
+        return f"127.0.0.1:{self.ami_port}"
+
+    @property
+    def sip(self) -> str:
+        return f"127.0.0.1:{self.sip_port}"
+
+    def agent_sip_port(self, n: int) -> int:
+        return self.agent_sip_port_base + n
+
+    def placeholders(self) -> dict[str, str]:
+        values = {
+            "AMI_PORT": str(self.ami_port),
+            "SIP_PORT": str(self.sip_port),
+            "AMI_USER": self.ami_user,
+            "AMI_SECRET": self.ami_secret,
+            "RTP_START": str(self.rtp_start),
+            "RTP_END": str(self.rtp_end),
+        }
+        for n in range(1, 5):
+            values[f"AGENT_SIP_PORT_{n}"] = str(self.agent_sip_port(n))
+        return values
+
+
+@dataclass(frozen=True)
+class SandboxStatus:
+    built: bool
+    running: bool
+    version: str | None
+    ami: str
+    sip: str
+    pid: int | None = None
+    root: str = ""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _run(
+    argv: Sequence[str],
+    *,
+    timeout: float | None = 120.0,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    try:
+        proc = subprocess.run(
+            list(argv),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise SandboxError(f"{argv[0]} not found: {exc}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise SandboxError(f"{' '.join(argv)} timed out after {timeout} s") from exc
+    if check and proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip()[-2000:]
+        raise SandboxError(f"{' '.join(argv)} failed ({proc.returncode}): {tail}")
+    return proc
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise SandboxError(
+            "the Asterisk sandbox needs root (debootstrap, chroot, mount); run it with sudo"
+        )
+
+
+def _chroot(settings: SandboxSettings, *argv: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return _run(["chroot", str(settings.root), *argv], env=CHROOT_ENV, **kw)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _lock(settings: SandboxSettings) -> Iterator[None]:
+    settings.root.parent.mkdir(parents=True, exist_ok=True)
+    path = settings.root.parent / f"{settings.root.name}.lock"
+    with path.open("a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _ensure_host_packages(commands: Sequence[str]) -> None:
+    missing = [HOST_PACKAGES[c] for c in commands if shutil.which(c) is None]
+    if not missing:
+        return
+    log.info("installing host packages %s", " ".join(missing))
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    if _run(install, timeout=600, check=False, env=env).returncode != 0:
+        _run(["apt-get", "update"], timeout=600, check=False, env=env)
+        proc = _run(install, timeout=600, check=False, env=env)
+        if proc.returncode != 0:
+            raise SandboxError(
+                f"cannot install {' '.join(missing)} with apt-get (no access to the package "
+                f"mirror?): {(proc.stderr or proc.stdout).strip()[-1000:]}"
+            )
+    still = [c for c in commands if shutil.which(c) is None]
+    if still:
+        raise SandboxError(f"{' '.join(still)} still missing after apt-get install")
+
+
+def host_mirror() -> str:
+    """The Debian mirror the host's apt uses (deb822 .sources or sources.list)."""
+    uris: list[str] = []
+    apt = Path("/etc/apt")
+    for src in sorted((apt / "sources.list.d").glob("*.sources")):
+        for line in src.read_text(errors="replace").splitlines():
+            if line.startswith("URIs:"):
+                uris.extend(line.split(":", 1)[1].split())
+    lists = [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list"))]
+    for lst in lists:
+        if not lst.is_file():
+            continue
+        for line in lst.read_text(errors="replace").splitlines():
+            m = re.match(r"\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)", line)
+            if m:
+                uris.append(m.group(1))
+    for uri in uris:
+        if uri.rstrip("/").endswith("/debian") and uri.startswith(("http://", "https://")):
+            return uri
+    raise SandboxError(
+        "cannot find the Debian mirror in /etc/apt/sources.list{,.d}: "
+        "pass SandboxSettings(mirror=...)"
+    )
+
+
+def _is_mounted(path: Path) -> bool:
+    target = str(path.resolve())
+    with open("/proc/mounts", encoding="utf-8", errors="replace") as fh:
+        return any(line.split()[1] == target for line in fh if len(line.split()) > 1)
+
+
+def _mount_proc(settings: SandboxSettings) -> None:
+    proc_dir = settings.root / "proc"
+    if not _is_mounted(proc_dir):
+        _run(["mount", "-t", "proc", "proc", str(proc_dir)])
+
+
+def _umount_proc(settings: SandboxSettings) -> None:
+    proc_dir = settings.root / "proc"
+    if proc_dir.exists() and _is_mounted(proc_dir) and _run(
+        ["umount", str(proc_dir)], check=False
+    ).returncode != 0:
+        _run(["umount", "-l", str(proc_dir)], check=False)
+
+
+def is_built(settings: SandboxSettings) -> bool:
+    marker = settings.root / MARKER
+    try:
+        built_version = marker.read_text().strip()
+    except OSError:
+        return False
+    return built_version == BUILD_VERSION and (settings.root / "usr/sbin/asterisk").is_file()
+
+
+def _safe_to_delete(path: Path) -> bool:
+    resolved = path.resolve()
+    return len(resolved.parts) >= 4 and resolved != Path("/").resolve()
+
+
+def _build(settings: SandboxSettings) -> None:
+    _ensure_host_packages(["debootstrap"])
+    mirror = settings.mirror or host_mirror()
+    root = settings.root
+    tmp = root.with_name(root.name + ".building")
+    for stale in (tmp, root):
+        if stale.exists():
+            if not _safe_to_delete(stale):
+                raise SandboxError(f"refusing to delete {stale}")
+            _umount_proc(SandboxSettings(root=stale))
+            log.info("removing stale sandbox root %s", stale)
+            shutil.rmtree(stale)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    log.info("building the Asterisk root with debootstrap (%s, %s); about a minute", SUITE, mirror)
+    started = time.monotonic()
+    argv = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(PACKAGES)}",
+        SUITE,
+        str(tmp),
+        mirror,
+    ]
+    proc = _run(argv, timeout=1800, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        debootstrap_log = tmp / "debootstrap" / "debootstrap.log"
+        if debootstrap_log.is_file():
+            tail += "\n" + "\n".join(debootstrap_log.read_text(errors="replace").splitlines()[-15:])
+        raise SandboxError(
+            f"debootstrap of Debian {SUITE} from {mirror} failed (is the mirror reachable?):\n{tail}"
+        )
+    tmp.rename(root)
+    _post_build(settings)
+    (root / MARKER).write_text(BUILD_VERSION + "\n")
+    log.info("sandbox root built in %.0f s", time.monotonic() - started)
+
+
+def _post_build(settings: SandboxSettings) -> None:
+    root = settings.root
+    fax_dir = root / "var/spool/asterisk/fax"
+    fax_dir.mkdir(parents=True, exist_ok=True)
+    raw = fax_dir / "ccr-test-raw.tif"
+    raw.write_bytes(minimal_fax_tiff())
+    # G3 1-D compression: what a fax machine sends and what spandsp reads back.
+    _chroot(settings, "tiffcp", "-c", "g3:1d", str(Path(TEST_FAX).parent / raw.name), TEST_FAX)
+    raw.unlink()
+
+
+def _fix_ownership(settings: SandboxSettings) -> None:
+    # The package's files belong to the chroot's "asterisk" uid, which is some other user
+    # on the host; Asterisk runs as root here and must own its state.
+    _chroot(
+        settings,
+        "sh",
+        "-c",
+        "mkdir -p /run/asterisk /var/spool/asterisk/fax /etc/asterisk/cc-router && "
+        "chown -R root:root /var/lib/asterisk /var/log/asterisk /var/spool/asterisk "
+        "/run/asterisk /etc/asterisk",
+    )
+
+
+def render(text: str, values: Mapping[str, str], source: str = "<template>") -> str:
+    """Substitute ``{{NAME}}`` placeholders; unknown names are an error."""
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name not in values:
+            raise SandboxError(f"{source}: unknown placeholder {{{{{name}}}}}")
+        return values[name]
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+def install_config(settings: SandboxSettings) -> None:
+    """Copy config/asterisk/*.conf and dialplans/*.conf into the root, templated."""
+    etc = settings.root / "etc/asterisk"
+    dialplans = etc / "cc-router"
+    dialplans.mkdir(parents=True, exist_ok=True)
+    values = settings.placeholders()
+    confs = sorted(settings.config_dir.glob("*.conf"))
+    if not confs:
+        raise SandboxError(f"no *.conf in {settings.config_dir}")
+    for src in confs:
+        (etc / src.name).write_text(render(src.read_text(), values, str(src)))
+    for old in dialplans.glob("*.conf"):
+        old.unlink()
+    for src in sorted(settings.dialplans_dir.glob("*.conf")):
+        (dialplans / src.name).write_text(render(src.read_text(), values, str(src)))
+    os.chmod(etc / "manager.conf", 0o600)
+
+
+def _pid(settings: SandboxSettings) -> int | None:
+    pid_file = settings.root / "run/asterisk/asterisk.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        proc_root = os.readlink(f"/proc/{pid}/root")
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+    if Path(proc_root).resolve() != settings.root.resolve() or not exe.endswith("asterisk"):
+        return None
+    return pid
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _log_tail(settings: SandboxSettings, lines: int = 30) -> str:
+    path = settings.root / "var/log/asterisk/messages"
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no /var/log/asterisk/messages in the sandbox root)"
+
+
+def _wait_booted(settings: SandboxSettings, started: float) -> None:
+    deadline = started + settings.boot_timeout
+    while time.monotonic() < deadline:
+        if _pid(settings) is not None:
+            remaining = max(1.0, deadline - time.monotonic())
+            proc = _chroot(
+                settings, "asterisk", "-rx", "core waitfullybooted", timeout=remaining, check=False
+            )
+            if proc.returncode == 0 and _port_open(settings.ami_port):
+                return
+        time.sleep(0.2)
+    raise SandboxError(
+        f"Asterisk did not come up within {settings.boot_timeout:.0f} s "
+        f"(AMI {settings.ami}); tail of its log:\n{_log_tail(settings)}"
+    )
+
+
+def _start(settings: SandboxSettings) -> None:
+    log.info("starting Asterisk in %s", settings.root)
+    started = time.monotonic()
+    # Without -f Asterisk forks into the background (setsid) and writes its pid file.
+    _chroot(settings, "asterisk", "-U", "root", "-G", "root", timeout=30)
+    _wait_booted(settings, started)
+    log.info("Asterisk up in %.1f s", time.monotonic() - started)
+
+
+def _wait_gone(settings: SandboxSettings, pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _pid(settings) == pid:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def cli(settings: SandboxSettings, command: str, timeout: float = 30.0) -> str:
+    """Run an Asterisk CLI command in the sandbox (``asterisk -rx``) and return stdout."""
+    proc = _chroot(settings, "asterisk", "-rx", command, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise SandboxError(
+            f"asterisk -rx {command!r} failed ({proc.returncode}): "
+            f"{(proc.stderr or proc.stdout).strip()[-500:]}"
+        )
+    return proc.stdout
+
+
+def status(settings: SandboxSettings | None = None) -> SandboxStatus:
+    settings = settings or SandboxSettings()
+    built = is_built(settings)
+    pid = _pid(settings) if built else None
+    version: str | None = None
+    if built:
+        proc = _chroot(settings, "asterisk", "-V", timeout=10, check=False)
+        if proc.returncode == 0:
+            version = proc.stdout.strip() or None
+    return SandboxStatus(
+        built=built,
+        running=pid is not None,
+        version=version,
+        ami=settings.ami,
+        sip=settings.sip,
+        pid=pid,
+        root=str(settings.root),
+    )
+
+
+def up(settings: SandboxSettings | None = None) -> SandboxStatus:
+    """Build (once, cached), configure and start the sandbox; reload it if already up."""
+    settings = settings or SandboxSettings()
+    _require_root()
+    with _lock(settings):
+        if not is_built(settings):
+            if _pid(settings) is not None:
+                raise SandboxError(
+                    f"{settings.root} is not a complete build but Asterisk runs in it: "
+                    "run 'down' first"
+                )
+            _build(settings)
+        _mount_proc(settings)
+        install_config(settings)
+        _fix_ownership(settings)
+        if _pid(settings) is not None:
+            log.info("Asterisk already running: reloading config")
+            cli(settings, "core reload")
+            _wait_booted(settings, time.monotonic())
+        else:
+            _start(settings)
+        return status(settings)
+
+
+def down(settings: SandboxSettings | None = None, timeout: float = 15.0) -> None:
+    """Stop Asterisk and unmount /proc in the root. Safe when already down."""
+    settings = settings or SandboxSettings()
+    _require_root()
+    with _lock(settings):
+        pid = _pid(settings)
+        if pid is not None:
+            log.info("stopping Asterisk (pid %d)", pid)
+            _chroot(settings, "asterisk", "-rx", "core stop now", timeout=timeout, check=False)
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                if _wait_gone(settings, pid, timeout):
+                    break
+                log.warning("Asterisk (pid %d) still running: sending %s", pid, sig.name)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            else:
+                if not _wait_gone(settings, pid, timeout):
+                    raise SandboxError(f"Asterisk (pid {pid}) does not stop")
+        if settings.root.exists():
+            _umount_proc(settings)

@@ -1,0 +1,379 @@
+"""Batched, non-blocking persistence of what the core decides.
+
+`submit()` runs inside the routing loop, so it only appends to a deque; the SQL happens in
+`run()`. A failed batch stays at the head of the deque and is retried with backoff, so a
+database outage costs memory, never records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from cc_router.core.commands import (
+    AgentStateChanged,
+    Command,
+    Explanation,
+    InteractionFinished,
+    Offer,
+)
+from cc_router.core.spec import Channel
+from cc_router.store.tables import agent_states, decisions, interactions, utc, utc_or_none
+
+log = logging.getLogger(__name__)
+
+_STORED = (InteractionFinished, AgentStateChanged, Offer)
+_Item = tuple[InteractionFinished | AgentStateChanged | Offer, float]
+
+
+def explanation_json(e: Explanation) -> dict[str, Any]:
+    d = asdict(e)
+    # JSON has no tuples; lists of [id, score] keep candidates readable in SQL.
+    d["score"] = list(e.score)
+    d["candidates"] = [[cid, list(score)] for cid, score in e.candidates]
+    d["excluded"] = [list(x) for x in e.excluded]
+    return d
+
+
+def _interaction_row(c: InteractionFinished) -> dict[str, Any]:
+    return {
+        "interaction_id": c.interaction_id,
+        "channel": str(c.channel),
+        "queue": c.queue,
+        "caller": c.caller,
+        "agent_id": c.agent_id,
+        "enqueued_at": utc(c.enqueued_at),
+        "offered_at": utc_or_none(c.offered_at),
+        "answered_at": utc_or_none(c.answered_at),
+        "ended_at": utc(c.ended_at),
+        "outcome": c.outcome,
+        "wait_s": c.wait_s,
+        "talk_s": c.talk_s,
+        "step": c.step,
+        "misses": c.misses,
+        "disposition": c.disposition,
+        "explanation": None if c.explanation is None else explanation_json(c.explanation),
+    }
+
+
+def _decision_row(c: Offer, now: float) -> dict[str, Any]:
+    return {
+        "offer_id": c.offer_id,
+        "interaction_id": c.interaction_id,
+        "agent_id": c.agent_id,
+        "queue": c.queue,
+        "channel": str(c.channel),
+        "at": utc(now),
+        "explanation": explanation_json(c.explanation),
+    }
+
+
+def redact(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class StoreWriter:
+    """Writes InteractionFinished, AgentStateChanged and Offer commands to the store.
+
+    Use `start()` (or run `run()` in your own task group), `submit()` from the routing loop,
+    and `await close()` at shutdown. The schema must exist (`cc_router.store.migrate`).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        batch_size: int = 500,
+        flush_interval_s: float = 0.5,
+        *,
+        max_backoff_s: float = 30.0,
+        engine: AsyncEngine | None = None,
+    ) -> None:
+        self.url = url
+        self.batch_size = batch_size
+        self.flush_interval_s = flush_interval_s
+        self.max_backoff_s = max_backoff_s
+        self._engine = engine or create_async_engine(url, pool_pre_ping=True)
+        self._owns_engine = engine is None
+        self._buf: deque[_Item] = deque()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._running = False
+        self._open_agents: set[str] | None = None
+        """Agents with an open (ended_at NULL) agent_states row; loaded on first flush."""
+        self.healthy = True
+        self.transactions = 0
+        self.rows_written = 0
+        self.last_error: str = ""
+
+    @property
+    def backlog(self) -> int:
+        return len(self._buf)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    def submit(self, commands: Iterable[Command], now: float) -> None:
+        """Queue the commands worth storing. Never awaits, never touches the database."""
+        buf = self._buf
+        for c in commands:
+            if isinstance(c, _STORED):
+                buf.append((c, now))
+        if len(buf) >= self.batch_size:
+            self._wake.set()
+
+    def start(self) -> asyncio.Task[None]:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name="store-writer")
+        return self._task
+
+    async def run(self) -> None:
+        """Flush batches until `close()`; returns once everything accepted is written."""
+        self._running = True
+        backoff = 0.1
+        try:
+            while True:
+                if not self._buf:
+                    if self._closing:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+                    self._wake.clear()
+                    continue
+                if len(self._buf) < self.batch_size and not self._closing:
+                    # Let a small batch fill up for one interval: fewer, larger transactions.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+                    self._wake.clear()
+                try:
+                    while self._buf:
+                        await self._flush_batch()
+                except Exception as exc:  # any driver error: keep the rows, retry later
+                    self.healthy = False
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning(
+                        "store write failed, retrying in %.1fs with %d commands buffered: %s",
+                        backoff,
+                        len(self._buf),
+                        self.last_error,
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), backoff)
+                    self._wake.clear()
+                    backoff = min(backoff * 2, self.max_backoff_s)
+                    continue
+                if not self.healthy:
+                    log.warning("store writable again, backlog %d", len(self._buf))
+                self.healthy = True
+                self.last_error = ""
+                backoff = 0.1
+        finally:
+            self._running = False
+
+    async def flush(self) -> None:
+        """Write everything buffered now (one attempt; raises if the database refuses)."""
+        while self._buf:
+            await self._flush_batch()
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Write everything accepted so far, then release the engine.
+
+        With a database that stays down this waits for it (or raises TimeoutError after
+        `timeout`, keeping the backlog in memory)."""
+        self._closing = True
+        self._wake.set()
+        if self._task is None and not self._running:
+            self._task = asyncio.create_task(self.run(), name="store-writer-close")
+        if self._task is not None:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        else:
+            # run() is driven by someone else's task group; wait for it to drain.
+            async def drained() -> None:
+                while self._running:
+                    await asyncio.sleep(0.01)
+
+            await asyncio.wait_for(drained(), timeout)
+        if self._owns_engine:
+            await self._engine.dispose()
+
+    async def _flush_batch(self) -> None:
+        n = min(self.batch_size, len(self._buf))
+        batch = [self._buf[i] for i in range(n)]
+        async with self._engine.begin() as conn:
+            if self._open_agents is None:
+                open_agents = await self._load_open_agents(conn)
+            else:
+                open_agents = set(self._open_agents)
+            written = await _write(conn, batch, open_agents)
+        # Only after the commit: a failed batch is retried whole, with the old state.
+        for _ in range(n):
+            self._buf.popleft()
+        self._open_agents = open_agents
+        self.transactions += 1
+        self.rows_written += written
+
+    async def _load_open_agents(self, conn: AsyncConnection) -> set[str]:
+        rows = await conn.execute(
+            select(agent_states.c.agent_id).where(agent_states.c.ended_at.is_(None)).distinct()
+        )
+        return {r[0] for r in rows}
+
+
+async def _write(conn: AsyncConnection, batch: Sequence[_Item], open_agents: set[str]) -> int:
+    finished: list[dict[str, Any]] = []
+    offers: list[dict[str, Any]] = []
+    changes: list[AgentStateChanged] = []
+    for c, now in batch:
+        if isinstance(c, InteractionFinished):
+            finished.append(_interaction_row(c))
+        elif isinstance(c, Offer):
+            offers.append(_decision_row(c, now))
+        else:
+            changes.append(c)
+    if finished:
+        await conn.execute(interactions.insert(), finished)
+    if offers:
+        await conn.execute(decisions.insert(), offers)
+    written = len(finished) + len(offers)
+    if changes:
+        written += await _write_states(conn, changes, open_agents)
+    return written
+
+
+async def _write_states(
+    conn: AsyncConnection, changes: Sequence[AgentStateChanged], open_agents: set[str]
+) -> int:
+    """Each change closes the agent's open interval and opens a new one.
+
+    Within a batch the intervals are built in memory, so the database sees one UPDATE per
+    agent (closing the interval left open by an earlier batch) and one INSERT for all.
+    """
+    rows: list[dict[str, Any]] = []
+    last_row: dict[str, dict[str, Any]] = {}
+    closes: list[dict[str, Any]] = []
+    for c in changes:
+        at = utc(c.at)
+        prev = last_row.get(c.agent_id)
+        if prev is not None:
+            prev["ended_at"] = at
+        elif c.agent_id in open_agents:
+            closes.append({"b_agent": c.agent_id, "b_at": at})
+        elif c.previous != "logged_out" and c.previous_since < c.at:
+            # First sight of this agent and it was already doing something: keep that
+            # interval too; its reason was never seen, so it is left empty.
+            rows.append(
+                {
+                    "agent_id": c.agent_id,
+                    "state": c.previous,
+                    "reason": "",
+                    "started_at": utc(c.previous_since),
+                    "ended_at": at,
+                }
+            )
+        row = {
+            "agent_id": c.agent_id,
+            "state": c.state,
+            "reason": c.reason,
+            "started_at": at,
+            "ended_at": None,
+        }
+        rows.append(row)
+        last_row[c.agent_id] = row
+        open_agents.add(c.agent_id)
+    if closes:
+        stmt = (
+            update(agent_states)
+            .where(agent_states.c.agent_id == bindparam("b_agent"), agent_states.c.ended_at.is_(None))
+            .values(ended_at=bindparam("b_at"))
+        )
+        await conn.execute(stmt, closes)
+    await conn.execute(agent_states.insert(), rows)
+    return len(rows)
+
+
+def _bench_commands(n: int, t0: float) -> list[InteractionFinished]:
+    expl = Explanation(
+        trigger="arrival",
+        queue="bench",
+        strategy="longest_idle",
+        step=0,
+        requirement="lang.zh >= 3",
+        chosen="a1",
+        score=(12.5, 1.0),
+        candidates=(("a1", (12.5, 1.0)), ("a2", (10.0, 1.0)), ("a3", (3.0, 2.0))),
+        excluded=(("a9", "missed recently"),),
+        available=3,
+    )
+    return [
+        InteractionFinished(
+            interaction_id=f"bench-{i}",
+            queue="bench",
+            channel=Channel.VOICE,
+            caller="张伟",
+            outcome="answered",
+            agent_id=f"a{i % 50}",
+            enqueued_at=t0 + i * 0.01,
+            offered_at=t0 + i * 0.01 + 2,
+            answered_at=t0 + i * 0.01 + 5,
+            ended_at=t0 + i * 0.01 + 95,
+            wait_s=5.0,
+            talk_s=90.0,
+            step=0,
+            misses=0,
+            disposition="",
+            explanation=expl,
+        )
+        for i in range(n)
+    ]
+
+
+async def bench_store(url: str, n: int = 20_000, batch_size: int = 500) -> dict[str, Any]:
+    """Sustained insert rate of InteractionFinished rows through StoreWriter.
+
+    Creates the schema if needed, writes `n` rows in queue "bench" and deletes them after.
+    Returns figures as a JSON-able dict."""
+    from cc_router.store.migrations import migrate
+
+    await migrate(url)
+    writer = StoreWriter(url, batch_size=batch_size, flush_interval_s=0.05)
+    cmds = _bench_commands(n, time.time() - 86_400)
+    started = time.perf_counter()
+    writer.start()
+    submit_started = time.perf_counter()
+    for i in range(0, n, batch_size):
+        writer.submit(cmds[i : i + batch_size], 0.0)
+        # Yield like a routing loop would, so the writer works while commands keep coming.
+        await asyncio.sleep(0)
+    submit_s = time.perf_counter() - submit_started
+    engine = create_async_engine(url)
+    await writer.close()
+    elapsed = time.perf_counter() - started
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(delete(interactions).where(interactions.c.queue == "bench"))
+    finally:
+        await engine.dispose()
+    return {
+        "store": redact(url),
+        "dialect": make_url(url).get_backend_name(),
+        "rows": n,
+        "batch_size": batch_size,
+        "transactions": writer.transactions,
+        "seconds": round(elapsed, 4),
+        "rows_per_s": round(n / elapsed, 1) if elapsed > 0 else None,
+        "submit_us_per_command": round(submit_s / n * 1e6, 3) if n else None,
+    }
+
+
+__all__ = ["StoreWriter", "bench_store", "explanation_json"]
