@@ -57,8 +57,13 @@ def small_centre(strategy: Strategy = Strategy.LONGEST_IDLE) -> CentreSpec:
         ),
         QueueSpec("sales_zh", requirement="zh and sales", strategy=strategy),
         QueueSpec("english", requirement="en >= 3", strategy=strategy, priority=1),
-        QueueSpec("vip", requirement="vip", priority=5, strategy=strategy,
-                  steps=(StepSpec(10, "zh >= 4 or en >= 4"),)),
+        QueueSpec(
+            "vip",
+            requirement="vip",
+            priority=5,
+            strategy=strategy,
+            steps=(StepSpec(10, "zh >= 4 or en >= 4"),),
+        ),
         QueueSpec("chat_zh", channel=Channel.CHAT, requirement="zh", strategy=strategy, wrapup_s=2),
         QueueSpec("email", channel=Channel.EMAIL, requirement="true", strategy=strategy),
     ]

@@ -21,9 +21,27 @@ from .centres import small_centre
 
 AGENTS = ["a1", "a2", "a3", "a4", "a5"]
 OPS = [
-    "login", "login", "logout", "pause", "unpause", "device", "arrive", "arrive", "arrive",
-    "abandon", "accept", "accept", "decline", "end", "end", "wrapdone", "move", "skills",
-    "tick", "tick", "queue_priority",
+    "login",
+    "login",
+    "logout",
+    "pause",
+    "unpause",
+    "device",
+    "arrive",
+    "arrive",
+    "arrive",
+    "abandon",
+    "accept",
+    "accept",
+    "decline",
+    "end",
+    "end",
+    "wrapdone",
+    "move",
+    "skills",
+    "tick",
+    "tick",
+    "queue_priority",
 ]
 
 op_st = st.tuples(st.sampled_from(OPS), st.integers(0, 50), st.integers(0, 50), st.floats(0, 40))
@@ -161,10 +179,18 @@ def run(ops: list[tuple[str, int, int, float]], strategy: Strategy) -> None:
 
 
 @settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(op_st, min_size=5, max_size=120), st.sampled_from([
-    Strategy.LONGEST_IDLE, Strategy.FEWEST_INTERACTIONS, Strategy.ROUND_ROBIN,
-    Strategy.LINEAR, Strategy.BEST_SKILL,
-]))
+@given(
+    st.lists(op_st, min_size=5, max_size=120),
+    st.sampled_from(
+        [
+            Strategy.LONGEST_IDLE,
+            Strategy.FEWEST_INTERACTIONS,
+            Strategy.ROUND_ROBIN,
+            Strategy.LINEAR,
+            Strategy.BEST_SKILL,
+        ]
+    ),
+)
 def test_invariants_and_same_decisions_as_brute_force(
     ops: list[tuple[str, int, int, float]], strategy: Strategy
 ) -> None:
@@ -172,7 +198,9 @@ def test_invariants_and_same_decisions_as_brute_force(
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(op_st, min_size=5, max_size=120), st.sampled_from([Strategy.RANDOM, Strategy.WEIGHTED_RANDOM]))
+@given(
+    st.lists(op_st, min_size=5, max_size=120), st.sampled_from([Strategy.RANDOM, Strategy.WEIGHTED_RANDOM])
+)
 def test_invariants_hold_for_random_strategies(
     ops: list[tuple[str, int, int, float]], strategy: Strategy
 ) -> None:

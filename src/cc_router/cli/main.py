@@ -16,6 +16,8 @@ app = typer.Typer(
 # Modules with a `register(app)` function; a missing one is a packaging error, not silent.
 _FEATURES = (
     "cc_router.cli.config_cmds",
+    "cc_router.cli.sandbox_cmds",
+    "cc_router.cli.store_cmds",
 )
 
 for _name in _FEATURES:

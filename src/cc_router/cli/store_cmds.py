@@ -39,6 +39,25 @@ COLUMNS = (
 )
 
 
+# Short headers so the table fits a normal terminal; csv and json use the column names.
+TABLE_HEADERS = {
+    "interval_start": "interval (UTC)",
+    "queue": "queue",
+    "channel": "ch",
+    "offered": "offered",
+    "answered": "ans",
+    "abandoned": "abn",
+    "overflowed": "ovf",
+    "timed_out": "tmo",
+    "other_exits": "exit",
+    "answered_within_sl": "in SL",
+    "sl_pct": "SL %",
+    "asa_s": "ASA s",
+    "aht_s": "AHT s",
+    "max_wait_s": "max wait s",
+}
+
+
 class Format(StrEnum):
     TABLE = "table"
     CSV = "csv"
@@ -58,7 +77,7 @@ def _cell(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, datetime):
-        return v.astimezone(UTC).isoformat()
+        return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     if isinstance(v, float):
         return f"{v:.1f}"
     return str(v)
@@ -94,11 +113,12 @@ def render(rows: list[dict[str, Any]], fmt: Format, console: Console) -> None:
         # Plain write: rich markup must not touch CSV.
         console.file.write(buf.getvalue())
     else:
-        table = Table(title="Queue intervals (15 min, UTC)")
-        for c in COLUMNS:
-            table.add_column(c, justify="left" if c in ("interval_start", "queue", "channel") else "right")
+        table = Table(title="Queue intervals (15 min); SL % = in SL / (answered + abandoned after SL)")
+        for c, header in TABLE_HEADERS.items():
+            left = c in ("interval_start", "queue", "channel")
+            table.add_column(header, justify="left" if left else "right", no_wrap=left)
         for r in rows:
-            table.add_row(*(_cell(r[c]) for c in COLUMNS))
+            table.add_row(*(_cell(r[c]) for c in TABLE_HEADERS))
         console.print(table)
 
 

@@ -54,7 +54,11 @@ _LOBS = [
     ("prepaid", "预付费 prepaid"),
     ("fraud", "防诈骗 fraud"),
 ]
-_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
+    "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"
+    "龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
 _GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂英华玉兰萍鹏辉红玲建国宇浩凯晨欣怡佳琪雪梅婷博文斌宁"
 _FLOOR_SIZE = 500
 _PHASE1 = 500  # seats at opening; the rest came with the second build phase
@@ -178,7 +182,8 @@ def _queues(
     general = {
         "name": "general_zh",
         "channel": "voice",
-        "requirement": "lang_zh",
+        "requirement": "lang_zh >= 2",
+        "steps": [{"after_s": 60, "requirement": "lang_zh"}],
         "service_level_s": 20,
         "max_wait_s": 300,
         "on_max_wait": "voicemail:100",
@@ -200,10 +205,24 @@ def _queues(
         ]
         return steps[: rng.randint(1, 3)]
 
-    add({"name": "sms_marketing", "channel": "sms", "requirement": lobs[min(3, len(lobs) - 1)],
-         "ring_timeout_s": 60, "service_level_s": 600})
-    add({"name": "fax_general", "channel": "fax", "requirement": "true", "ring_timeout_s": 120,
-         "service_level_s": 86400})
+    add(
+        {
+            "name": "sms_marketing",
+            "channel": "sms",
+            "requirement": lobs[min(3, len(lobs) - 1)],
+            "ring_timeout_s": 60,
+            "service_level_s": 600,
+        }
+    )
+    add(
+        {
+            "name": "fax_general",
+            "channel": "fax",
+            "requirement": "true",
+            "ring_timeout_s": 120,
+            "service_level_s": 86400,
+        }
+    )
     # Every line of business in Mandarin, English and the local dialect before the rarer
     # languages, so a modest --queues still looks like a real centre.
     combos = [(lang, lob) for lob in lobs for lang in langs[:3]]
@@ -243,8 +262,15 @@ def _queues(
                     "steps": [{"after_s": 120, "requirement": lang}],
                 }
             )
-            add({"name": f"email_{lob}", "channel": "email", "requirement": f"{lob} >= 2",
-                 "ring_timeout_s": 60, "service_level_s": 14400})
+            add(
+                {
+                    "name": f"email_{lob}",
+                    "channel": "email",
+                    "requirement": f"{lob} >= 2",
+                    "ring_timeout_s": 60,
+                    "service_level_s": 14400,
+                }
+            )
     i = 0
     while len(out) < count:
         skill = topics[i % len(topics)] if topics else lobs[i % len(lobs)]
@@ -277,11 +303,17 @@ def generate_yaml(agents: int = 20_000, skills: int = 100, queues: int = 60, see
     return head + body + "agents:\n" + "".join(f"- {ln}\n" for ln in lines)
 
 
-def generate_centre(agents: int = 20_000, skills: int = 100, queues: int = 60, seed: int = 1,
-                    env: Mapping[str, str] | None = None) -> CentreSpec:
+def generate_centre(
+    agents: int = 20_000,
+    skills: int = 100,
+    queues: int = 60,
+    seed: int = 1,
+    env: Mapping[str, str] | None = None,
+) -> CentreSpec:
     """The same centre as `generate_yaml`, validated, without a YAML round trip."""
     from cc_router.config.load import parse_config
 
-    config = parse_config(generate_dict(agents, skills, queues, seed), source="<generated>",
-                          env={} if env is None else env)
+    config = parse_config(
+        generate_dict(agents, skills, queues, seed), source="<generated>", env={} if env is None else env
+    )
     return config.to_centre()

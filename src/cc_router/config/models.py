@@ -75,13 +75,13 @@ def _as_str(value: Any) -> str:
 
 
 def _check_skill_name(value: Any) -> str:
-    value = _as_str(_scalar_to_str(value))
-    if not _SKILL_RE.match(value) or value.lower() in _EXPR_WORDS:
+    name = _as_str(_scalar_to_str(value))
+    if not _SKILL_RE.match(name) or name.lower() in _EXPR_WORDS:
         raise ValueError(
-            f"{value!r} is not a valid skill name: start with a letter, then letters, digits, "
+            f"{name!r} is not a valid skill name: start with a letter, then letters, digits, "
             "'_', '.', '-'; not and/or/not/true/false"
         )
-    return value
+    return name
 
 
 SkillName = Annotated[str, PlainValidator(_check_skill_name)]
@@ -148,9 +148,9 @@ class _Model(BaseModel):
 
 
 class CentreInfo(_Model):
-    name: str = Field("cc-router", description="Shown on the wallboard and in logs.")
+    name: str = Field(default="cc-router", description="Shown on the wallboard and in logs.")
     timezone: str = Field(
-        "Asia/Shanghai",
+        default="Asia/Shanghai",
         description="IANA zone for reports, 15-minute intervals and naive campaign times.",
     )
 
@@ -186,7 +186,7 @@ class ProfileConfig(_Model):
         description="Interactions of each channel an agent holds at once; a missing channel is 0.",
     )
     blocks: dict[Channel, list[Channel]] | None = Field(
-        None,
+        default=None,
         description=(
             "blocks[a] = channels not offered while the agent holds work on channel a. Omitted: "
             "voice is exclusive (a call blocks everything, anything blocks calls). Given: it "
@@ -198,10 +198,11 @@ class ProfileConfig(_Model):
 class SeatPoolConfig(_Model):
     name: Id
     node: Id | None = Field(
-        None, description="Name of the `asterisk` entry these agents' phones are on; omitted = the first."
+        default=None,
+        description="Name of the `asterisk` entry these agents' phones are on; omitted = the first.",
     )
     endpoint_template: EndpointTemplate = Field(
-        DEFAULT_ENDPOINT_TEMPLATE,
+        default=DEFAULT_ENDPOINT_TEMPLATE,
         description="Dial string for agents without `endpoint`; {id} is the agent id.",
     )
     description: str = ""
@@ -209,15 +210,16 @@ class SeatPoolConfig(_Model):
 
 class AgentConfig(_Model):
     id: Id
-    name: str = Field("", description="Display name (UTF-8, e.g. Chinese).")
-    pool: Id = Field(DEFAULT_POOL, description="Seat pool name.")
-    profile: Id = Field(DEFAULT_PROFILE, description="Capacity profile name.")
+    name: str = Field(default="", description="Display name (UTF-8, e.g. Chinese).")
+    pool: Id = Field(default=DEFAULT_POOL, description="Seat pool name.")
+    profile: Id = Field(default=DEFAULT_PROFILE, description="Capacity profile name.")
     skills: SkillLevels = Field(
         default_factory=dict, description=f"skill: level, levels {SKILL_LEVEL_MIN}..{SKILL_LEVEL_MAX}."
     )
-    weight: float = Field(1.0, gt=0, description="Relative share under weighted_random.")
+    weight: float = Field(default=1.0, gt=0, description="Relative share under weighted_random.")
     endpoint: str | None = Field(
-        None, description="Asterisk dial string (PJSIP/1001, Local/1001@ccr-sim-agent); default from pool."
+        default=None,
+        description="Asterisk dial string (PJSIP/1001, Local/1001@ccr-sim-agent); default from pool.",
     )
 
 
@@ -229,14 +231,16 @@ class AgentGroupConfig(_Model):
     prefix: str = ""
     width: Annotated[int, Field(ge=0, le=20)] = 0
     name_template: EndpointTemplate = Field(
-        "{id}", description="Display name; {id} = agent id, {n} = 1-based position in the group."
+        default="{id}", description="Display name; {id} = agent id, {n} = 1-based position in the group."
     )
-    names: list[str] | None = Field(None, description="Explicit display names, one per agent, in order.")
+    names: list[str] | None = Field(
+        default=None, description="Explicit display names, one per agent, in order."
+    )
     pool: Id = DEFAULT_POOL
     profile: Id = DEFAULT_PROFILE
     skills: SkillLevels = Field(default_factory=dict)
-    weight: float = Field(1.0, gt=0)
-    endpoint_template: EndpointTemplate | None = Field(None, description="Default: the seat pool's.")
+    weight: float = Field(default=1.0, gt=0)
+    endpoint_template: EndpointTemplate | None = Field(default=None, description="Default: the seat pool's.")
 
     @model_validator(mode="after")
     def _names_fit(self) -> Self:
@@ -262,23 +266,35 @@ class AgentGroupConfig(_Model):
 class StepConfig(_Model):
     after_s: float = Field(gt=0, description="Seconds in the queue after which this step applies.")
     requirement: Requirement = Field(description="OR-ed into the queue's requirement from then on.")
-    priority_boost: int = Field(0, ge=0, description="Added to the caller's priority from then on.")
+    priority_boost: int = Field(default=0, ge=0, description="Added to the caller's priority from then on.")
 
 
 class QueueConfig(_Model):
     name: Id
     channel: Channel = Channel.VOICE
-    requirement: Requirement = Field("true", description="Which agents may take work from this queue.")
-    priority: int = Field(0, description="Higher is served first across all queues an agent serves.")
+    requirement: Requirement = Field(
+        default="true", description="Which agents may take work from this queue."
+    )
+    priority: int = Field(default=0, description="Higher is served first across all queues an agent serves.")
     strategy: Strategy = Strategy.LONGEST_IDLE
-    service_level_s: float = Field(20.0, gt=0, description="Answered within this many seconds counts for SL.")
-    wrapup_s: float = Field(0.0, ge=0, description="After-work time before the agent is offered more.")
-    ring_timeout_s: float = Field(15.0, gt=0, description="Ring (or offer) no longer than this.")
-    max_wait_s: float | None = Field(None, gt=0, description="Leave by `on_max_wait` after this wait.")
-    max_length: int | None = Field(None, ge=1, description="Arrivals beyond this leave by `on_max_length`.")
+    service_level_s: float = Field(
+        default=20.0, gt=0, description="Answered within this many seconds counts for SL."
+    )
+    wrapup_s: float = Field(
+        default=0.0, ge=0, description="After-work time before the agent is offered more."
+    )
+    ring_timeout_s: float = Field(default=15.0, gt=0, description="Ring (or offer) no longer than this.")
+    max_wait_s: float | None = Field(
+        default=None, gt=0, description="Leave by `on_max_wait` after this wait."
+    )
+    max_length: int | None = Field(
+        default=None, ge=1, description="Arrivals beyond this leave by `on_max_length`."
+    )
     on_max_wait: Exit | None = None
     on_max_length: Exit | None = None
-    on_empty: Exit | None = Field(None, description="Where to send arrivals when no agent is logged in.")
+    on_empty: Exit | None = Field(
+        default=None, description="Where to send arrivals when no agent is logged in."
+    )
     steps: list[StepConfig] = Field(default_factory=list, description="Requirements that widen with wait.")
 
     @field_validator("steps")
@@ -294,16 +310,20 @@ class QueueConfig(_Model):
 
 
 class RoutingConfig(_Model):
-    max_misses: int = Field(3, ge=1, description="Missed offers in a row before the agent is paused.")
-    miss_pause_reason: str = Field("no_answer", min_length=1, description="Pause reason for that.")
-    miss_exclusion_s: float = Field(30.0, ge=0, description="A missed interaction is not re-offered to him.")
-    offer_grace_s: float = Field(2.0, ge=0, description="Slack before the core gives up on an adapter.")
-    seed: int = Field(0, description="For random strategies: same seed, same decisions.")
+    max_misses: int = Field(default=3, ge=1, description="Missed offers in a row before the agent is paused.")
+    miss_pause_reason: str = Field(default="no_answer", min_length=1, description="Pause reason for that.")
+    miss_exclusion_s: float = Field(
+        default=30.0, ge=0, description="A missed interaction is not re-offered to him."
+    )
+    offer_grace_s: float = Field(
+        default=2.0, ge=0, description="Slack before the core gives up on an adapter."
+    )
+    seed: int = Field(default=0, description="For random strategies: same seed, same decisions.")
 
 
 class NumberRoute(_Model):
     queue: Id
-    priority: int = Field(0, description="Caller priority given to calls on this number.")
+    priority: int = Field(default=0, description="Caller priority given to calls on this number.")
     attributes: dict[str, Annotated[str, BeforeValidator(_scalar_to_str)]] = Field(
         default_factory=dict, description="Tags copied to the interaction (lang, line of business...)."
     )
@@ -315,21 +335,23 @@ NumberKey = Annotated[str, BeforeValidator(_scalar_to_str), Field(pattern=_NUMBE
 class AsteriskNode(_Model):
     name: Id
     host: str = "127.0.0.1"
-    port: int = Field(5038, ge=1, le=65535, description="AMI port (manager.conf [general] port).")
-    username: str = Field("ccrouter", min_length=1, description="manager.conf user section name.")
-    secret: SecretStr | None = Field(None, description="Omitted: environment variable CC_ROUTER_AMI_SECRET.")
-    ping_interval_s: float = Field(5.0, gt=0)
-    ping_timeout_s: float = Field(3.0, gt=0)
-    reconnect_max_s: float = Field(30.0, gt=0, description="Cap of the reconnect backoff.")
+    port: int = Field(default=5038, ge=1, le=65535, description="AMI port (manager.conf [general] port).")
+    username: str = Field(default="ccrouter", min_length=1, description="manager.conf user section name.")
+    secret: SecretStr | None = Field(
+        default=None, description="Omitted: environment variable CC_ROUTER_AMI_SECRET."
+    )
+    ping_interval_s: float = Field(default=5.0, gt=0)
+    ping_timeout_s: float = Field(default=3.0, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0, description="Cap of the reconnect backoff.")
 
 
 class StoreConfig(_Model):
     url: str = Field(
-        "sqlite+aiosqlite:///./cc-router.db",
+        default="sqlite+aiosqlite:///./cc-router.db",
         description="SQLAlchemy async URL; environment variable CC_ROUTER_STORE_URL overrides it.",
     )
-    batch_size: int = Field(500, ge=1)
-    flush_interval_s: float = Field(0.5, gt=0)
+    batch_size: int = Field(default=500, ge=1)
+    flush_interval_s: float = Field(default=0.5, gt=0)
 
     def __repr_args__(self) -> Any:
         # A postgres URL carries a password; keep it out of reprs and logs.
@@ -343,30 +365,33 @@ def redact_url(url: str) -> str:
 
 class HttpConfig(_Model):
     host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=1, le=65535)
     token: SecretStr | None = Field(
-        None, description="Bearer token for the control API; omitted: CC_ROUTER_API_TOKEN, else no auth."
+        default=None,
+        description="Bearer token for the control API; omitted: CC_ROUTER_API_TOKEN, else no auth.",
     )
-    reads_need_token: bool = Field(False, description="Whether GETs (wallboard, stats) need the token too.")
+    reads_need_token: bool = Field(
+        default=False, description="Whether GETs (wallboard, stats) need the token too."
+    )
 
 
 class MqttConfig(_Model):
-    enabled: bool = Field(False, description="False: run without a broker.")
+    enabled: bool = Field(default=False, description="False: run without a broker.")
     host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
+    port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
-    password: SecretStr | None = Field(None, description="Omitted: CC_ROUTER_MQTT_PASSWORD if set.")
-    topic_prefix: str = Field("cc-router", min_length=1)
-    client_id: str | None = Field(None, description="Omitted: chosen by the adapter.")
+    password: SecretStr | None = Field(default=None, description="Omitted: CC_ROUTER_MQTT_PASSWORD if set.")
+    topic_prefix: str = Field(default="cc-router", min_length=1)
+    client_id: str | None = Field(default=None, description="Omitted: chosen by the adapter.")
 
 
 class WallboardThresholds(_Model):
-    waiting_warn: int = Field(5, ge=0)
-    waiting_alarm: int = Field(20, ge=0)
-    longest_wait_warn_s: float = Field(30.0, ge=0)
-    longest_wait_alarm_s: float = Field(60.0, ge=0)
-    sl_warn: float = Field(0.8, ge=0, le=1, description="Service level (0..1) below which to warn.")
-    sl_alarm: float = Field(0.6, ge=0, le=1)
+    waiting_warn: int = Field(default=5, ge=0)
+    waiting_alarm: int = Field(default=20, ge=0)
+    longest_wait_warn_s: float = Field(default=30.0, ge=0)
+    longest_wait_alarm_s: float = Field(default=60.0, ge=0)
+    sl_warn: float = Field(default=0.8, ge=0, le=1, description="Service level (0..1) below which to warn.")
+    sl_alarm: float = Field(default=0.6, ge=0, le=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -391,9 +416,11 @@ class CampaignConfig(_Model):
     keyword: str = Field(min_length=1, description="Matched case-insensitively, surrounding spaces ignored.")
     start: datetime = Field(description="ISO date-time; without an offset it is in centre.timezone.")
     end: datetime
-    reply_enrolled: str | None = Field(None, description="SMS reply on enrolment; omitted = no reply.")
-    reply_repeat: str | None = Field(None, description="Reply when already enrolled.")
-    reply_outside: str | None = Field(None, description="Reply outside the window.")
+    reply_enrolled: str | None = Field(
+        default=None, description="SMS reply on enrolment; omitted = no reply."
+    )
+    reply_repeat: str | None = Field(default=None, description="Reply when already enrolled.")
+    reply_outside: str | None = Field(default=None, description="Reply outside the window.")
 
     @field_validator("keyword")
     @classmethod
@@ -432,7 +459,9 @@ class LoggingConfig(_Model):
     level: Annotated[LogLevel, BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)] = (
         LogLevel.INFO
     )
-    json_: bool | None = Field(None, alias="json", description="null: JSON lines when stderr is not a TTY.")
+    json_: bool | None = Field(
+        default=None, alias="json", description="null: JSON lines when stderr is not a TTY."
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

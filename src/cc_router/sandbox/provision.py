@@ -149,9 +149,7 @@ def _run(
 
 def _require_root() -> None:
     if os.geteuid() != 0:
-        raise SandboxError(
-            "the Asterisk sandbox needs root (debootstrap, chroot, mount); run it with sudo"
-        )
+        raise SandboxError("the Asterisk sandbox needs root (debootstrap, chroot, mount); run it with sudo")
 
 
 def _chroot(settings: SandboxSettings, *argv: str, **kw: object) -> subprocess.CompletedProcess[str]:
@@ -210,8 +208,7 @@ def host_mirror() -> str:
         if uri.rstrip("/").endswith("/debian") and uri.startswith(("http://", "https://")):
             return uri
     raise SandboxError(
-        "cannot find the Debian mirror in /etc/apt/sources.list{,.d}: "
-        "pass SandboxSettings(mirror=...)"
+        "cannot find the Debian mirror in /etc/apt/sources.list{,.d}: pass SandboxSettings(mirror=...)"
     )
 
 
@@ -229,9 +226,11 @@ def _mount_proc(settings: SandboxSettings) -> None:
 
 def _umount_proc(settings: SandboxSettings) -> None:
     proc_dir = settings.root / "proc"
-    if proc_dir.exists() and _is_mounted(proc_dir) and _run(
-        ["umount", str(proc_dir)], check=False
-    ).returncode != 0:
+    if (
+        proc_dir.exists()
+        and _is_mounted(proc_dir)
+        and _run(["umount", str(proc_dir)], check=False).returncode != 0
+    ):
         _run(["umount", "-l", str(proc_dir)], check=False)
 
 
@@ -323,8 +322,26 @@ def render(text: str, values: Mapping[str, str], source: str = "<template>") -> 
     return _PLACEHOLDER.sub(sub, text)
 
 
-def install_config(settings: SandboxSettings) -> None:
-    """Copy config/asterisk/*.conf and dialplans/*.conf into the root, templated."""
+#: Files whose changes "core reload" does not apply (transports, modules, core options):
+#: when one of them changed, a running sandbox is restarted instead of reloaded.
+RESTART_ON_CHANGE = frozenset({"asterisk.conf", "modules.conf", "pjsip.conf", "logger.conf"})
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    try:
+        if path.read_text() == text:
+            return False
+    except OSError:
+        pass
+    path.write_text(text)
+    return True
+
+
+def install_config(settings: SandboxSettings) -> set[str]:
+    """Copy config/asterisk/*.conf and dialplans/*.conf into the root, templated.
+
+    Returns the names of the files whose content changed.
+    """
     etc = settings.root / "etc/asterisk"
     dialplans = etc / "cc-router"
     dialplans.mkdir(parents=True, exist_ok=True)
@@ -332,13 +349,20 @@ def install_config(settings: SandboxSettings) -> None:
     confs = sorted(settings.config_dir.glob("*.conf"))
     if not confs:
         raise SandboxError(f"no *.conf in {settings.config_dir}")
+    changed: set[str] = set()
     for src in confs:
-        (etc / src.name).write_text(render(src.read_text(), values, str(src)))
+        if _write_if_changed(etc / src.name, render(src.read_text(), values, str(src))):
+            changed.add(src.name)
+    wanted = {src.name: src for src in sorted(settings.dialplans_dir.glob("*.conf"))}
     for old in dialplans.glob("*.conf"):
-        old.unlink()
-    for src in sorted(settings.dialplans_dir.glob("*.conf")):
-        (dialplans / src.name).write_text(render(src.read_text(), values, str(src)))
+        if old.name not in wanted:
+            old.unlink()
+            changed.add(f"cc-router/{old.name}")
+    for name, src in wanted.items():
+        if _write_if_changed(dialplans / name, render(src.read_text(), values, str(src))):
+            changed.add(f"cc-router/{name}")
     os.chmod(etc / "manager.conf", 0o600)
+    return changed
 
 
 def _pid(settings: SandboxSettings) -> int | None:
@@ -408,7 +432,30 @@ def _wait_gone(settings: SandboxSettings, pid: int, timeout: float) -> bool:
     return True
 
 
+def _stop(settings: SandboxSettings, pid: int, timeout: float) -> None:
+    log.info("stopping Asterisk (pid %d)", pid)
+    _chroot(settings, "asterisk", "-rx", "core stop now", timeout=timeout, check=False)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if _wait_gone(settings, pid, timeout):
+            return
+        log.warning("Asterisk (pid %d) still running: sending %s", pid, sig.name)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    if not _wait_gone(settings, pid, timeout):
+        raise SandboxError(f"Asterisk (pid {pid}) does not stop")
+
+
 # --------------------------------------------------------------------------- public API
+
+
+def ensure_sipp() -> str:
+    """Install SIPp (Debian package sip-tester) on the host if missing; return its path."""
+    _require_root()
+    _ensure_host_packages(["sipp"])
+    path = shutil.which("sipp")
+    if path is None:  # pragma: no cover - _ensure_host_packages checked it
+        raise SandboxError("sipp not found")
+    return path
 
 
 def cli(settings: SandboxSettings, command: str, timeout: float = 30.0) -> str:
@@ -450,14 +497,18 @@ def up(settings: SandboxSettings | None = None) -> SandboxStatus:
         if not is_built(settings):
             if _pid(settings) is not None:
                 raise SandboxError(
-                    f"{settings.root} is not a complete build but Asterisk runs in it: "
-                    "run 'down' first"
+                    f"{settings.root} is not a complete build but Asterisk runs in it: run 'down' first"
                 )
             _build(settings)
         _mount_proc(settings)
-        install_config(settings)
+        changed = install_config(settings)
         _fix_ownership(settings)
-        if _pid(settings) is not None:
+        pid = _pid(settings)
+        if pid is not None and changed & RESTART_ON_CHANGE:
+            log.info("%s changed: restarting Asterisk", ", ".join(sorted(changed & RESTART_ON_CHANGE)))
+            _stop(settings, pid, 15.0)
+            pid = None
+        if pid is not None:
             log.info("Asterisk already running: reloading config")
             cli(settings, "core reload")
             _wait_booted(settings, time.monotonic())
@@ -473,16 +524,6 @@ def down(settings: SandboxSettings | None = None, timeout: float = 15.0) -> None
     with _lock(settings):
         pid = _pid(settings)
         if pid is not None:
-            log.info("stopping Asterisk (pid %d)", pid)
-            _chroot(settings, "asterisk", "-rx", "core stop now", timeout=timeout, check=False)
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                if _wait_gone(settings, pid, timeout):
-                    break
-                log.warning("Asterisk (pid %d) still running: sending %s", pid, sig.name)
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            else:
-                if not _wait_gone(settings, pid, timeout):
-                    raise SandboxError(f"Asterisk (pid {pid}) does not stop")
+            _stop(settings, pid, timeout)
         if settings.root.exists():
             _umount_proc(settings)

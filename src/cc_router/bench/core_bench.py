@@ -1,0 +1,221 @@
+"""The routing core under a busy centre's event mix, and a brute-force router beside it.
+
+The centre is brought to steady state first (every agent logged in and working, a
+backlog waiting), then a measured run mixes arrivals, answers, hang-ups, wrap-ups,
+pauses and ticks. Each `handle` call is timed on its own.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cc_router.core import Router
+from cc_router.core import commands as cmd
+from cc_router.core import events as ev
+from cc_router.core.naive import NaiveRouter
+from cc_router.core.spec import CentreSpec
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@dataclass
+class Driver:
+    """Plays agents and callers: answers offers, ends calls, finishes wrap-up."""
+
+    router: Router
+    rng: random.Random
+    queues: list[str]
+    now: float = 0.0
+    seq: int = 0
+    offers: dict[str, str] = field(default_factory=dict)  # interaction -> agent
+    connected: list[str] = field(default_factory=list)
+    wrapping: list[str] = field(default_factory=list)
+    paused: list[str] = field(default_factory=list)
+    log: list[tuple[ev.Event, float]] = field(default_factory=list)
+    timings_ns: list[int] = field(default_factory=list)
+
+    def send(self, event: ev.Event, timed: bool = False) -> list[cmd.Command]:
+        if timed:
+            t0 = time.perf_counter_ns()
+            out = self.router.handle(event, self.now)
+            self.timings_ns.append(time.perf_counter_ns() - t0)
+            self.log.append((event, self.now))
+        else:
+            out = self.router.handle(event, self.now)
+        for c in out:
+            if isinstance(c, cmd.Offer):
+                self.offers[c.interaction_id] = c.agent_id
+            elif isinstance(c, cmd.CancelOffer):
+                self.offers.pop(c.interaction_id, None)
+            elif isinstance(c, cmd.AgentStateChanged) and c.state == "wrap_up":
+                self.wrapping.append(c.agent_id)
+        return out
+
+    def arrival(self, timed: bool = False) -> bool:
+        self.seq += 1
+        q = self.queues[self.rng.randrange(len(self.queues))]
+        self.send(ev.InteractionArrived(f"i{self.seq}", q, priority=self.rng.choice((0, 0, 0, 1))), timed)
+        return True
+
+    def answer(self, timed: bool = False) -> bool:
+        if not self.offers:
+            return False
+        iid = next(iter(self.offers))
+        agent = self.offers.pop(iid)
+        self.send(ev.OfferAccepted(iid, agent), timed)
+        self.connected.append(iid)
+        return True
+
+    def hang_up(self, timed: bool = False) -> bool:
+        if not self.connected:
+            return False
+        i = self.rng.randrange(len(self.connected))
+        self.connected[i], self.connected[-1] = self.connected[-1], self.connected[i]
+        self.send(ev.InteractionEnded(self.connected.pop()), timed)
+        return True
+
+    def wrap_done(self, timed: bool = False) -> bool:
+        if not self.wrapping:
+            return False
+        self.send(ev.AgentWrapUpDone(self.wrapping.pop(0)), timed)
+        return True
+
+    def pause_toggle(self, agents: list[str], timed: bool = False) -> None:
+        if self.paused and self.rng.random() < 0.5:
+            self.send(ev.AgentUnpaused(self.paused.pop(0)), timed)
+        else:
+            a = agents[self.rng.randrange(len(agents))]
+            self.paused.append(a)
+            self.send(ev.AgentPaused(a, "break"), timed)
+
+
+def prepare(centre: CentreSpec, waiting: int, seed: int, cls: type[Router] = Router) -> Driver:
+    router = cls(centre)
+    rng = random.Random(seed)
+    queues = [q.name for q in centre.queues if q.channel == "voice"]
+    d = Driver(router, rng, queues)
+    for a in centre.agents:
+        d.now += 0.001
+        d.send(ev.AgentLoggedIn(a.id))
+    # Fill every seat, then build the backlog.
+    while len(d.router.interactions) - len(d.offers) - len(d.connected) < waiting:
+        d.now += 0.001
+        d.arrival()
+        while d.offers:
+            d.answer()
+    return d
+
+
+MIX: tuple[tuple[str, float], ...] = (
+    ("arrival", 0.22),
+    ("answer", 0.22),
+    ("hang_up", 0.22),
+    ("wrap_done", 0.22),
+    ("pause", 0.04),
+    ("tick", 0.08),
+)
+
+
+def measure(d: Driver, events: int, agents: list[str]) -> None:
+    names = [m[0] for m in MIX]
+    weights = [m[1] for m in MIX]
+    steps: dict[str, Callable[[], Any]] = {
+        "arrival": lambda: d.arrival(True),
+        "answer": lambda: d.answer(True) or d.arrival(True),
+        "hang_up": lambda: d.hang_up(True) or d.arrival(True),
+        "wrap_done": lambda: d.wrap_done(True) or d.send(ev.Tick(), True),
+        "pause": lambda: d.pause_toggle(agents, True),
+        "tick": lambda: d.send(ev.Tick(), True),
+    }
+    gc.collect()
+    gc.freeze()
+    for _ in range(events):
+        d.now += 0.002
+        steps[d.rng.choices(names, weights)[0]]()
+    gc.unfreeze()
+
+
+def percentile(values: list[int], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p * len(s)))] / 1000.0
+
+
+def replay(router: Router, log: list[tuple[ev.Event, float]]) -> list[int]:
+    timings: list[int] = []
+    for event, now in log:
+        t0 = time.perf_counter_ns()
+        router.handle(event, now)
+        timings.append(time.perf_counter_ns() - t0)
+    return timings
+
+
+def run_case(agents: int, skills: int, events: int, naive_events: int, seed: int = 1) -> list[dict[str, Any]]:
+    from cc_router.config.generate import generate_centre
+
+    centre = generate_centre(agents=agents, skills=skills, queues=60, seed=seed)
+    waiting = agents // 4
+    base_rss = rss_mb()
+    t0 = time.perf_counter()
+    d = prepare(centre, waiting, seed)
+    setup_s = time.perf_counter() - t0
+    ids = [a.id for a in centre.agents]
+    measure(d, events, ids)
+    total_s = sum(d.timings_ns) / 1e9
+    now_waiting = sum(1 for _ in d.router.waiting())
+    row: dict[str, Any] = {
+        "name": f"core_{agents}",
+        "agents": agents,
+        "skills": skills,
+        "queues": len(centre.queues),
+        "waiting": now_waiting,
+        "events": len(d.timings_ns),
+        "events_per_s": round(len(d.timings_ns) / total_s),
+        "p50_us": round(percentile(d.timings_ns, 0.50), 1),
+        "p99_us": round(percentile(d.timings_ns, 0.99), 1),
+        "max_us": round(percentile(d.timings_ns, 1.0), 1),
+        "rss_mb": round(rss_mb(), 1),
+        "router_rss_mb": round(rss_mb() - base_rss, 1),
+        "setup_s": round(setup_s, 2),
+    }
+    rows = [row]
+    if naive_events:
+        # Same centre, same starting state, same events: only the decision method differs.
+        # The brute-force router shares every structure with the indexed one and differs
+        # only in its decision methods, so the same prepared state serves both.
+        naive = prepare(centre, waiting, seed).router
+        naive.__class__ = NaiveRouter
+        head = d.log[:naive_events]
+        fast_again = prepare(centre, waiting, seed).router
+        fast_t = replay(fast_again, head)
+        slow_t = replay(naive, head)
+        rows.append(
+            {
+                "name": f"naive_{agents}",
+                "agents": agents,
+                "skills": skills,
+                "waiting": now_waiting,
+                "events": len(slow_t),
+                "events_per_s": round(len(slow_t) / (sum(slow_t) / 1e9)),
+                "p50_us": round(percentile(slow_t, 0.50), 1),
+                "p99_us": round(percentile(slow_t, 0.99), 1),
+                "rss_mb": round(rss_mb(), 1),
+                "indexed_p99_us_same_events": round(percentile(fast_t, 0.99), 1),
+                "p99_ratio_naive_over_indexed": round(
+                    percentile(slow_t, 0.99) / max(percentile(fast_t, 0.99), 0.001), 1
+                ),
+                "mean_ratio_naive_over_indexed": round(sum(slow_t) / max(sum(fast_t), 1), 1),
+            }
+        )
+    return rows
