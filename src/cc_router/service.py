@@ -1,0 +1,113 @@
+"""The running service: one router, the adapters around it, supervised in one task group.
+
+Every event reaches the router through `Service.submit`, on the event loop's thread, so
+the core needs no locks. Command sinks are synchronous and must not block: anything slow
+(SQL, MQTT, AMI actions) is queued by the sink and done by its own task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from cc_router.config import Config
+from cc_router.core import Router
+from cc_router.core import commands as cmd
+from cc_router.core import events as ev
+
+log = structlog.get_logger("cc_router.service")
+
+CommandSink = Callable[[Sequence[cmd.Command], float], None]
+EventListener = Callable[[ev.Event, float], None]
+
+
+class Component(Protocol):
+    """A long-running adapter. `run` returns only when stopped; raising means "restart me"."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+
+@dataclass
+class Service:
+    config: Config
+    router: Router
+    clock: Callable[[], float] = time.time
+    sinks: list[CommandSink] = field(default_factory=list)
+    listeners: list[EventListener] = field(default_factory=list)
+    components: list[Component] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)
+    extras: dict[str, object] = field(default_factory=dict)
+    """Adapters other adapters or health checks need to look at (store, AMI nodes...)."""
+    _wake: asyncio.Event | None = None
+
+    @classmethod
+    def from_config(cls, config: Config, clock: Callable[[], float] = time.time) -> Service:
+        return cls(config=config, router=Router(config.to_centre()), clock=clock)
+
+    def submit(self, event: ev.Event, now: float | None = None) -> list[cmd.Command]:
+        """Hand one event to the router and every command it returns to every sink."""
+        at = self.clock() if now is None else now
+        for listener in self.listeners:
+            listener(event, at)
+        out = self.router.handle(event, at)
+        for sink in self.sinks:
+            try:
+                sink(out, at)
+            except Exception:
+                # A broken sink must not stop routing; it is logged and the others go on.
+                log.exception("sink_failed", sink=getattr(sink, "__qualname__", repr(sink)))
+        if self._wake is not None:
+            self._wake.set()
+        return out
+
+    async def tick_forever(self, max_sleep_s: float = 1.0) -> None:
+        """Fire the core's timers on time: sleep until the next one is due, then tick."""
+        self._wake = asyncio.Event()
+        while True:
+            due = self.router.next_timer_at()
+            delay = max_sleep_s if due is None else min(max_sleep_s, max(0.0, due - self.clock()))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+            due = self.router.next_timer_at()
+            if due is not None and due <= self.clock():
+                self.submit(ev.Tick())
+
+    async def run(self) -> None:
+        """Run the ticker and every component until cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.tick_forever(), name="ticker")
+            for component in self.components:
+                tg.create_task(supervise(component.name, component.run), name=component.name)
+
+
+async def supervise(
+    name: str,
+    run: Callable[[], Awaitable[None]],
+    initial_backoff_s: float = 0.5,
+    max_backoff_s: float = 30.0,
+) -> None:
+    """Restart a failing component with exponential backoff; a clean return ends it."""
+    backoff = initial_backoff_s
+    while True:
+        started = time.monotonic()
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if time.monotonic() - started > 60:
+                backoff = initial_backoff_s
+            log.warning("component_failed", component=name, error=str(exc), retry_in_s=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(max_backoff_s, backoff * 2)

@@ -1,0 +1,46 @@
+"""Where the service is put together: every adapter is attached here and nowhere else."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from cc_router.config import Config
+from cc_router.service import Service
+from cc_router.store import StoreWriter, migrate
+
+
+@dataclass
+class StoreComponent:
+    writer: StoreWriter
+    url: str
+    name: str = "store"
+
+    async def run(self) -> None:
+        await migrate(self.url)
+        try:
+            await self.writer.run()
+        finally:
+            await self.writer.close(timeout=10)
+
+
+def store_url(config: Config, override: str | None = None) -> str:
+    return override or os.environ.get("CC_ROUTER_STORE_URL") or config.store.url
+
+
+def build_service(config: Config, *, store_url_override: str | None = None) -> Service:
+    service = Service.from_config(config)
+
+    # --- store: every interaction, agent state and decision in SQL
+    url = store_url(config, store_url_override)
+    writer = StoreWriter(url, batch_size=config.store.batch_size, flush_interval_s=config.store.flush_interval_s)
+    service.sinks.append(writer.submit)
+    service.components.append(StoreComponent(writer, url))
+    service.extras["store"] = writer
+
+    # --- logs: (surfaces) decision log lines
+    # --- AMI: (asterisk) one adapter per Asterisk node
+    # --- HTTP: (surfaces) API, wallboard, metrics, health
+    # --- MQTT: (surfaces) agent desktops, state topics
+    # --- omnichannel: (tasks, campaigns)
+    return service
