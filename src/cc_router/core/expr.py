@@ -143,8 +143,9 @@ class _Parser:
         kind, value = self.take()
         if (kind, value) == ("word", "("):
             node = self.parse_or()
-            if self.take() != ("word", ")"):
+            if self.peek() != ("word", ")"):
                 raise ExpressionError("missing ')'")
+            self.take()
             return node
         if (kind, value) == ("word", "true"):
             return TRUE
