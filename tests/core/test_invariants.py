@@ -42,6 +42,7 @@ OPS = [
     "tick",
     "tick",
     "queue_priority",
+    "transfer",
 ]
 
 op_st = st.tuples(st.sampled_from(OPS), st.integers(0, 50), st.integers(0, 50), st.floats(0, 40))
@@ -102,6 +103,13 @@ def to_event(router: Router, op: str, i: int, j: int, counter: list[int]) -> ev.
     if op == "skills":
         skills = [{"zh": 4, "billing": 2}, {"en": 5}, {"zh": 2, "vip": 1, "sales": 1}, {}]
         return ev.AgentSkillsChanged(agent, skills[j % len(skills)])
+    if op == "transfer":
+        connected = sorted(i for i, r in router.interactions.items() if r.stage is Stage.CONNECTED)
+        if not connected:
+            return ev.Tick()
+        it = router.interactions[connected[j % len(connected)]]
+        same = [q for q in queues if router.queues[q].spec.channel is it.channel]
+        return ev.InteractionTransferred(it.id, same[i % len(same)], agent_id=None if i % 2 else agent)
     if op == "queue_priority":
         spec = router.centre.queues[i % len(queues)]
         return ev.QueueChanged(replace(spec, priority=j % 4))
@@ -136,6 +144,10 @@ def check_invariants(router: Router, out: list[cmd.Command], pending: dict[str, 
     # No eligible interaction waits while an eligible agent is free.
     for it in router.interactions.values():
         if it.stage is not Stage.WAITING:
+            continue
+        if it.target_agent is not None:
+            target = router.agents[it.target_agent]
+            assert it.channel not in target.free_channels(), f"{it.id} waits for free {target.id}"
             continue
         req = requirement_at(centre, it.queue.name, it.step)
         for a in router.agents.values():

@@ -329,3 +329,38 @@ def test_bad_events_are_rejected_and_change_nothing() -> None:
     h.at(3, ev.InteractionArrived("x", "q"))
     assert isinstance(h.at(4, ev.InteractionArrived("x", "q"))[0], cmd.EventRejected)
     assert h.router.queues["q"].waiting == 1
+
+
+def test_transfer_to_a_named_agent_then_fallback_to_the_queue() -> None:
+    agents = [zh("a"), zh("b"), zh("c")]
+    q = QueueSpec("q", requirement="zh")
+    h = Harness(Router(centre(agents, [q], RoutingSpec(direct_fallback_s=30))))
+    for t, aid in enumerate("abc"):
+        h.at(t, ev.AgentLoggedIn(aid))
+    h.at(5, ev.InteractionArrived("x", "q"))
+    assert h.offers() == [("x", "a")]
+    h.at(6, ev.OfferAccepted("x", "a"))
+    h.at(7, ev.InteractionArrived("y", "q"))  # b takes y, so c is the only free agent
+    h.at(8, ev.OfferAccepted("y", "b"))
+    h.at(9, ev.InteractionTransferred("x", "q", agent_id="b"))
+    assert h.offers() == []  # b is busy; c is free but x is for b only
+    assert h.router.interactions["x"].target_agent == "b"
+    h.at(10, ev.InteractionEnded("y"))
+    assert h.offers() == [("x", "b")]
+    assert h.of(cmd.Offer)[0].explanation.trigger == "direct"
+    h.at(11, ev.OfferDeclined("x", "b", "rejected"))
+    assert h.offers() == [("x", "c")]  # declined: it waits in the queue like anyone else
+
+
+def test_transfer_to_an_agent_who_never_frees_up_falls_back() -> None:
+    agents = [zh("a"), zh("b")]
+    h = Harness(Router(centre(agents, [QueueSpec("q", requirement="zh")], RoutingSpec(direct_fallback_s=30))))
+    h.at(0, ev.AgentLoggedIn("a"))
+    h.at(1, ev.InteractionArrived("x", "q"))
+    h.at(2, ev.OfferAccepted("x", "a"))
+    h.at(3, ev.InteractionTransferred("x", "q", agent_id="b"))  # b is logged out
+    h.at(4, ev.InteractionArrived("later", "q"))
+    assert h.offers() == [("later", "a")]
+    h.at(5, ev.OfferAccepted("later", "a"))
+    h.at(40, ev.Tick())
+    assert [c.reason for c in h.of(cmd.InteractionQueued)] == ["direct_fallback"]

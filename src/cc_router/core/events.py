@@ -98,10 +98,15 @@ class InteractionMoved:
 
 @dataclass(frozen=True, slots=True)
 class InteractionTransferred:
-    """An agent hands a connected interaction to another queue; it waits there anew."""
+    """An agent hands a connected interaction to another queue, or to one agent in it.
+
+    With `agent_id` only that agent is offered it; if they do not take it (declined,
+    timed out, or not free within `RoutingSpec.direct_fallback_s`) it waits in `queue`
+    like any other interaction."""
 
     interaction_id: str
     queue: str
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

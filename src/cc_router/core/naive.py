@@ -44,7 +44,7 @@ class NaiveRouter(Router):
         excluded: list[tuple[str, str]] = []
         waiting = 0
         for it in self.interactions.values():
-            if it.stage is not Stage.WAITING or it.channel not in channels:
+            if it.stage is not Stage.WAITING or it.channel not in channels or it.bucket is None:
                 continue
             bucket = cast(Bucket, it.bucket)
             if not evaluate(bucket.pool.requirement, a.skills):

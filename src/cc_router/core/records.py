@@ -149,6 +149,8 @@ class InteractionRec:
     hops: int = 0
     excluded: dict[str, float] = field(default_factory=dict)
     bucket: object | None = None
+    target_agent: str | None = None
+    """Set while the interaction waits for one agent only (a transfer to that agent)."""
     explanation: Explanation | None = None
 
     @property

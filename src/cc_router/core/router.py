@@ -57,6 +57,8 @@ class Router:
         self.interactions: dict[str, InteractionRec] = {}
         self.pools: dict[tuple[Channel, str, Strategy, str], Pool] = {}
         self.offers: dict[str, OfferRec] = {}
+        self.direct: dict[str, list[str]] = {}
+        """Interactions waiting for one agent (transferred to them), per agent, oldest first."""
         self.rng = random.Random(centre.routing.seed)
         self.now = 0.0
         self._seq = 0
@@ -148,7 +150,7 @@ class Router:
         self._timers = [t for t in self._timers if t[2] not in ("step", "max_wait")]
         heapq.heapify(self._timers)
         waiting = sorted(
-            (i for i in self.interactions.values() if i.stage is Stage.WAITING),
+            (i for i in self.interactions.values() if i.stage is Stage.WAITING and i.target_agent is None),
             key=lambda i: (i.order_time, i.seq),
         )
         for it in waiting:
@@ -204,14 +206,18 @@ class Router:
                         cmd.CancelOffer(offer.offer_id, offer.interaction_id, offer.agent_id, "timeout")
                     )
                     self._declined(offer, "timeout")
-            elif kind in ("step", "max_wait", "retry"):
+            elif kind in ("step", "max_wait", "retry", "direct"):
                 it = self.interactions.get(ref)
                 # A retry outlives re-queueing (it is tied to an exclusion, not to a visit).
                 if it is None or it.stage is not Stage.WAITING:
                     continue
                 if (it.seq if kind == "retry" else it.join) != guard:
                     continue
-                if kind == "step":
+                if kind == "direct":
+                    if it.target_agent is not None:
+                        self._leave_bucket(it)
+                        self._enqueue(it, "direct_fallback")
+                elif kind == "step":
                     self._escalate(it)
                 elif kind == "max_wait":
                     spec = it.queue.spec
@@ -397,6 +403,8 @@ class Router:
         a.token += 1
         channels = a.free_channels()
         if not channels:
+            return
+        if a.id in self.direct and self._offer_direct(a, channels):
             return
         found = self._find_interaction(a, channels)
         if found is not None:
@@ -606,7 +614,41 @@ class Router:
         it.bucket = bucket
         it.queue.waiting += 1
 
+    def _offer_direct(self, a: AgentRec, channels: list[Channel]) -> bool:
+        """Work transferred to this agent by name goes before anything waiting in queues."""
+        for iid in self.direct.get(a.id, ()):
+            it = self.interactions.get(iid)
+            if it is not None and it.stage is Stage.WAITING and it.channel in channels:
+                bucket = cast(Bucket, it.queue.buckets[0])
+                key = bucket.entry_key(it)
+                self._offer(it, a, "direct", bucket, a.id, key, [], [], 1)
+                return True
+        return False
+
+    def _enqueue_direct(self, it: InteractionRec, agent: AgentRec) -> None:
+        spec = it.queue.spec
+        it.stage = Stage.WAITING
+        it.step = 0
+        it.join += 1
+        it.target_agent = agent.id
+        self.direct.setdefault(agent.id, []).append(it.id)
+        self._timer(self.now + self.centre.routing.direct_fallback_s, "direct", it.id, it.join)
+        self._out.append(
+            cmd.InteractionQueued(it.id, spec.name, spec.channel, 0, "transferred_to_agent", self.now)
+        )
+        channels = agent.free_channels()
+        if it.channel in channels:
+            self._offer_direct(agent, channels)
+
     def _leave_bucket(self, it: InteractionRec) -> None:
+        if it.target_agent is not None:
+            waiting_for = self.direct.get(it.target_agent, [])
+            if it.id in waiting_for:
+                waiting_for.remove(it.id)
+                if not waiting_for:
+                    del self.direct[it.target_agent]
+            it.target_agent = None
+            return
         bucket = cast(Bucket | None, it.bucket)
         if bucket is None:
             return
@@ -761,6 +803,7 @@ class Router:
         if it is None:
             return
         it.agent_id = None
+        it.target_agent = None
         if miss:
             it.misses += 1
             until = self.now + self.centre.routing.miss_exclusion_s
@@ -832,6 +875,21 @@ class Router:
         if it.stage is not Stage.CONNECTED:
             self._out.append(cmd.EventRejected(e, f"interaction {it.id} is not connected"))
             return
+        if dest.spec.channel is not it.channel:
+            self._out.append(cmd.EventRejected(e, f"queue {dest.name} takes {dest.spec.channel}"))
+            return
+        target = None
+        if e.agent_id is not None:
+            target = self.agents.get(e.agent_id)
+            if target is None:
+                self._out.append(cmd.EventRejected(e, f"unknown agent {e.agent_id!r}"))
+                return
+            if target.id == it.agent_id:
+                self._out.append(cmd.EventRejected(e, f"{target.id} already holds {it.id}"))
+                return
+            if target.profile.capacity.get(it.channel, 0) < 1:
+                self._out.append(cmd.EventRejected(e, f"agent {target.id} takes no {it.channel}"))
+                return
         # A transfer ends the agent's part like a hang-up, then the interaction waits anew.
         a = self.agents.get(it.agent_id or "")
         self._finish(it, "transferred", "", keep=True)
@@ -844,7 +902,10 @@ class Router:
         it.offered_at = it.answered_at = None
         it.agent_id = None
         it.excluded.clear()
-        self._join(it, "transferred")
+        if target is not None:
+            self._enqueue_direct(it, target)
+        else:
+            self._join(it, "transferred")
         if a is not None:
             self._refresh(a, "agent_free")
 

@@ -123,6 +123,8 @@ class RoutingSpec:
     miss_pause_reason: str = "no_answer"
     miss_exclusion_s: float = 30.0
     """How long an agent who missed an interaction is not offered that same one again."""
+    direct_fallback_s: float = 60.0
+    """How long an interaction transferred to one agent waits for them before the queue."""
     offer_grace_s: float = 2.0
     """Added to an offer's timeout before the core gives up on hearing back from the adapter."""
     seed: int = 0
