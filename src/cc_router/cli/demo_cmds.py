@@ -1,0 +1,70 @@
+"""`cc-router demo`: the sandbox, the router on a config, and demo traffic, until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cc_router.config import ConfigError, load_config
+from cc_router.sandbox.provision import SandboxError, SandboxSettings, down, up
+
+
+def demo(
+    config: Path = typer.Option(Path("config/example.yaml"), "--config", "-c", help="Centre config (YAML)."),
+    calls_per_minute: float = typer.Option(20.0, help="Demo callers per minute over all voice numbers."),
+    store_url: str | None = typer.Option(None, help="SQLAlchemy URL; default from the config."),
+    keep_sandbox: bool = typer.Option(False, help="Leave the sandbox's Asterisk running afterwards."),
+) -> None:
+    """Bring up the Asterisk sandbox, route demo calls with CONFIG, show the wallboard URL."""
+    from cc_router.demo import DemoTraffic
+    from cc_router.wiring import build_service
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    settings = SandboxSettings()
+    typer.echo("starting the Asterisk sandbox (the first time builds it: about a minute)...")
+    try:
+        st = up(settings)
+    except SandboxError as exc:
+        typer.echo(f"sandbox: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Asterisk {st.version} up: AMI {st.ami}, SIP {st.sip}")
+    service = build_service(cfg, store_url_override=store_url)
+    service.components.append(DemoTraffic(service, cfg, settings, calls_per_minute))
+    typer.echo(f"wallboard: http://{cfg.http.host}:{cfg.http.port}/   (Ctrl-C to stop)")
+    try:
+        _run_until_signal(service.run())
+    finally:
+        if not keep_sandbox:
+            down(settings)
+            typer.echo("sandbox stopped")
+
+
+def _run_until_signal(main: Coroutine[Any, Any, None]) -> None:
+    async def runner() -> None:
+        task = asyncio.ensure_future(main)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        import uvloop
+
+        uvloop.run(runner())
+    except ImportError:  # pragma: no cover - uvloop is a dependency
+        asyncio.run(runner())
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
