@@ -8,6 +8,7 @@ the core needs no locks. Command sinks are synchronous and must not block: anyth
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -74,10 +75,8 @@ class Service:
             due = self.router.next_timer_at()
             delay = max_sleep_s if due is None else min(max_sleep_s, max(0.0, due - self.clock()))
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
             due = self.router.next_timer_at()
             if due is not None and due <= self.clock():
                 self.submit(ev.Tick())

@@ -674,7 +674,14 @@ def build_centre(config: Config) -> CentreSpec:
         profiles=profiles,
         agents=tuple(iter_agents(config)),
         queues=queues,
-        routing=RoutingSpec(r.max_misses, r.miss_pause_reason, r.miss_exclusion_s, r.offer_grace_s, r.seed),
+        routing=RoutingSpec(
+            max_misses=r.max_misses,
+            miss_pause_reason=r.miss_pause_reason,
+            miss_exclusion_s=r.miss_exclusion_s,
+            direct_fallback_s=r.direct_fallback_s,
+            offer_grace_s=r.offer_grace_s,
+            seed=r.seed,
+        ),
     )
 
 

@@ -315,6 +315,9 @@ class RoutingConfig(_Model):
     miss_exclusion_s: float = Field(
         default=30.0, ge=0, description="A missed interaction is not re-offered to him."
     )
+    direct_fallback_s: float = Field(
+        default=60.0, gt=0, description="An interaction transferred to one agent waits this long for them."
+    )
     offer_grace_s: float = Field(
         default=2.0, ge=0, description="Slack before the core gives up on an adapter."
     )

@@ -1,0 +1,106 @@
+"""AMI actions the adapter sends, built from core commands (pure functions).
+
+The dialplan side of each action is specified in dialplans/README.md.
+"""
+
+from __future__ import annotations
+
+import re
+
+from cc_router.core.spec import ExitKind, ExitTarget
+
+Action = dict[str, str | list[str]]
+
+EXIT_CONTEXT = "ccr-exit"
+AGENT_CONTEXT = "ccr-agent"
+
+ORIGINATE_REASONS = {3: "no_answer", 5: "busy"}
+"""OriginateResponse Reason -> OfferDeclined reason; anything else is `failed`."""
+
+_UNSAFE_CID = re.compile(r'["<>\\\r\n]')
+
+
+def decline_reason(reason: str) -> str:
+    try:
+        return ORIGINATE_REASONS.get(int(reason), "failed")
+    except ValueError:
+        return "failed"
+
+
+def caller_id(name: str, num: str) -> str:
+    """`"name" <num>`; quotes and brackets would break Asterisk's caller id parsing."""
+    name = _UNSAFE_CID.sub("", name).strip()
+    num = _UNSAFE_CID.sub("", num).strip()
+    return f'"{name}" <{num}>' if name else f"<{num}>"
+
+
+def _var(value: str) -> str:
+    # Originate's Variable header splits on commas.
+    return value.replace(",", "_")
+
+
+def originate(
+    *,
+    action_id: str,
+    endpoint: str,
+    timeout_s: float,
+    channel_id: str,
+    other_channel_id: str,
+    caller_uniqueid: str,
+    interaction_id: str,
+    agent_id: str,
+    caller_name: str,
+    caller_num: str,
+) -> Action:
+    return {
+        "Action": "Originate",
+        "ActionID": action_id,
+        "Channel": endpoint,
+        "Context": AGENT_CONTEXT,
+        "Exten": "connect",
+        "Priority": "1",
+        "Timeout": str(max(1000, int(timeout_s * 1000))),
+        "Async": "true",
+        "ChannelId": channel_id,
+        "OtherChannelId": other_channel_id,
+        "CallerID": caller_id(caller_name, caller_num),
+        "Variable": [
+            f"CCR_CALLER={_var(caller_uniqueid)}",
+            f"CCR_IID={_var(interaction_id)}",
+            f"CCR_AGENT={_var(agent_id)}",
+        ],
+    }
+
+
+def hangup(channel: str, cause: int = 16) -> Action:
+    return {"Action": "Hangup", "Channel": channel, "Cause": str(cause)}
+
+
+def exit_extension(target: ExitTarget | None) -> str:
+    """ccr-exit extension for an exit; None (no exit configured) and queue targets that
+    reached the adapter (overflow loop) hang up."""
+    if target is None:
+        return "hangup"
+    if target.kind is ExitKind.VOICEMAIL:
+        return f"voicemail-{target.value}"
+    if target.kind is ExitKind.CALLBACK:
+        return "callback"
+    return "hangup"
+
+
+def redirect(channel: str, exten: str) -> Action:
+    return {
+        "Action": "Redirect",
+        "Channel": channel,
+        "Context": EXIT_CONTEXT,
+        "Exten": exten,
+        "Priority": "1",
+    }
+
+
+def getvar(channel: str, variable: str) -> Action:
+    return {"Action": "Getvar", "Channel": channel, "Variable": variable}
+
+
+def queue_log(fields: dict[str, str]) -> Action:
+    return {"Action": "QueueLog", **fields}

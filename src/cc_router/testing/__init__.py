@@ -1,0 +1,1 @@
+"""Helpers for tests, benchmarks and demos against the real Asterisk sandbox."""

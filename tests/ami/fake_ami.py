@@ -1,0 +1,99 @@
+"""A scripted AMI server on 127.0.0.1 for connection tests (half-open links, drops)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cc_router.adapters.ami.protocol import FrameSplitter, encode_action, parse_frame
+
+Msg = dict[str, str]
+Script = Callable[["FakeSession", Msg], str | None]
+"""Return None to answer normally, "silent" to stop answering anything (half-open),
+"drop" to close the connection without answering."""
+
+
+@dataclass
+class FakeSession:
+    number: int
+    writer: asyncio.StreamWriter
+    silent: bool = False
+
+    def send(self, msg: dict[str, str]) -> None:
+        if not self.silent and not self.writer.is_closing():
+            self.writer.write(encode_action(msg))
+
+
+@dataclass
+class FakeAmi:
+    script: Script = lambda s, m: None
+    channels: list[Msg] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    received: list[tuple[int, Msg]] = field(default_factory=list)
+    sessions: list[FakeSession] = field(default_factory=list)
+    port: int = 0
+    _server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        for s in self.sessions:
+            s.writer.close()
+        if self._server is not None:
+            self._server.close()
+
+    def actions(self, name: str) -> list[tuple[int, Msg]]:
+        return [(n, m) for n, m in self.received if m.get("Action") == name]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = FakeSession(len(self.sessions) + 1, writer)
+        self.sessions.append(session)
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        splitter = FrameSplitter()
+        splitter.banner = ""
+        try:
+            while data := await reader.read(65536):
+                for frame in splitter.feed(data):
+                    msg = parse_frame(frame)
+                    self.received.append((session.number, msg))
+                    verdict = self.script(session, msg)
+                    if verdict == "silent":
+                        session.silent = True
+                    if verdict == "drop":
+                        writer.close()
+                        return
+                    if not session.silent:
+                        self._answer(session, msg)
+        except ConnectionError:
+            pass
+
+    def _answer(self, s: FakeSession, msg: Msg) -> None:
+        aid = msg.get("ActionID", "")
+        action = msg.get("Action", "")
+        if action in ("CoreShowChannels", "DeviceStateList"):
+            s.send({"Response": "Success", "ActionID": aid, "EventList": "start"})
+            items = self.channels if action == "CoreShowChannels" else []
+            for ch in items:
+                s.send({"Event": "CoreShowChannel", "ActionID": aid, **ch})
+            s.send({"Event": f"{action}Complete", "ActionID": aid, "EventList": "Complete"})
+        elif action == "Getvar":
+            name = msg.get("Variable", "")
+            s.send(
+                {
+                    "Response": "Success",
+                    "ActionID": aid,
+                    "Variable": name,
+                    "Value": self.variables.get(name, ""),
+                }
+            )
+        elif action == "Ping":
+            s.send({"Response": "Success", "ActionID": aid, "Ping": "Pong"})
+        elif action == "Originate":
+            s.send({"Response": "Success", "ActionID": aid, "Message": "Originate successfully queued"})
+        else:
+            s.send({"Response": "Success", "ActionID": aid})
+            if action == "Login":
+                s.send({"Event": "FullyBooted", "Status": "Fully Booted"})
