@@ -1,0 +1,218 @@
+"""Supervisor actions: each becomes one core event through `service.submit`.
+
+Checks that need the HTTP request (token, body shape, does the agent exist) are done
+here; everything about routing state is the core's to decide, and its `EventRejected`
+comes back as 409 with the core's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from cc_router.config import ConfigError, load_config, summary
+from cc_router.core import commands as cmd
+from cc_router.core import events as ev
+from cc_router.core import expr
+from cc_router.core.spec import StepSpec
+from cc_router.http.auth import check_action
+from cc_router.http.bodies import MoveBody, PauseBody, QueuePatch, SkillsBody
+from cc_router.http.context import HttpContext
+
+log = structlog.get_logger("cc_router.http")
+
+B = TypeVar("B", bound=BaseModel)
+RESTART_SECTIONS = ("asterisk", "store", "http", "mqtt", "logging")
+"""Sections a reload records but only a restart applies (their adapters hold them)."""
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": message, **extra}
+
+
+def error(status: int, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+async def parse_body(request: Request, model: type[B], empty_ok: bool = False) -> B:
+    raw = await request.body()
+    if not raw.strip():
+        if empty_ok:
+            return model.model_validate({})
+        raise HttpError(400, "a JSON body is required")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise HttpError(400, f"body is not valid JSON: {e}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        details = [
+            {"field": ".".join(str(p) for p in d["loc"]) or "(body)", "message": d["msg"]}
+            for d in e.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        raise HttpError(422, "invalid body", details=details) from None
+
+
+def _submit(ctx: HttpContext, event: ev.Event) -> list[cmd.Command]:
+    out = ctx.service.submit(event)
+    for c in out:
+        if isinstance(c, cmd.EventRejected) and c.event is event:
+            raise HttpError(409, c.reason)
+    return out
+
+
+def _agent_id(ctx: HttpContext, request: Request) -> str:
+    aid = str(request.path_params["agent_id"])
+    if aid not in ctx.service.router.agents:
+        raise HttpError(404, f"unknown agent {aid!r}")
+    return aid
+
+
+def _log_action(request: Request, action: str, **fields: Any) -> None:
+    client = request.client.host if request.client else "?"
+    log.info("supervisor_action", action=action, client=client, **fields)
+
+
+async def _agent_action(request: Request, ctx: HttpContext, action: str) -> JSONResponse:
+    aid = _agent_id(ctx, request)
+    event: ev.Event
+    if action == "pause":
+        body = await parse_body(request, PauseBody, empty_ok=True)
+        event = ev.AgentPaused(aid, body.reason, body.max_s)
+    elif action == "unpause":
+        event = ev.AgentUnpaused(aid)
+    elif action == "login":
+        event = ev.AgentLoggedIn(aid)
+    else:
+        event = ev.AgentLoggedOut(aid)
+    _submit(ctx, event)
+    _log_action(request, action, agent_id=aid)
+    return JSONResponse({"ok": True, "agent": ctx.live.agent(aid)})
+
+
+async def agent_pause(request: Request) -> JSONResponse:
+    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "pause"))
+
+
+async def agent_unpause(request: Request) -> JSONResponse:
+    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "unpause"))
+
+
+async def agent_login(request: Request) -> JSONResponse:
+    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "login"))
+
+
+async def agent_logout(request: Request) -> JSONResponse:
+    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "logout"))
+
+
+async def agent_skills(request: Request) -> JSONResponse:
+    async def act(ctx: HttpContext) -> JSONResponse:
+        aid = _agent_id(ctx, request)
+        body = await parse_body(request, SkillsBody)
+        known = ctx.service.router.centre.skills
+        unknown = sorted(s for s in body.root if s not in known)
+        if unknown:
+            raise HttpError(422, f"unknown skill {', '.join(unknown)} (not declared under skills)")
+        _submit(ctx, ev.AgentSkillsChanged(aid, dict(body.root)))
+        _log_action(request, "skills", agent_id=aid, skills=dict(body.root))
+        return JSONResponse({"ok": True, "agent": ctx.live.agent(aid)})
+
+    return await _guarded(request, act)
+
+
+async def queue_patch(request: Request) -> JSONResponse:
+    async def act(ctx: HttpContext) -> JSONResponse:
+        name = str(request.path_params["name"])
+        spec = ctx.service.router.centre.queue(name)
+        if spec is None:
+            raise HttpError(404, f"unknown queue {name!r}")
+        body = await parse_body(request, QueuePatch)
+        changes: dict[str, Any] = {}
+        if body.priority is not None:
+            changes["priority"] = body.priority
+        if body.steps is not None:
+            skills = ctx.service.router.centre.skills
+            problems = []
+            for i, s in enumerate(body.steps):
+                if i and s.after_s <= body.steps[i - 1].after_s:
+                    problems.append(f"steps[{i}].after_s must be greater than steps[{i - 1}].after_s")
+                try:
+                    expr.parse(s.requirement, skills)
+                except expr.ExpressionError as e:
+                    problems.append(f"steps[{i}].requirement: {e} in {s.requirement!r}")
+            if problems:
+                raise HttpError(422, "; ".join(problems))
+            changes["steps"] = tuple(StepSpec(s.after_s, s.requirement, s.priority_boost) for s in body.steps)
+        if not changes:
+            raise HttpError(422, "nothing to change: give priority and/or steps")
+        _submit(ctx, ev.QueueChanged(replace(spec, **changes)))
+        _log_action(request, "queue_changed", queue=name, fields=sorted(changes))
+        return JSONResponse({"ok": True, "queue": ctx.live.queue(name)})
+
+    return await _guarded(request, act)
+
+
+async def interaction_move(request: Request) -> JSONResponse:
+    async def act(ctx: HttpContext) -> JSONResponse:
+        iid = str(request.path_params["interaction_id"])
+        if iid not in ctx.service.router.interactions:
+            raise HttpError(404, f"unknown interaction {iid!r}")
+        body = await parse_body(request, MoveBody)
+        if body.queue not in ctx.service.router.queues:
+            raise HttpError(422, f"unknown queue {body.queue!r}")
+        _submit(ctx, ev.InteractionMoved(iid, body.queue))
+        _log_action(request, "move", interaction_id=iid, queue=body.queue)
+        return JSONResponse({"ok": True, "position": ctx.service.router.position(iid), "queue": body.queue})
+
+    return await _guarded(request, act)
+
+
+async def config_reload(request: Request) -> JSONResponse:
+    async def act(ctx: HttpContext) -> JSONResponse:
+        path = ctx.config_path or ctx.service.config.source
+        if not path or not Path(path).is_file():
+            raise HttpError(409, f"no config file to re-read (service config came from {path!r})")
+        try:
+            # Reading and checking a 20,000-agent file takes a while: keep the loop free.
+            new = await asyncio.to_thread(load_config, path)
+            centre = await asyncio.to_thread(new.to_centre)
+        except ConfigError as e:
+            raise HttpError(
+                422, "config not reloaded: the file has errors", issues=[i.render(e.source) for i in e.issues]
+            ) from None
+        old = ctx.service.config
+        try:
+            _submit(ctx, ev.CentreReplaced(centre))
+        except HttpError as e:
+            raise HttpError(422, f"config not reloaded: {e.body['error']}") from None
+        ctx.service.config = new
+        restart = [s for s in RESTART_SECTIONS if getattr(old, s) != getattr(new, s)]
+        _log_action(request, "config_reload", path=path, restart_needed=restart)
+        return JSONResponse({"ok": True, "summary": summary(new), "restart_needed": restart})
+
+    return await _guarded(request, act)
+
+
+async def _guarded(request: Request, act: Any) -> JSONResponse:
+    ctx: HttpContext = request.app.state.ctx
+    denied = check_action(request, ctx.service)
+    if denied is not None:
+        return denied
+    try:
+        response: JSONResponse = await act(ctx)
+        return response
+    except HttpError as e:
+        return JSONResponse(e.body, status_code=e.status)

@@ -1,0 +1,71 @@
+"""Bearer-token checks for the control API.
+
+Supervisor actions always need the token; with none configured they are refused (403)
+rather than left open, since an open control API on a call-centre floor is worse than a
+missing feature. Reads need it only with `http.reads_need_token`; browsers' EventSource
+cannot send headers, so reads also accept `?token=`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from cc_router.config.load import ENV_API_TOKEN
+from cc_router.service import Service
+
+NO_TOKEN_MESSAGE = (
+    "supervisor actions are disabled: no API token is configured. Set http.token in the "
+    f"config file or the environment variable {ENV_API_TOKEN}, then restart cc-router"
+)
+
+
+def configured_token(service: Service) -> str | None:
+    secret = service.config.http.token
+    if secret is not None and secret.get_secret_value():
+        return secret.get_secret_value()
+    return os.environ.get(ENV_API_TOKEN) or None
+
+
+def _presented(request: Request, allow_query: bool) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if allow_query:
+        return request.query_params.get("token") or None
+    return None
+
+
+def _unauthorized(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def check_action(request: Request, service: Service) -> JSONResponse | None:
+    """None when the request may change state, else the error response to send."""
+    token = configured_token(service)
+    if token is None:
+        return JSONResponse({"error": NO_TOKEN_MESSAGE}, status_code=403)
+    given = _presented(request, allow_query=False)
+    if given is None:
+        return _unauthorized("missing bearer token (header 'Authorization: Bearer <token>')")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return _unauthorized("wrong token")
+    return None
+
+
+def check_read(request: Request, service: Service) -> JSONResponse | None:
+    if not service.config.http.reads_need_token:
+        return None
+    token = configured_token(service)
+    if token is None:
+        return None
+    given = _presented(request, allow_query=True)
+    if given is None:
+        return _unauthorized("reads need the API token (bearer header or ?token=)")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return _unauthorized("wrong token")
+    return None

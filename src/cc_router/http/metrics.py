@@ -1,0 +1,211 @@
+"""Prometheus metrics in a registry of our own (the process-global one stays untouched).
+
+Labels are only queue, channel, state and reason: bounded sets chosen in the config.
+Caller numbers and agent ids never become labels (agents appear as counts per state).
+Gauges and interaction counters are read from the `LiveView` at scrape time; only what
+the view does not keep (offers, declines, rejections, wait and handle-time histograms)
+is counted as commands go by.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from cc_router.core import commands as cmd
+from cc_router.core import events as ev
+from cc_router.live import LiveView
+from cc_router.service import Service
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+HANDLE_BUCKETS = (5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2)
+WAIT_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200)
+
+
+class _LiveCollector(Collector):
+    def __init__(self, live: LiveView) -> None:
+        self._live = live
+
+    def collect(self) -> Iterator[Metric]:
+        live = self._live
+        queues = live.queues()
+        waiting = GaugeMetricFamily(
+            "cc_router_queue_waiting", "Interactions waiting in the queue", labels=["queue", "channel"]
+        )
+        longest = GaugeMetricFamily(
+            "cc_router_queue_longest_wait_seconds", "Wait of the oldest waiting interaction", labels=["queue"]
+        )
+        agents = GaugeMetricFamily(
+            "cc_router_queue_agents", "Agents eligible for the queue, by state", labels=["queue", "state"]
+        )
+        sl = GaugeMetricFamily(
+            "cc_router_queue_service_level_ratio",
+            "Today's service level: answered within threshold / (answered + abandoned after it)",
+            labels=["queue"],
+        )
+        for q in queues:
+            waiting.add_metric([q["name"], q["channel"]], q["waiting"])
+            longest.add_metric([q["name"]], q["longest_wait_s"])
+            for state, n in q["agents"].items():
+                agents.add_metric([q["name"], state], n)
+            if q["today"]["sl_pct"] is not None:
+                sl.add_metric([q["name"]], q["today"]["sl_pct"] / 100.0)
+        yield from (waiting, longest, agents, sl)
+
+        ch_waiting = GaugeMetricFamily(
+            "cc_router_channel_waiting", "Interactions waiting, per channel", labels=["channel"]
+        )
+        ch_agents = GaugeMetricFamily(
+            "cc_router_channel_agents",
+            "Agents able to work the channel, by state",
+            labels=["channel", "state"],
+        )
+        for ch in live.channels():
+            ch_waiting.add_metric([ch["channel"]], ch["waiting"])
+            for state, n in ch["agents"].items():
+                ch_agents.add_metric([ch["channel"], state], n)
+        yield from (ch_waiting, ch_agents)
+
+        channel_of = {q["name"]: q["channel"] for q in queues}
+        families = {
+            "offered": CounterMetricFamily(
+                "cc_router_interactions_offered",
+                "Interactions that entered the queue",
+                labels=["queue", "channel"],
+            ),
+            "answered": CounterMetricFamily(
+                "cc_router_interactions_answered",
+                "Interactions answered by an agent",
+                labels=["queue", "channel"],
+            ),
+            "answered_within_sl": CounterMetricFamily(
+                "cc_router_interactions_answered_within_sl",
+                "Interactions answered within the queue's service_level_s",
+                labels=["queue", "channel"],
+            ),
+            "abandoned": CounterMetricFamily(
+                "cc_router_interactions_abandoned",
+                "Interactions abandoned by the caller",
+                labels=["queue", "channel"],
+            ),
+            "abandoned_after_sl": CounterMetricFamily(
+                "cc_router_interactions_abandoned_after_sl",
+                "Interactions abandoned after the queue's service_level_s",
+                labels=["queue", "channel"],
+            ),
+        }
+        for name, c in live.totals().items():
+            labels = [name, channel_of.get(name, "")]
+            for key, fam in families.items():
+                fam.add_metric(labels, getattr(c, key))
+        yield from families.values()
+
+
+class Metrics:
+    """Counters and histograms fed by a listener/sink pair, plus the live gauges."""
+
+    def __init__(self, live: LiveView) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.handle_seconds = Histogram(
+            "cc_router_handle_seconds",
+            "Time from an event reaching the service to its commands reaching the sinks",
+            buckets=HANDLE_BUCKETS,
+            registry=r,
+        )
+        self.events = Counter("cc_router_events", "Events handled, by type", ["reason"], registry=r)
+        self.offers = Counter(
+            "cc_router_offers",
+            "Routing decisions (offers made), by trigger",
+            ["queue", "channel", "reason"],
+            registry=r,
+        )
+        self.declines = Counter(
+            "cc_router_offer_declines", "Offers not accepted, by reason", ["queue", "reason"], registry=r
+        )
+        self.exits = Counter(
+            "cc_router_exits", "Interactions sent to an exit", ["queue", "reason"], registry=r
+        )
+        self.rejected = Counter(
+            "cc_router_events_rejected", "Events the core refused, by event type", ["reason"], registry=r
+        )
+        self.answer_wait = Histogram(
+            "cc_router_answer_wait_seconds",
+            "Wait of answered interactions",
+            ["queue"],
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
+        self.abandon_wait = Histogram(
+            "cc_router_abandon_wait_seconds",
+            "Wait of abandoned interactions",
+            ["queue"],
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
+        r.register(_LiveCollector(live))
+        self._t0 = 0.0
+        self._event: object = None
+        self._decline_queue = ""
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        # prometheus_client's labels() takes a lock and validates on every call; the hot
+        # path keeps the children it already made.
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def attach(self, service: Service) -> None:
+        # Stamp last among listeners and observe first among sinks: what is timed is the
+        # core's handle, not the other adapters' bookkeeping.
+        self._service = service
+        service.listeners.append(self.on_event)
+        service.sinks.insert(0, self.on_commands)
+
+    def on_event(self, event: ev.Event, now: float) -> None:
+        self._event = event
+        if isinstance(event, ev.OfferDeclined):
+            it = self._service.router.interactions.get(event.interaction_id)
+            self._decline_queue = it.queue.name if it is not None else ""
+        self._t0 = time.perf_counter()
+
+    def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
+        elapsed = time.perf_counter() - self._t0
+        event = self._event
+        self._event = None
+        if event is None:
+            return
+        self.handle_seconds.observe(elapsed)
+        self._child(self.events, type(event).__name__).inc()
+        declined_ok = isinstance(event, ev.OfferDeclined)
+        for c in commands:
+            if isinstance(c, cmd.Offer):
+                self._child(self.offers, c.queue, c.channel.value, c.explanation.trigger).inc()
+            elif isinstance(c, cmd.CancelOffer):
+                if c.reason == "timeout":
+                    it = self._service.router.interactions.get(c.interaction_id)
+                    self._child(self.declines, it.queue.name if it else "", "timeout").inc()
+            elif isinstance(c, cmd.InteractionConnected):
+                self._child(self.answer_wait, c.queue).observe(c.wait_s)
+            elif isinstance(c, cmd.InteractionFinished):
+                if c.outcome in ("abandoned", "abandoned_ringing"):
+                    self._child(self.abandon_wait, c.queue).observe(c.wait_s)
+            elif isinstance(c, cmd.ExitInteraction):
+                self._child(self.exits, c.queue, c.reason).inc()
+            elif isinstance(c, cmd.EventRejected):
+                if c.event is event:
+                    declined_ok = False
+                self._child(self.rejected, type(c.event).__name__).inc()
+        if declined_ok and isinstance(event, ev.OfferDeclined):
+            self._child(self.declines, self._decline_queue, event.reason).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
