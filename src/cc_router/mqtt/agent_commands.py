@@ -1,0 +1,139 @@
+"""Agent desktop commands: `{prefix}/agents/{agent_id}/command` → core events.
+
+Payload (JSON object):
+    {"action": "login" | "ready" | "pause" | "unpause" | "logout",
+     "reason": "break",        # pause only; shown to supervisors
+     "max_s": 300,             # pause only; back to ready by itself after this long
+     "token": "...",           # see authorisation below
+     "request_id": "..."}      # optional; echoed in the result
+
+`ready` means "make me available": unpause if paused, log in if logged out, otherwise end
+wrap-up early (a no-op when there is nothing to end).
+
+Authorisation: no per-agent credentials exist yet, so a command must carry the control API
+token (`http.token` / CC_ROUTER_API_TOKEN) in `token`. With no API token configured the
+control surfaces run without auth (as the HTTP API does) and commands are accepted. To give
+desktops their own broker logins instead, let Mosquitto authorise them: an ACL
+`pattern write cc-router/agents/%u/command` lets each agent user write only its own topic
+(the adapter cannot see who published; it still requires the token when one is set).
+
+Every command gets one result on `{prefix}/agents/{agent_id}/result`:
+    {"ok": true, "action": ..., "agent_id": ..., "state": "ready", "request_id": ...}
+    {"ok": false, "error": "why", "agent_id": ..., "action": ... | null, "request_id": ...}
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from cc_router.core import commands as cmd
+from cc_router.core import events as ev
+from cc_router.core.records import Presence
+from cc_router.core.router import Router
+
+MAX_PAYLOAD = 4096
+
+
+class AgentCommand(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["login", "ready", "pause", "unpause", "logout"]
+    reason: str = Field(default="break", min_length=1, max_length=64)
+    max_s: float | None = Field(default=None, gt=0, le=86_400)
+    token: SecretStr | None = None
+    request_id: str | None = Field(default=None, max_length=128)
+
+
+class CommandError(Exception):
+    """A command that cannot be carried out; the message goes back in the result."""
+
+
+def parse(payload: bytes) -> AgentCommand:
+    if len(payload) > MAX_PAYLOAD:
+        raise CommandError(f"payload too large ({len(payload)} bytes, at most {MAX_PAYLOAD})")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CommandError(f"payload is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise CommandError("payload must be a JSON object")
+    try:
+        return AgentCommand.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors()
+        )
+        raise CommandError(f"invalid command: {problems}") from None
+
+
+def _request_id(payload: bytes) -> str | None:
+    """The request id of a payload that may fail validation, so even errors can be matched."""
+    try:
+        data = json.loads(payload) if len(payload) <= MAX_PAYLOAD else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    rid = data.get("request_id") if isinstance(data, dict) else None
+    return rid[:128] if isinstance(rid, str) else None
+
+
+def authorise(command: AgentCommand, api_token: SecretStr | None) -> None:
+    if api_token is None:
+        return
+    given = command.token.get_secret_value() if command.token is not None else ""
+    if not given:
+        raise CommandError("token required")
+    if not hmac.compare_digest(given.encode(), api_token.get_secret_value().encode()):
+        raise CommandError("bad token")
+
+
+def event_for(router: Router, agent_id: str, command: AgentCommand) -> ev.Event | None:
+    """The core event carrying out `command`, or None when there is nothing to do."""
+    agent = router.agents.get(agent_id)
+    if agent is None:
+        raise CommandError(f"unknown agent {agent_id!r}")
+    action = command.action
+    if action == "login":
+        return ev.AgentLoggedIn(agent_id)
+    if action == "logout":
+        return ev.AgentLoggedOut(agent_id)
+    if action == "pause":
+        return ev.AgentPaused(agent_id, reason=command.reason, max_s=command.max_s)
+    if action == "unpause":
+        return ev.AgentUnpaused(agent_id)
+    # ready
+    if agent.presence is Presence.PAUSED:
+        return ev.AgentUnpaused(agent_id)
+    if agent.presence is Presence.LOGGED_OUT:
+        return ev.AgentLoggedIn(agent_id)
+    if agent.wrapping:
+        return ev.AgentWrapUpDone(agent_id)
+    return None
+
+
+def execute(
+    router: Router,
+    submit: Callable[[ev.Event], Sequence[cmd.Command]],
+    api_token: SecretStr | None,
+    agent_id: str,
+    payload: bytes,
+) -> dict[str, Any]:
+    """Parse, authorise and carry out one command; the result payload, never an exception."""
+    result: dict[str, Any] = {"agent_id": agent_id, "action": None, "request_id": _request_id(payload)}
+    try:
+        command = parse(payload)
+        result["action"], result["request_id"] = command.action, command.request_id
+        authorise(command, api_token)
+        event = event_for(router, agent_id, command)
+        if event is not None:
+            for c in submit(event):
+                if isinstance(c, cmd.EventRejected) and c.event is event:
+                    raise CommandError(c.reason)
+    except CommandError as exc:
+        return {"ok": False, "error": str(exc), **result}
+    agent = router.agents[agent_id]
+    return {"ok": True, **result, "state": str(agent.state), "reason": agent.state_reason}
