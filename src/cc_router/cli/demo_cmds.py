@@ -7,7 +7,7 @@ import contextlib
 import signal
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -16,10 +16,14 @@ from cc_router.sandbox.provision import SandboxError, SandboxSettings, down, up
 
 
 def demo(
-    config: Path = typer.Option(Path("config/example.yaml"), "--config", "-c", help="Centre config (YAML)."),
-    calls_per_minute: float = typer.Option(20.0, help="Demo callers per minute over all voice numbers."),
-    store_url: str | None = typer.Option(None, help="SQLAlchemy URL; default from the config."),
-    keep_sandbox: bool = typer.Option(False, help="Leave the sandbox's Asterisk running afterwards."),
+    config: Annotated[Path, typer.Option("--config", "-c", help="Centre config (YAML).")] = Path(
+        "config/example.yaml"
+    ),
+    calls_per_minute: Annotated[
+        float, typer.Option(help="Demo callers per minute over all voice numbers.")
+    ] = 20.0,
+    store_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL; default from the config.")] = None,
+    keep_sandbox: Annotated[bool, typer.Option(help="Leave the sandbox's Asterisk running.")] = False,
 ) -> None:
     """Bring up the Asterisk sandbox, route demo calls with CONFIG, show the wallboard URL."""
     from cc_router.demo import DemoTraffic
@@ -30,6 +34,9 @@ def demo(
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
+    from cc_router.logs import configure_logging
+
+    configure_logging(cfg.logging)
     settings = SandboxSettings()
     typer.echo("starting the Asterisk sandbox (the first time builds it: about a minute)...")
     try:
