@@ -59,6 +59,9 @@ class InteractionArrived:
     priority: int = 0
     caller: str = ""
     attributes: Mapping[str, str] = field(default_factory=dict)
+    since: float | None = None
+    """When it first arrived, if earlier than now (work resumed after a restart keeps
+    its seniority and its wait)."""
 
 
 @dataclass(frozen=True, slots=True)

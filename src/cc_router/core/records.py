@@ -85,7 +85,8 @@ class AgentRec:
         for ch, n in self.load.items():
             if n:
                 blocked |= blocks.get(ch, frozenset())
-        if self.device_in_use:
+        if self.device_in_use and self.profile.capacity.get(Channel.VOICE, 0):
+            # A phone in use only matters to agents who take calls at all.
             blocked.add(Channel.VOICE)
             blocked |= blocks.get(Channel.VOICE, frozenset())
         return [

@@ -561,16 +561,17 @@ class Router:
             self._out.append(cmd.EventRejected(e, f"interaction {e.interaction_id!r} already known"))
             return
         self._seq += 1
+        since = self.now if e.since is None else min(e.since, self.now)
         it = InteractionRec(
             id=e.interaction_id,
             queue=q,
             priority=e.priority,
             caller=e.caller,
             attributes=dict(e.attributes),
-            arrived_at=self.now,
-            order_time=self.now,
+            arrived_at=since,
+            order_time=since,
             seq=self._seq,
-            queue_joined_at=self.now,
+            queue_joined_at=since,
         )
         self.interactions[it.id] = it
         self._join(it, "arrived")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -10,6 +11,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 HERE = Path(__file__).resolve().parent
+# Alembic keeps its `op` and `context` in module globals: two upgrades running at once in one
+# process interfere with each other, so they take turns.
+_LOCK = threading.Lock()
 
 
 def alembic_config(url: str = "") -> Config:
@@ -24,7 +28,8 @@ def alembic_config(url: str = "") -> Config:
 def _upgrade(connection: Connection, revision: str) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, revision)
+    with _LOCK:
+        command.upgrade(cfg, revision)
 
 
 async def migrate(url_or_engine: str | AsyncEngine, revision: str = "head") -> None:
