@@ -1,0 +1,174 @@
+"""HTTP routes for tasks and desktop offers (starlette), added to the service's HTTP app.
+
+POST /api/tasks                              submit (201 + task id; 200 for an identical retry)
+GET  /api/tasks/{id}                         the stored task
+POST /api/tasks/{id}/accept|reject|complete  {agent_id, disposition?}
+POST /api/tasks/{id}/transfer                {queue, agent_id?}
+GET  /api/agents/{id}/offers[?wait=S]        pending offers (long-poll up to S seconds)
+GET  /api/agents/{id}/offers/stream          the same as server-sent events
+POSTs follow the supervisor API (`cc_router.http.auth.check_action`: bearer token needed,
+refused while no token is configured); GETs need the token whenever one is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sse_starlette.sse import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cc_router.http.auth import check_action, configured_token
+from cc_router.omni.intake import TaskIntake
+from cc_router.omni.offers import OfferBoard
+from cc_router.omni.tasks import TaskAction, TaskError, TaskSubmission, TransferRequest, validation_message
+from cc_router.service import Service
+
+MAX_BODY = 1_000_000
+MAX_WAIT_S = 60.0
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _check_read(request: Request, service: Service) -> Response | None:
+    """Task contents are customer data: with a token configured, every read needs it (the
+    header, or `?token=` for browsers' EventSource, which cannot send headers)."""
+    token = configured_token(service)
+    if token is None:
+        return None
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    given = value.strip() if scheme.lower() == "bearer" else request.query_params.get("token", "")
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        return JSONResponse(
+            {"error": "missing or wrong token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+    return None
+
+
+def _guard(service: Service, handler: Handler, write: bool) -> Handler:
+    """The control API's token rules (`cc_router.http.auth`) and TaskError -> JSON error."""
+
+    async def wrapped(request: Request) -> Response:
+        refused = check_action(request, service) if write else _check_read(request, service)
+        if refused is not None:
+            return refused
+        try:
+            return await handler(request)
+        except TaskError as e:
+            return _error(e.status, e.message)
+
+    return wrapped
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise TaskError(413, f"body larger than {MAX_BODY} bytes")
+    try:
+        return json.loads(raw.decode("utf-8")) if raw else {}
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TaskError(400, f"body is not UTF-8 JSON: {e}") from None
+
+
+M = TypeVar("M", TaskSubmission, TaskAction, TransferRequest)
+
+
+def _model(cls: type[M], data: Any) -> M:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        raise TaskError(422, validation_message(e)) from None
+
+
+def routes(service: Service) -> list[Route]:
+    intake = service.extras["omni.intake"]
+    board = service.extras["omni.offers"]
+    assert isinstance(intake, TaskIntake) and isinstance(board, OfferBoard)
+
+    async def submit(request: Request) -> Response:
+        sub = _model(TaskSubmission, await _json(request))
+        task, created = await intake.submit(sub, "http")
+        return JSONResponse(
+            {"task_id": task.task_id, "status": task.status}, status_code=201 if created else 200
+        )
+
+    async def get_task(request: Request) -> Response:
+        task = await intake.store.get(request.path_params["task_id"])
+        if task is None:
+            raise TaskError(404, f"no task {request.path_params['task_id']!r}")
+        return JSONResponse(task.public())
+
+    async def action(request: Request) -> Response:
+        task_id, verb = request.path_params["task_id"], request.path_params["action"]
+        body = _model(TaskAction, await _json(request))
+        if verb == "accept":
+            intake.accept(task_id, body.agent_id)
+        elif verb == "reject":
+            intake.reject(task_id, body.agent_id)
+        elif verb == "complete":
+            intake.complete(task_id, body.agent_id, body.disposition)
+        else:
+            raise TaskError(404, f"no action {verb!r} (accept, reject, complete)")
+        return JSONResponse({"task_id": task_id, "action": verb, "ok": True})
+
+    async def transfer(request: Request) -> Response:
+        body = _model(TransferRequest, await _json(request))
+        intake.transfer(request.path_params["task_id"], body.queue, body.agent_id)
+        return JSONResponse({"task_id": request.path_params["task_id"], "queue": body.queue, "ok": True})
+
+    async def offers(request: Request) -> Response:
+        agent_id = request.path_params["agent_id"]
+        try:
+            wait = min(MAX_WAIT_S, max(0.0, float(request.query_params.get("wait", "0"))))
+        except ValueError:
+            raise TaskError(400, "wait must be a number of seconds") from None
+        pending = await board.wait_pending(agent_id, wait)
+        return JSONResponse({"agent_id": agent_id, "offers": [o.payload() for o in pending]})
+
+    async def offer_stream(request: Request) -> Response:
+        agent_id = request.path_params["agent_id"]
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            with board.subscribe(agent_id) as q:
+                for o in board.pending(agent_id):
+                    yield {"event": "offer", "data": json.dumps(o.payload(), ensure_ascii=False)}
+                while True:
+                    try:
+                        kind, o, reason = await asyncio.wait_for(q.get(), 15.0)
+                    except TimeoutError:
+                        yield {"event": "ping", "data": "{}"}
+                        continue
+                    data = (
+                        o.payload()
+                        if kind == "offer"
+                        else {"offer_id": o.offer_id, "task_id": o.task_id, "reason": reason}
+                    )
+                    yield {"event": kind, "data": json.dumps(data, ensure_ascii=False)}
+
+        return EventSourceResponse(events())
+
+    def w(h: Handler) -> Handler:
+        return _guard(service, h, write=True)
+
+    def r(h: Handler) -> Handler:
+        return _guard(service, h, write=False)
+
+    return [
+        Route("/api/tasks", w(submit), methods=["POST"]),
+        Route("/api/tasks/{task_id}", r(get_task), methods=["GET"]),
+        Route("/api/tasks/{task_id}/transfer", w(transfer), methods=["POST"]),
+        Route("/api/tasks/{task_id}/{action}", w(action), methods=["POST"]),
+        Route("/api/agents/{agent_id}/offers", r(offers), methods=["GET"]),
+        Route("/api/agents/{agent_id}/offers/stream", r(offer_stream), methods=["GET"]),
+    ]
