@@ -33,14 +33,31 @@ def build_service(config: Config, *, store_url_override: str | None = None) -> S
 
     # --- store: every interaction, agent state and decision in SQL
     url = store_url(config, store_url_override)
-    writer = StoreWriter(url, batch_size=config.store.batch_size, flush_interval_s=config.store.flush_interval_s)
+    writer = StoreWriter(
+        url, batch_size=config.store.batch_size, flush_interval_s=config.store.flush_interval_s
+    )
     service.sinks.append(writer.submit)
     service.components.append(StoreComponent(writer, url))
     service.extras["store"] = writer
 
     # --- logs: (surfaces) decision log lines
+    from cc_router.logs import attach_decision_log
+
+    attach_decision_log(service)
     # --- AMI: (asterisk) one adapter per Asterisk node
+    from cc_router.adapters import ami
+
+    service.components.extend(ami.build(service))
     # --- HTTP: (surfaces) API, wallboard, metrics, health
+    from cc_router.http import attach_http
+
+    attach_http(service)
     # --- MQTT: (surfaces) agent desktops, state topics
+    from cc_router.mqtt import attach_mqtt
+
+    attach_mqtt(service)  # only when mqtt.enabled
     # --- omnichannel: (tasks, campaigns)
+    from cc_router.omni.attach import attach as attach_omni
+
+    attach_omni(service, url)  # tasks, offers, campaigns; after HTTP, MQTT and AMI to hook onto them
     return service

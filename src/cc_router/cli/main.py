@@ -18,6 +18,11 @@ _FEATURES = (
     "cc_router.cli.config_cmds",
     "cc_router.cli.sandbox_cmds",
     "cc_router.cli.store_cmds",
+    "cc_router.cli.top_cmds",
+    "cc_router.cli.run_cmds",
+    "cc_router.cli.demo_cmds",
+    "cc_router.cli.campaign_cmds",
+    "cc_router.cli.sim_cmds",
 )
 
 for _name in _FEATURES:
