@@ -127,7 +127,8 @@ def check_invariants(router: Router, out: list[cmd.Command], pending: dict[str, 
             a = router.agents[c.agent_id]
             req = requirement_at(centre, c.queue, c.explanation.step)
             # A transfer to a named agent is a person's choice, not a skills match.
-            assert c.explanation.trigger == "direct" or evaluate(req, a.skills), f"{c.agent_id} does not meet {req}"  # type: ignore[arg-type]
+            meets = evaluate(req, a.skills)  # type: ignore[arg-type]
+            assert c.explanation.trigger == "direct" or meets, f"{c.agent_id} does not meet {req}"
             pending[c.interaction_id] = c.agent_id
     # Rebuild what is pending from the router itself and compare with what commands said.
     live = {o.interaction_id: o.agent_id for o in router.offers.values()}
