@@ -1,20 +1,97 @@
-"""`python -m cc_router.bench [names...]`: print benchmark figures as JSON lines."""
+"""`python -m cc_router.bench [group ...]`: benchmark figures, one JSON object per line.
+
+Groups: core (routing core vs brute force), ami (frame parser), store (SQL writer),
+surfaces (live view and decision logs), sim (simulator and app_queue comparison),
+e2e (real Asterisk with SIPp, cc-router beside app_queue). No group: all of them.
+Each group runs in its own interpreter so memory figures do not mix.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+from collections.abc import Callable
 
-from cc_router.bench.core_bench import run_case
+
+def _core() -> None:
+    from cc_router.bench.core_bench import run_case
+
+    for agents, events, naive in ((200, 20_000, 2_000), (2_000, 20_000, 2_000), (20_000, 30_000, 300)):
+        for row in run_case(agents, 100, events, naive):
+            print(json.dumps(row), flush=True)
 
 
-def main(argv: list[str]) -> None:
-    wanted = set(argv) or {"core"}
-    if "core" in wanted:
-        for agents, events, naive in ((200, 20_000, 2_000), (2_000, 20_000, 2_000), (20_000, 30_000, 300)):
-            for row in run_case(agents, 100, events, naive):
-                print(json.dumps(row), flush=True)
+def _ami() -> None:
+    from cc_router.adapters.ami.protocol import bench_ami_parser
+
+    bench_ami_parser()
+    bench_ami_parser(fixture="a_connect.ami")
+
+
+def _store() -> None:
+    import asyncio
+    import tempfile
+
+    from cc_router.store import bench_store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for url in (f"sqlite+aiosqlite:///{tmp}/bench.db", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"):
+            try:
+                row = asyncio.run(bench_store(url, 20_000))
+            except OSError as exc:  # no PostgreSQL on this machine: say so, go on
+                row = {"store": url.split(":")[0], "error": str(exc)}
+            print(json.dumps({"name": f"store_{row.get('dialect', 'x')}", **row}, default=str), flush=True)
+
+
+def _surfaces() -> None:
+    from cc_router.live import bench as live_bench
+    from cc_router.logs import bench as logs_bench
+
+    live_bench.main()
+    logs_bench.main([])
+
+
+def _sim() -> None:
+    from cc_router.sim.bench import sim_bench_rows
+
+    for row in sim_bench_rows():
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
+def _e2e() -> None:
+    from cc_router.bench.e2e import run_e2e_rows
+
+    for row in run_e2e_rows():
+        print(json.dumps(row), flush=True)
+
+
+GROUPS: dict[str, Callable[[], None]] = {
+    "core": _core,
+    "ami": _ami,
+    "store": _store,
+    "surfaces": _surfaces,
+    "sim": _sim,
+    "e2e": _e2e,
+}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "--one":
+        GROUPS[argv[1]]()
+        return 0
+    unknown = [g for g in argv if g not in GROUPS]
+    if unknown:
+        print(f"unknown group(s) {unknown}; choose from {list(GROUPS)}", file=sys.stderr)
+        return 2
+    failed = 0
+    for group in argv or list(GROUPS):
+        proc = subprocess.run([sys.executable, "-m", "cc_router.bench", "--one", group], check=False)
+        if proc.returncode:
+            failed += 1
+            print(json.dumps({"name": group, "error": f"exit status {proc.returncode}"}), flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    raise SystemExit(main(sys.argv[1:]))
