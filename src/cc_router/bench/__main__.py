@@ -36,7 +36,10 @@ def _store() -> None:
     from cc_router.store import bench_store
 
     with tempfile.TemporaryDirectory() as tmp:
-        for url in (f"sqlite+aiosqlite:///{tmp}/bench.db", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"):
+        for url in (
+            f"sqlite+aiosqlite:///{tmp}/bench.db",
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        ):
             try:
                 row = asyncio.run(bench_store(url, 20_000))
             except OSError as exc:  # no PostgreSQL on this machine: say so, go on
