@@ -86,7 +86,9 @@ class Harness:
                     self.node._on_event(name, frame)
 
     def outbox(self, action: str) -> list[dict[str, Any]]:
-        return [dict(a) for a, _ in self.node._outbox if a.get("Action") == action]
+        """Actions of this kind the node wrote at once or still holds for its send loop."""
+        written = [a for a in self.conn.sent if a.get("Action") == action]
+        return written + [dict(a) for a, _ in self.node._outbox if a.get("Action") == action]
 
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]

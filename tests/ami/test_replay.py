@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import base64
 
 import pytest
@@ -177,10 +179,9 @@ async def test_unknown_number_is_sent_to_exit(harness: Harness) -> None:
 
 @pytest.mark.asyncio
 async def test_originate_refused_declines_offer(harness: Harness) -> None:
+    harness.conn.replies["Originate"] = {"Response": "Error", "Message": "Originate failed"}
     harness.login("1001")
     harness.replay("d_caller_hangup_while_waiting.ami", until="UserEvent: CCREnqueue")
-    (_action, on_reply) = next(item for item in harness.node._outbox if item[0]["Action"] == "Originate")
-    assert on_reply is not None
-    on_reply({"Response": "Error", "Message": "Originate failed"}, None)
+    await asyncio.sleep(0)  # the reply callback runs on the loop, as it would from the socket
     [declined] = harness.of(ev.OfferDeclined)
     assert declined.reason == "failed" and declined.agent_id == "1001"

@@ -11,8 +11,8 @@ Payload (JSON object):
 wrap-up early (a no-op when there is nothing to end).
 
 Authorisation: no per-agent credentials exist yet, so a command must carry the control API
-token (`http.token` / CC_ROUTER_API_TOKEN) in `token`. With no API token configured the
-control surfaces run without auth (as the HTTP API does) and commands are accepted. To give
+token (`http.token` / CC_ROUTER_API_TOKEN) in `token`. With no API token configured,
+commands are refused, as the HTTP API's actions are. To give
 desktops their own broker logins instead, let Mosquitto authorise them: an ACL
 `pattern write cc-router/agents/%u/command` lets each agent user write only its own topic
 (the adapter cannot see who published; it still requires the token when one is set).
@@ -82,8 +82,10 @@ def _request_id(payload: bytes) -> str | None:
 
 
 def authorise(command: AgentCommand, api_token: SecretStr | None) -> None:
-    if api_token is None:
-        return
+    if api_token is None or not api_token.get_secret_value():
+        # Same rule as the HTTP control API: no token configured means no control at all,
+        # never control for anyone.
+        raise CommandError("control commands are disabled: set http.token or CC_ROUTER_API_TOKEN")
     given = command.token.get_secret_value() if command.token is not None else ""
     if not given:
         raise CommandError("token required")

@@ -11,7 +11,7 @@
   "disposition"?, "request_id"?}`; result on `{prefix}/agents/{agent_id}/tasks/{task_id}/result`.
 
 Tokens: the control API token (`http.token` / CC_ROUTER_API_TOKEN), as for the MQTT
-agent commands; with none configured the commands are accepted.
+agent commands; with none configured the commands are refused.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class MqttTasks:
     def _authorised(self, data: dict[str, Any]) -> bool:
         given = data.pop("token", None)
         if self._token is None:
-            return True
+            return False  # as over HTTP: no token configured, no control
         return isinstance(given, str) and hmac.compare_digest(given.encode(), self._token.encode())
 
     # ------------------------------------------------------------ offers out

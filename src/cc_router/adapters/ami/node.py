@@ -272,7 +272,15 @@ class AmiNode:
         action: act.Action,
         on_reply: Callable[[Reply | None, BaseException | None], None] | None = None,
     ) -> None:
-        """Queue an action; the send loop writes it (the event path never waits)."""
+        """Write the action now if nothing is queued before it, else queue it for the send
+        loop. Either way the event path never waits: writing to the transport is buffered."""
+        conn = self.conn
+        if not self._outbox and conn is not None and conn.connected:
+            # Waiting for the send loop's next turn cost tens of ms at 100 calls/s, because it
+            # only runs once the whole AMI read has been handled.
+            fut = conn.send_action(action)
+            fut.add_done_callback(self._reply_handler(action, on_reply))
+            return
         if len(self._outbox) >= OUTBOX_MAX:
             dropped = self._outbox.popleft()
             log.error("ami_outbox_full", node=self.node, dropped=dropped[0].get("Action"))
@@ -674,7 +682,7 @@ class AmiNode:
             caller_name=caller.caller_name,
             caller_num=caller.caller_num,
         )
-        log.info(
+        log.debug(
             "ami_originate",
             node=self.node,
             iid=c.interaction_id,
