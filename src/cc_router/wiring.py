@@ -17,7 +17,13 @@ class StoreComponent:
     name: str = "store"
 
     async def run(self) -> None:
-        await migrate(self.url)
+        try:
+            await migrate(self.url)
+        except Exception as exc:
+            # Reported by /readyz until a retry (the supervisor restarts this) succeeds.
+            self.writer.healthy = False
+            self.writer.last_error = f"migration failed: {type(exc).__name__}: {exc}"
+            raise
         try:
             await self.writer.run()
         finally:

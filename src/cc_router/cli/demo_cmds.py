@@ -44,7 +44,7 @@ def demo(
     except SandboxError as exc:
         typer.echo(f"sandbox: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"Asterisk {st.version} up: AMI {st.ami}, SIP {st.sip}")
+    typer.echo(f"{st.version} up: AMI {st.ami}, SIP {st.sip}")
     service = build_service(cfg, store_url_override=store_url)
     service.components.append(DemoTraffic(service, cfg, settings, calls_per_minute))
     typer.echo(f"wallboard: http://{cfg.http.host}:{cfg.http.port}/   (Ctrl-C to stop)")
