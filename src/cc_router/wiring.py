@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from cc_router.config import Config
 from cc_router.service import Service
 from cc_router.store import StoreWriter, migrate
+from cc_router.store.interval_job import IntervalReporter
 
 
 @dataclass
@@ -45,6 +46,8 @@ def build_service(config: Config, *, store_url_override: str | None = None) -> S
     service.sinks.append(writer.submit)
     service.components.append(StoreComponent(writer, url))
     service.extras["store"] = writer
+    levels = {q.name: q.service_level_s for q in config.queues}
+    service.components.append(IntervalReporter(writer, levels))
 
     # --- logs: (surfaces) decision log lines
     from cc_router.logs import attach_decision_log
