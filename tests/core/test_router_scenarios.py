@@ -364,3 +364,14 @@ def test_transfer_to_an_agent_who_never_frees_up_falls_back() -> None:
     h.at(5, ev.OfferAccepted("later", "a"))
     h.at(40, ev.Tick())
     assert [c.reason for c in h.of(cmd.InteractionQueued)] == ["direct_fallback"]
+
+
+def test_original_position_is_the_place_at_joining() -> None:
+    h = simple(Strategy.LONGEST_IDLE, [zh("a")])
+    positions = []
+    for n in range(3):
+        h.at(n, ev.InteractionArrived(f"x{n}", "q"))
+        positions.append(h.of(cmd.InteractionQueued)[0].original_position)
+    assert positions == [1, 2, 3]
+    h.at(5, ev.InteractionAbandoned("x2"))
+    assert h.of(cmd.InteractionFinished)[0].original_position == 3

@@ -64,6 +64,7 @@ class InteractionQueued:
     reason: str
     """arrived, returned, escalated, moved, overflowed, transferred"""
     at: float
+    original_position: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,7 @@ class InteractionFinished:
     misses: int
     disposition: str
     explanation: Explanation | None
+    original_position: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,6 +147,8 @@ class InteractionRec:
     offered_at: float | None = None
     answered_at: float | None = None
     misses: int = 0
+    original_position: int = 0
+    """Place in its queue when it joined (1 = nobody waiting ahead), as queue_log reports it."""
     hops: int = 0
     excluded: dict[str, float] = field(default_factory=dict)
     bucket: object | None = None

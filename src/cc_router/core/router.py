@@ -591,6 +591,8 @@ class Router:
     def _enqueue(self, it: InteractionRec, reason: str, match: bool = True) -> None:
         q = it.queue
         spec = q.spec
+        if reason not in ("returned", "rebuilt"):
+            it.original_position = q.waiting + 1
         waited = self.now - it.queue_joined_at
         step = 0
         for n, s in enumerate(spec.steps, start=1):
@@ -604,7 +606,11 @@ class Router:
             self._timer(it.queue_joined_at + spec.steps[step].after_s, "step", it.id, it.join)
         if spec.max_wait_s is not None:
             self._timer(it.queue_joined_at + spec.max_wait_s, "max_wait", it.id, it.join)
-        self._out.append(cmd.InteractionQueued(it.id, spec.name, spec.channel, step, reason, self.now))
+        self._out.append(
+            cmd.InteractionQueued(
+                it.id, spec.name, spec.channel, step, reason, self.now, it.original_position
+            )
+        )
         if match:
             self._match_interaction(it, "arrival" if reason == "arrived" else reason)
 
@@ -713,6 +719,7 @@ class Router:
                 misses=it.misses,
                 disposition=disposition,
                 explanation=it.explanation,
+                original_position=it.original_position,
             )
         )
         if not keep:
