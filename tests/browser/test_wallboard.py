@@ -11,7 +11,15 @@ import pytest
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from tests.browser.cdp import CHROMIUM, open_page
-from tests.http.centre import load, make_service, running, write_centre
+from tests.http.centre import CENTRE_YAML, load, make_service, running
+
+BLENDED = CENTRE_YAML.replace(
+    "agents:\n",
+    "profiles:\n  blended: {capacity: {voice: 1, chat: 3},"
+    " blocks: {voice: [chat, email, sms, fax], chat: []}}\n"
+    'agents:\n  - {id: "2001", name: 刘洋, profile: blended, skills: {lang_zh: 3}}\n',
+).replace("queues:\n", "queues:\n  - {name: chat_zh, channel: chat, requirement: lang_zh >= 3}\n")
+"""The test centre plus a blended agent (a call and three chats) and a chat queue."""
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 
@@ -26,16 +34,36 @@ def _agent_state(agent: str) -> str:
     return f'document.querySelector(\'[data-agent="{agent}"] [data-field="state"]\')?.dataset.state'
 
 
+def _channel(channel: str, field: str) -> str:
+    return f'document.querySelector(\'[data-channel="{channel}"] [data-field="{field}"]\')?.textContent'
+
+
+SHOWN_AGENTS = "[...document.querySelectorAll('#agents .agent')].map(e => e.dataset.agent).join(',')"
+
+
+def _set_filter(element: str, value: str) -> str:
+    return (
+        f"(() => {{ const e = document.getElementById('{element}'); e.value = {value!r};"
+        " e.dispatchEvent(new Event('change')); return true; })()"
+    )
+
+
 async def test_wallboard_follows_events(tmp_path: Path) -> None:
     assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), "apt-get install -y chromium"
-    service = make_service(load(write_centre(tmp_path)), clock=time.time)  # type: ignore[arg-type]
-    for aid in ("1001", "1002", "1003"):
+    path = tmp_path / "centre.yaml"
+    path.write_text(BLENDED, encoding="utf-8")
+    service = make_service(load(path), clock=time.time)  # type: ignore[arg-type]
+    for aid in ("1001", "1002", "1003", "2001"):
         service.submit(ev.AgentLoggedIn(aid))
     service.submit(ev.AgentPaused("1003", "培训 training"))
     service.submit(ev.AgentPaused("1001", "lunch"))
 
     async with running(service) as (base, _), open_page(f"{base}/") as page:
         await page.wait_for("document.body.dataset.version !== undefined")
+        for chat in ("m1", "m2"):  # 2001 takes two chats
+            out = service.submit(ev.InteractionArrived(chat, "chat_zh", caller="wx:openid-7"))
+            offer = next(c for c in out if isinstance(c, cmd.Offer))
+            service.submit(ev.OfferAccepted(offer.interaction_id, offer.agent_id))
         assert await page.eval(_waiting("billing")) == "0"
         assert "张伟" in await page.eval("document.getElementById('agents').textContent")
 
@@ -55,13 +83,43 @@ async def test_wallboard_follows_events(tmp_path: Path) -> None:
         await page.wait_for(f"{_agent_state('1002')} === 'reserved'", timeout=1.5)
 
         tiles = await page.eval("document.querySelectorAll('.tile').length")
-        assert tiles == 2
+        assert tiles == 3
+
+        # Channel strip: all five channels; slots in use over capacity of logged-in agents.
+        chans = await page.eval("[...document.querySelectorAll('.chan')].map(e => e.dataset.channel).join()")
+        assert chans == "voice,chat,email,sms,fax"
+        await page.wait_for(f"{_channel('chat', 'slots')} === '2/3 slots'", timeout=1.5)
+        # 1001 on a call (1 of 4 voice slots; 1002's offer holds none until answered).
+        await page.wait_for(f"{_channel('voice', 'slots')} === '1/4 slots'", timeout=1.5)
+        assert await page.eval(_channel("voice", "waiting")) == "1"
+        assert "2 offered2 answered0 abandoned" in await page.eval(_channel("chat", "today"))
+        load_2001 = 'document.querySelector(\'[data-agent="2001"] [data-field="load"]\').textContent'
+        assert await page.eval(load_2001) == "voice 0/1 · chat 2/3"
+        assert await page.eval(_agent_state("2001")) == "busy"
+        # Not ready first, longest in that state first.
+        assert (await page.eval(SHOWN_AGENTS)).startswith("1003,")
         # Time in state ticks client-side.
         await page.wait_for(
             "[...document.querySelectorAll('.agent [data-field=time]')].some(e => e.textContent === '0:01')",
             timeout=3,
         )
         await page.screenshot(ARTIFACTS / "wallboard.png")
+
+        # Filters choose the page server-side: paused only, then a search, then all again.
+        await page.eval(_set_filter("f-state", "paused"))
+        await page.wait_for(f"{SHOWN_AGENTS} === '1003'", timeout=2)
+        assert await page.eval("document.getElementById('agent-count').textContent") == "1"
+        await page.eval(_set_filter("f-state", ""))
+        await page.eval(
+            "(() => { const e = document.getElementById('f-search'); e.value = '王';"
+            " e.dispatchEvent(new Event('input')); return true; })()"
+        )
+        await page.wait_for(f"{SHOWN_AGENTS} === '1002'", timeout=2)
+        await page.eval(
+            "(() => { const e = document.getElementById('f-search'); e.value = '';"
+            " e.dispatchEvent(new Event('input')); return true; })()"
+        )
+        await page.wait_for(f"{SHOWN_AGENTS}.split(',').length === 4", timeout=2)
 
         # A narrow laptop window: tiles stack, nothing overflows sideways.
         await page.call(

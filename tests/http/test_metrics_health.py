@@ -43,12 +43,16 @@ async def test_metrics_exposition(env: Env) -> None:
     assert s[("cc_router_events_rejected_total", (("reason", "OfferDeclined"),))] == 1
     assert ("cc_router_offer_declines_total", (("queue", "billing"), ("reason", "rejected"))) not in s
     assert s[("cc_router_channel_agents", (("channel", "voice"), ("state", "ready")))] == 1
+    # 1001 holds its call (1 of 1 voice slot), 1002 is free: 1 of 2 voice slots in use.
+    assert s[("cc_router_channel_slots", (("channel", "voice"), ("kind", "used")))] == 1
+    assert s[("cc_router_channel_slots", (("channel", "voice"), ("kind", "total")))] == 2
+    assert s[("cc_router_channel_slots", (("channel", "chat"), ("kind", "total")))] == 0
     assert s[("cc_router_answer_wait_seconds_count", (("queue", "billing"),))] == 1
     assert s[("cc_router_abandon_wait_seconds_count", (("queue", "billing"),))] == 1
     assert s[("cc_router_handle_seconds_count", ())] >= 7
     # No caller numbers, no agent ids, no names: labels are bounded sets only.
     labels = {(k, v) for _, lbls in s for k, v in lbls}
-    assert {k for k, _ in labels} <= {"queue", "channel", "state", "reason", "le"}
+    assert {k for k, _ in labels} <= {"queue", "channel", "state", "reason", "kind", "le"}
     values = {v for _, v in labels}
     for secret in ("13800138000", "13900139000", "13700137000", "1001", "1002"):
         assert secret not in values and secret not in text.replace("e+09", "")

@@ -55,6 +55,7 @@ def create_app(ctx: HttpContext) -> Starlette:
         Route("/api/queues", reads.queues),
         Route("/api/queues/{name}", reads.queue, methods=["GET"]),
         Route("/api/queues/{name}", actions.queue_patch, methods=["PATCH"]),
+        Route("/api/channels", reads.channels),
         Route("/api/agents", reads.agents),
         Route("/api/agents/{agent_id}", reads.agent),
         Route("/api/agents/{agent_id}/pause", actions.agent_pause, methods=["POST"]),

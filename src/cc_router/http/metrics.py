@@ -65,11 +65,18 @@ class _LiveCollector(Collector):
             "Agents able to work the channel, by state",
             labels=["channel", "state"],
         )
+        ch_slots = GaugeMetricFamily(
+            "cc_router_channel_slots",
+            "Capacity slots of logged-in agents: kind=used (load held) or total (capacity)",
+            labels=["channel", "kind"],
+        )
         for ch in live.channels():
             ch_waiting.add_metric([ch["channel"]], ch["waiting"])
             for state, n in ch["agents"].items():
                 ch_agents.add_metric([ch["channel"], state], n)
-        yield from (ch_waiting, ch_agents)
+            ch_slots.add_metric([ch["channel"], "used"], ch["slots"]["used"])
+            ch_slots.add_metric([ch["channel"], "total"], ch["slots"]["total"])
+        yield from (ch_waiting, ch_agents, ch_slots)
 
         channel_of = {q["name"]: q["channel"] for q in queues}
         families = {
@@ -104,6 +111,25 @@ class _LiveCollector(Collector):
             for key, fam in families.items():
                 fam.add_metric(labels, getattr(c, key))
         yield from families.values()
+
+
+class _AmiDriftCollector(Collector):
+    """State drift found by the AMI nodes' periodic checks (adapters/ami/drift.py)."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    def collect(self) -> Iterator[Metric]:
+        fam = CounterMetricFamily(
+            "cc_router_ami_drift",
+            "Differences between the router's view and an Asterisk snapshot, by node and kind",
+            labels=["node", "kind"],
+        )
+        nodes = self.service.extras.get("ami")
+        for node in nodes if isinstance(nodes, list) else ():
+            for kind, n in getattr(node, "drift", {}).items():
+                fam.add_metric([str(node.node), kind], n)
+        yield fam
 
 
 class Metrics:
@@ -167,6 +193,7 @@ class Metrics:
         # Stamp last among listeners and observe first among sinks: what is timed is the
         # core's handle, not the other adapters' bookkeeping.
         self._service = service
+        self.registry.register(_AmiDriftCollector(service))
         service.listeners.append(self.on_event)
         service.sinks.insert(0, self.on_commands)
 

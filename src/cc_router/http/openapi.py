@@ -45,6 +45,21 @@ def _action(
     return {method: op}
 
 
+_AGENT_FILTER: list[dict[str, Any]] = [
+    {"name": "queue", "in": "query", "schema": {"type": "string"}},
+    {"name": "pool", "in": "query", "schema": {"type": "string"}},
+    {"name": "channel", "in": "query", "schema": {"type": "string"}},
+    {
+        "name": "state",
+        "in": "query",
+        "description": "comma-separated states, or not_ready (paused, wrap_up) / logged_in",
+        "schema": {"type": "string"},
+    },
+    {"name": "search", "in": "query", "description": "part of the id or name", "schema": {"type": "string"}},
+    {"name": "logged_out", "in": "query", "schema": {"type": "boolean", "default": True}},
+]
+
+
 def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -62,9 +77,17 @@ def openapi_document(title: str) -> dict[str, Any]:
         "/api/queues": _read(
             "Queues: waiting, longest wait, agents by state, today's and the interval's figures"
         ),
+        "/api/channels": _read(
+            "Per channel: waiting, longest wait, agents by state, capacity slots used/total, today's figures"
+        ),
         "/api/agents": _read(
-            "Agents: state, reason, time in state, interactions, skills",
-            [{"name": "logged_out", "in": "query", "schema": {"type": "boolean", "default": True}}],
+            "Agents in attention order (paused, wrap-up first; longest in state first): state, reason,"
+            " time in state, interactions, load per channel, skills; total and counts by state",
+            [
+                *_AGENT_FILTER,
+                {"name": "limit", "in": "query", "schema": {"type": "string", "default": "all"}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "default": 0}},
+            ],
         ),
         "/api/agents/{agent_id}": _read("One agent", agent),
         "/api/interactions": _read(
@@ -74,7 +97,11 @@ def openapi_document(title: str) -> dict[str, Any]:
                 {"name": "limit", "in": "query", "schema": {"type": "string", "default": "500"}},
             ],
         ),
-        "/api/stream": _read("Server-sent events: `snapshot`, then `update` on every change"),
+        "/api/stream": _read(
+            "Server-sent events: `snapshot`, then `update` on every change; agents: one page"
+            " (filters as /api/agents), then ids of the page and rows only for changed agents",
+            [*_AGENT_FILTER, {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 200}}],
+        ),
         "/api/agents/{agent_id}/pause": _action("post", "Pause an agent", PauseBody, agent),
         "/api/agents/{agent_id}/unpause": _action("post", "Unpause an agent", None, agent),
         "/api/agents/{agent_id}/login": _action("post", "Log an agent in", None, agent),

@@ -14,6 +14,8 @@ from cc_router.http.auth import check_read
 from cc_router.http.context import HttpContext
 from cc_router.http.health import readiness
 from cc_router.http.metrics import CONTENT_TYPE
+from cc_router.live import AgentFilter, FilterError
+from cc_router.live.view import DEFAULT_PAGE, MAX_PAGE
 
 
 class UTF8JSONResponse(JSONResponse):
@@ -29,7 +31,7 @@ def _ctx(request: Request) -> HttpContext:
     return ctx
 
 
-def _limit(request: Request, default: int = 500) -> int | None:
+def _limit(request: Request, default: int | None = 500) -> int | None:
     raw = request.query_params.get("limit")
     if raw is None:
         return default
@@ -59,12 +61,41 @@ async def queue(request: Request) -> Response:
     return UTF8JSONResponse({**q, "interactions": ctx.live.waiting(None, queue=name)})
 
 
-async def agents(request: Request) -> Response:
+async def channels(request: Request) -> Response:
     ctx = _ctx(request)
-    logged_out = request.query_params.get("logged_out", "true").lower() not in ("0", "false", "no")
     return check_read(request, ctx.service) or UTF8JSONResponse(
-        {**ctx.live.header(), "agents": ctx.live.agents(include_logged_out=logged_out)}
+        {**ctx.live.header(), "channels": ctx.live.channels()}
     )
+
+
+def _agent_filter(request: Request, ctx: HttpContext) -> AgentFilter:
+    return AgentFilter.parse(request.query_params, ctx.service.router.queues, ctx.live.pools())
+
+
+def _page_args(request: Request, default: int | None) -> tuple[int | None, int]:
+    limit = _limit(request, default)
+    if limit is not None and limit > MAX_PAGE and default is not None:
+        raise ValueError(f"limit must be at most {MAX_PAGE} here")
+    raw = request.query_params.get("offset", "0")
+    if not raw.isdigit():
+        raise ValueError("offset must be a whole number")
+    return limit, int(raw)
+
+
+async def agents(request: Request) -> Response:
+    """Agents in attention order (paused and wrap-up first, longest in state first),
+    filtered by queue / pool / channel / state / search, paged by limit / offset. Without
+    `limit` every selected agent is listed (what `cc-router top` expects)."""
+    ctx = _ctx(request)
+    denied = check_read(request, ctx.service)
+    if denied is not None:
+        return denied
+    try:
+        f = _agent_filter(request, ctx)
+        limit, offset = _page_args(request, None)
+    except (FilterError, ValueError) as e:
+        return UTF8JSONResponse({"error": str(e)}, status_code=400)
+    return UTF8JSONResponse({**ctx.live.header(), **ctx.live.agent_page(f, limit, offset)})
 
 
 async def agent(request: Request) -> Response:
@@ -99,24 +130,38 @@ def _sse(kind: str, data: dict[str, Any]) -> str:
 
 async def stream(request: Request) -> Response:
     """Server-sent events: one `snapshot`, then an `update` per change (coalesced) and at
-    least every few seconds (so interval roll-overs and ticking waits show)."""
+    least every few seconds (so interval roll-overs and ticking waits show).
+
+    Agents: one page (`limit`, default 200) chosen by the same filters as `/api/agents`;
+    the snapshot holds its rows, each update the page's ids in order and rows only for
+    agents new to the page or changed since the last message."""
     ctx = _ctx(request)
     denied = check_read(request, ctx.service)
     if denied is not None:
         return denied
+    try:
+        f = _agent_filter(request, ctx)
+        limit, _ = _page_args(request, DEFAULT_PAGE)
+    except (FilterError, ValueError) as e:
+        return UTF8JSONResponse({"error": str(e)}, status_code=400)
+    page = DEFAULT_PAGE if limit is None else limit
     live = ctx.live
     gap = 1.0 / live.max_updates_per_s
 
     async def events() -> AsyncIterator[str]:
-        snap = live.snapshot()
-        last = snap["version"]
+        snap = live.stream_snapshot(f, page)
+        last, shown = snap["version"], snap["agent_page"]["ids"]
         yield "retry: 2000\n\n"
         yield _sse("snapshot", snap)
+        timeout = gap if snap["figures_version"] < last else ctx.sse_heartbeat_s
         while True:
-            await live.wait_change(last, timeout=ctx.sse_heartbeat_s)
-            data = live.update(last)
-            last = data["version"]
+            await live.wait_change(last, timeout=timeout)
+            data = live.stream_update(last, shown, f, page)
+            last, shown = data["version"], data["agent_page"]["ids"]
             yield _sse("update", data)
+            # Figures shared with other subscribers may trail by one interval: if so, the
+            # next update follows soon even when the floor goes quiet.
+            timeout = gap if data["figures_version"] < last else ctx.sse_heartbeat_s
             await asyncio.sleep(gap)
 
     return StreamingResponse(

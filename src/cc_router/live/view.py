@@ -3,20 +3,30 @@
 Attach once with `LiveView.attach(service)` (idempotent: the view lives in
 `service.extras["live"]`, so HTTP, MQTT and the terminal share one). Its sink costs O(1)
 per command (O(queues the agent serves) for an agent state change); anything that
-scales with the number of agents or waiting interactions is computed when read.
+scales with the number of agents or waiting interactions is computed when read, except
+the agent list order, which is kept (agents leave and join a state group in O(1)) so a
+page of the list costs O(page), not O(agents).
 
 Reads return plain JSON-ready dicts (UTF-8 names untouched):
 
 - `queues()` / `queue(name)`: name, channel, priority, service_level_s, waiting,
   longest_wait_s, oldest_since (epoch s, to tick client-side), agents {state: n},
   logged_in, today / interval / total counters (see `QueueCounters.as_dict`).
-- `channels()`: per channel, waiting and agents {state: n} (agents whose profile has
-  capacity on that channel).
+- `channels()`: per channel, waiting, longest_wait_s / oldest_since, agents {state: n}
+  (agents whose profile has capacity on that channel), logged_in, slots {used, total}
+  (load held / capacity of logged-in agents on that channel) and `today`: counters summed
+  over the channel's queues.
 - `agents()` / `agent(id)`: id, name, pool, state, reason, state_since,
-  time_in_state_s, interactions [{id, queue, channel, stage}], skills, queues.
+  time_in_state_s, interactions [{id, queue, channel, stage}], load {channel: {used,
+  capacity}}, skills, queues.
+- `agent_page(filter, limit, offset)`: the agents an `AgentFilter` selects in `ATTENTION`
+  order (paused and wrap-up first, longest in state first), with total and counts by state.
 - `waiting(limit)`: id, queue, channel, position, wait_s, step, priority, caller.
-- `snapshot()`: all of the above plus version, now, centre name, thresholds.
-- `update(since_version)`: queues, channels, waiting and only the agents changed since.
+- `stream_snapshot(filter, limit)` / `stream_update(since, shown, filter, limit)`: what the
+  SSE stream sends: queues (today's counters only), channels, waiting, agent counts, one
+  page of agents, then only the page's agents that changed or came into it.
+- `snapshot()` / `update(since_version)`: the same with every agent (20,000 agents are
+  megabytes: for tools that want them all).
 
 `version` grows by one for every command batch that changed something; `updates()` is an
 async iterator of versions, coalesced to at most `max_updates_per_s` per subscriber.
@@ -26,6 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
@@ -36,6 +48,8 @@ from cc_router.core import events as ev
 from cc_router.core.pools import Bucket
 from cc_router.core.records import AgentState, Stage
 from cc_router.core.spec import Channel
+from cc_router.live.agent_filter import ATTENTION, AgentFilter
+from cc_router.live.slots import SlotBook, agent_load
 from cc_router.live.stats import ABANDONED, INTERVAL_S, QueueCounters
 from cc_router.store.reports import ANSWERED
 
@@ -47,6 +61,11 @@ ENTRY_REASONS = frozenset({"arrived", "moved", "overflowed", "transferred"})
 """InteractionQueued reasons that mean "entered this queue" (not returned/escalated/rebuilt)."""
 STATES = tuple(s.value for s in AgentState)
 DEFAULT_WAITING_LIMIT = 500
+STREAM_WAITING_LIMIT = 100
+"""Waiting rows the stream sends each update (the wallboard panel shows that many)."""
+DEFAULT_PAGE = 200
+"""Agents a wallboard shows (and the stream sends) unless it asks for another number."""
+MAX_PAGE = 2000
 
 
 class LiveView:
@@ -66,6 +85,16 @@ class LiveView:
         self._agent_channels: dict[str, tuple[str, ...]] = {}
         self._queue_states: dict[str, Counter[str]] = {}
         self._channel_states: dict[str, Counter[str]] = {}
+        self._pool_states: dict[str, Counter[str]] = {}
+        self._state_counts: Counter[str] = Counter()
+        self._by_state: dict[str, dict[str, None]] = {}
+        """state -> agent ids in the order they entered it (oldest `state_since` first)."""
+        self._agent_group: dict[str, str] = {}
+        self.slots = SlotBook()
+        self._wrap_due: list[tuple[float, str, str]] = []
+        """(wrap-up end, agent, interaction). The core's wrap timer frees a slot without a
+        command naming the agent when its state stays the same (busy on a second chat)."""
+        self._slots_pending: set[str] = set()
         self._agent_changes: dict[str, int] = {}
         """agent id -> version of its last change, in version order (re-inserted on change)."""
         self._full_version = 0
@@ -100,9 +129,12 @@ class LiveView:
             self._rebuild_pending = True
         elif isinstance(event, ev.AgentSkillsChanged):
             self._skills_pending.add(event.agent_id)
+        elif isinstance(event, ev.AgentWrapUpDone):
+            self._slots_pending.add(event.agent_id)
 
     def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
-        if not commands and not self._rebuild_pending and not self._skills_pending:
+        freed = self._recheck_slots(now)
+        if not commands and not self._rebuild_pending and not self._skills_pending and not freed:
             return
         self._roll(now)
         version = self.version + 1
@@ -114,9 +146,12 @@ class LiveView:
                 self._place_agent(aid)
                 self._touch(aid, version)
         self._skills_pending.clear()
+        for aid in freed:
+            self._touch(aid, version)
         for c in commands:
             if isinstance(c, cmd.AgentStateChanged):
                 self._set_state(c.agent_id, c.state)
+                self._reorder(c.agent_id, c.state)
                 self._touch(c.agent_id, version)
             elif isinstance(c, cmd.InteractionQueued):
                 if c.reason in ENTRY_REASONS:
@@ -135,6 +170,7 @@ class LiveView:
                     self._count(c.queue, "exit", c.wait_s)
                 if c.agent_id is not None:
                     self._touch(c.agent_id, version)
+                    self._watch_wrap(c.agent_id, c.interaction_id, c.queue, now)
             elif isinstance(c, cmd.Offer | cmd.CancelOffer):
                 self._touch(c.agent_id, version)
         self.version = version
@@ -197,25 +233,38 @@ class LiveView:
         }
         self._queue_states = {name: Counter() for name in router.queues}
         self._channel_states = {str(ch): Counter() for ch in Channel}
+        self._pool_states = {a.spec.pool: Counter() for a in router.agents.values()}
+        self._state_counts = Counter()
         self._agent_state = {}
         for aid, a in router.agents.items():
             self._set_state(aid, str(a.state))
+        groups: dict[str, list[tuple[float, str]]] = {s: [] for s in ATTENTION}
+        for aid, a in router.agents.items():
+            groups.setdefault(str(a.state), []).append((a.state_since, aid))
+        self._by_state = {s: dict.fromkeys(aid for _, aid in sorted(g)) for s, g in groups.items()}
+        self._agent_group = {aid: str(a.state) for aid, a in router.agents.items()}
+        self.slots.clear()
+        for aid, a in router.agents.items():
+            self.slots.update(aid, a)
 
     def _place_agent(self, aid: str) -> None:
         """Recount one agent whose skills (so queues) changed."""
         router = self._service.router
+        a = router.agents.get(aid)
         state = self._agent_state.pop(aid, None)
         if state is not None:
             for q in self._agent_queues.get(aid, ()):
                 self._queue_states.setdefault(q, Counter())[state] -= 1
             for ch in self._agent_channels.get(aid, ()):
                 self._channel_states.setdefault(ch, Counter())[state] -= 1
+            self._state_counts[state] -= 1
+            if a is not None:
+                self._pool_states.setdefault(a.spec.pool, Counter())[state] -= 1
         self._agent_queues[aid] = tuple(
             name
             for name, q in router.queues.items()
             if q.buckets and aid in cast(Bucket, q.buckets[-1]).pool.members
         )
-        a = router.agents.get(aid)
         if a is not None:
             self._set_state(aid, str(a.state))
 
@@ -224,27 +273,63 @@ class LiveView:
         if old == state:
             return
         self._agent_state[aid] = state
-        qs = self._queue_states
-        for q in self._agent_queues.get(aid, ()):
-            counts = qs.get(q)
-            if counts is None:
-                counts = qs[q] = Counter()
-            if old is not None:
-                counts[old] -= 1
-            counts[state] += 1
-        cs = self._channel_states
-        for ch in self._agent_channels.get(aid, ()):
-            counts = cs.get(ch)
-            if counts is None:
-                counts = cs[ch] = Counter()
-            if old is not None:
-                counts[old] -= 1
-            counts[state] += 1
+        a = self._service.router.agents.get(aid)
+        # Runs on every agent state change: no throwaway Counter per lookup.
+        for kept, keys in (
+            (self._queue_states, self._agent_queues.get(aid, ())),
+            (self._channel_states, self._agent_channels.get(aid, ())),
+            (self._pool_states, (a.spec.pool,) if a is not None else ()),
+        ):
+            for key in keys:
+                counts = kept.get(key)
+                if counts is None:
+                    counts = kept[key] = Counter()
+                if old is not None:
+                    counts[old] -= 1
+                counts[state] += 1
+        if old is not None:
+            self._state_counts[old] -= 1
+        self._state_counts[state] += 1
+
+    def _reorder(self, aid: str, state: str) -> None:
+        """The agent entered `state` (or its reason changed) just now: last of its group."""
+        old = self._agent_group.get(aid)
+        if old is not None:
+            self._by_state.get(old, {}).pop(aid, None)
+        self._by_state.setdefault(state, {})[aid] = None
+        self._agent_group[aid] = state
 
     def _touch(self, aid: str, version: int) -> None:
         changes = self._agent_changes
         changes.pop(aid, None)
         changes[aid] = version
+        self.slots.update(aid, self._service.router.agents.get(aid))
+
+    def _watch_wrap(self, aid: str, iid: str, queue: str, now: float) -> None:
+        router = self._service.router
+        a, q = router.agents.get(aid), router.queues.get(queue)
+        if a is not None and iid in a.wrapping and q is not None:
+            heapq.heappush(self._wrap_due, (now + q.spec.wrapup_s, aid, iid))
+
+    def _recheck_slots(self, now: float) -> list[str]:
+        """Agents whose slots moved with no command naming them (wrap-up ended)."""
+        due, pending = self._wrap_due, self._slots_pending
+        if not pending and (not due or due[0][0] > now):
+            return []
+        agents = self._service.router.agents
+        later = []
+        while due and due[0][0] <= now:
+            entry = heapq.heappop(due)
+            a = agents.get(entry[1])
+            if a is not None and entry[2] in a.wrapping:
+                later.append(entry)  # not ended yet: the core's timer fires on its next tick
+            else:
+                pending.add(entry[1])
+        for entry in later:
+            heapq.heappush(due, entry)
+        moved = [aid for aid in pending if self.slots.update(aid, agents.get(aid))]
+        pending.clear()
+        return moved
 
     # ------------------------------------------------------------------ reads
 
@@ -295,21 +380,46 @@ class LiveView:
             "total": self._total.get(name, QueueCounters()).as_dict(),
         }
 
-    def channels(self) -> list[dict[str, Any]]:
+    def channels(self, oldest: dict[str, float] | None = None) -> list[dict[str, Any]]:
+        """One summary per channel (all five, in `Channel` order)."""
+        now = self.now()
+        self._roll(now)
+        if oldest is None:
+            oldest = self._oldest_waiting()
         waiting: Counter[str] = Counter()
-        for q in self._service.router.queues.values():
-            waiting[str(q.spec.channel)] += q.waiting
+        oldest_of: dict[str, float] = {}
+        today: dict[str, QueueCounters] = {}
+        for name, q in self._service.router.queues.items():
+            ch = str(q.spec.channel)
+            waiting[ch] += q.waiting
+            t = oldest.get(name)
+            if t is not None and (ch not in oldest_of or t < oldest_of[ch]):
+                oldest_of[ch] = t
+            c = self._today.get(name)
+            if c is not None:
+                _add(today.setdefault(ch, QueueCounters()), c)
         out = []
-        for ch in Channel:
-            states = self._channel_states.get(str(ch), Counter())
+        for channel in Channel:
+            ch = str(channel)
+            states = self._channel_states.get(ch, Counter())
+            agents = {s: states.get(s, 0) for s in STATES}
+            since = oldest_of.get(ch)
             out.append(
                 {
-                    "channel": str(ch),
-                    "waiting": waiting.get(str(ch), 0),
-                    "agents": {s: states.get(s, 0) for s in STATES},
+                    "channel": ch,
+                    "waiting": waiting.get(ch, 0),
+                    "longest_wait_s": round(max(0.0, now - since), 1) if since is not None else 0.0,
+                    "oldest_since": since,
+                    "agents": agents,
+                    "logged_in": sum(n for s, n in agents.items() if s != "logged_out"),
+                    "slots": self.slots.of(channel),
+                    "today": today.get(ch, QueueCounters()).as_dict(),
                 }
             )
         return out
+
+    def pools(self) -> list[str]:
+        return sorted(self._pool_states)
 
     def agents(self, include_logged_out: bool = True) -> list[dict[str, Any]]:
         now = self.now()
@@ -324,7 +434,7 @@ class LiveView:
             return None
         return self._agent_dict(agent_id, self.now())
 
-    def _agent_dict(self, aid: str, now: float) -> dict[str, Any]:
+    def _agent_dict(self, aid: str, now: float, full: bool = True) -> dict[str, Any]:
         router = self._service.router
         a = router.agents[aid]
         work: list[dict[str, Any]] = []
@@ -344,7 +454,7 @@ class LiveView:
                     "stage": "offered",
                 }
             )
-        return {
+        out: dict[str, Any] = {
             "id": aid,
             "name": a.spec.name,
             "pool": a.spec.pool,
@@ -355,9 +465,99 @@ class LiveView:
             "state_since": a.state_since if a.state_since > 0 else None,
             "time_in_state_s": round(max(0.0, now - a.state_since), 1) if a.state_since > 0 else None,
             "interactions": work,
-            "skills": dict(a.spec.skills),
-            "queues": list(self._agent_queues.get(aid, ())),
+            "load": agent_load(a),
         }
+        if full:
+            # Skills are most of an agent's bytes: the wallboard stream leaves them out.
+            out["skills"] = dict(a.spec.skills)
+            out["queues"] = list(self._agent_queues.get(aid, ()))
+        return out
+
+    # ------------------------------------------------------------------ agent lists
+
+    def _matches(self, aid: str, f: AgentFilter) -> bool:
+        if f.queue is not None and f.queue not in self._agent_queues.get(aid, ()):
+            return False
+        if f.channel is not None and f.channel not in self._agent_channels.get(aid, ()):
+            return False
+        if f.pool is not None or f.search:
+            spec = self._service.router.agents[aid].spec
+            if f.pool is not None and spec.pool != f.pool:
+                return False
+            if f.search and f.search not in aid.lower() and f.search not in spec.name.lower():
+                return False
+        return True
+
+    def _counts_for(self, f: AgentFilter) -> Counter[str] | None:
+        """Agents by state for the filter's queue / pool / channel, if kept; else None."""
+        if f.search or f.dimensions > 1:
+            return None
+        if f.queue is not None:
+            return self._queue_states.get(f.queue, Counter())
+        if f.pool is not None:
+            return self._pool_states.get(f.pool, Counter())
+        if f.channel is not None:
+            return self._channel_states.get(f.channel, Counter())
+        return self._state_counts
+
+    def _page_ids(
+        self, f: AgentFilter, limit: int | None, offset: int = 0
+    ) -> tuple[list[str], dict[str, int]]:
+        """(ids of the page, counts by state of every agent the filter selects)."""
+        kept = self._counts_for(f)
+        counts: Counter[str] = Counter()
+        ids: list[str] = []
+        end = None if limit is None else offset + limit
+        seen = 0
+        for state in ATTENTION:
+            if not f.shows_state(state):
+                continue
+            if kept is not None and end is not None and seen >= end:
+                break  # the counts are kept: no need to walk the rest
+            group = self._by_state.get(state, {})
+            if not f.dimensions:
+                # Unfiltered: slice the group instead of testing each agent.
+                n = len(group)
+                if end is None or seen + n > offset:
+                    lo, hi = max(0, offset - seen), n if end is None else min(n, end - seen)
+                    ids.extend(itertools.islice(group, lo, hi))
+                seen += n
+                counts[state] = n
+                continue
+            for aid in group:
+                if not self._matches(aid, f):
+                    continue
+                if offset <= seen and (end is None or seen < end):
+                    ids.append(aid)
+                seen += 1
+                counts[state] += 1
+                if kept is not None and end is not None and seen >= end:
+                    break
+        shown = {s: (kept.get(s, 0) if kept is not None else counts.get(s, 0)) for s in ATTENTION}
+        return ids, {s: n for s, n in shown.items() if s in STATES}
+
+    def agent_page(
+        self,
+        f: AgentFilter | None = None,
+        limit: int | None = DEFAULT_PAGE,
+        offset: int = 0,
+        full: bool = True,
+    ) -> dict[str, Any]:
+        """`{total, counts, offset, limit, filter, agents}`: counts by state of every agent the
+        filter selects (the state filter aside), total of those in the selected states."""
+        f = f or AgentFilter()
+        ids, counts = self._page_ids(f, limit, offset)
+        now = self.now()
+        return {
+            "total": sum(n for s, n in counts.items() if f.shows_state(s)),
+            "counts": counts,
+            "offset": offset,
+            "limit": limit,
+            "filter": f.as_dict(),
+            "agents": [self._agent_dict(aid, now, full) for aid in ids],
+        }
+
+    # ------------------------------------------------------------------ waiting
 
     def waiting(
         self, limit: int | None = DEFAULT_WAITING_LIMIT, queue: str | None = None
@@ -373,29 +573,31 @@ class LiveView:
                 continue
             key = cast(Bucket, it.bucket).entry_key(it)
             by_queue.setdefault(it.queue.name, []).append((key, it))
-        out: list[dict[str, Any]] = []
+        ranked: list[tuple[int, float, int, str, Any]] = []
         # Ranking everything in one sort per queue gives `router.position` for all at once.
-        for name in router.queues:
+        for qi, name in enumerate(router.queues):
             entries = by_queue.get(name)
             if not entries:
                 continue
             entries.sort(key=lambda e: e[0])
             for pos, (_, it) in enumerate(entries, start=1):
-                out.append(
-                    {
-                        "id": it.id,
-                        "queue": name,
-                        "channel": str(it.channel),
-                        "position": pos,
-                        "wait_s": round(max(0.0, now - it.queue_joined_at), 1),
-                        "since": it.queue_joined_at,
-                        "step": it.step,
-                        "priority": it.priority,
-                        "caller": it.caller,
-                    }
-                )
-        out.sort(key=lambda d: (d["position"], -d["wait_s"]))
-        return out if limit is None else out[:limit]
+                ranked.append((pos, it.queue_joined_at, qi, name, it))
+        # Dicts only for the rows returned: a busy floor has thousands waiting.
+        rows = sorted(ranked, key=_rank) if limit is None else heapq.nsmallest(limit, ranked, key=_rank)
+        return [
+            {
+                "id": it.id,
+                "queue": name,
+                "channel": str(it.channel),
+                "position": pos,
+                "wait_s": round(max(0.0, now - it.queue_joined_at), 1),
+                "since": it.queue_joined_at,
+                "step": it.step,
+                "priority": it.priority,
+                "caller": it.caller,
+            }
+            for pos, _, _, name, it in rows
+        ]
 
     def totals(self) -> dict[str, QueueCounters]:
         """Counters since the service started, per queue (for monotonic metrics)."""
@@ -411,20 +613,97 @@ class LiveView:
             "thresholds": config.wallboard.thresholds.model_dump(),
         }
 
+    # ------------------------------------------------------------------ stream payloads
+
     def _shared(self, waiting_limit: int) -> dict[str, Any]:
-        """Queues, channels and waiting for the current version, computed once for every
-        stream subscriber (refreshed at least each second for the waits)."""
+        """Queues, channels, waiting and agent counts, computed once for every stream
+        subscriber: at most `max_updates_per_s` times a second however many subscribers
+        and changes (on a 20,000-seat floor this costs tens of ms), and at least each
+        second for the waits. `figures_version` says which version they show."""
         now = self.now()
-        key = (self.version, waiting_limit)
         cached = self._cache
-        if cached is None or cached[0] != key or now - cached[1] >= 1.0:
+        age = now - cached[1] if cached is not None else 0.0
+        if (
+            cached is None
+            or cached[0][1] != waiting_limit
+            or age >= 1.0
+            or age < 0.0
+            or (cached[0][0] != self.version and age >= 1.0 / self.max_updates_per_s)
+        ):
+            key = (self.version, waiting_limit)
+            self._roll(now)
+            oldest = self._oldest_waiting()
             part = {
-                "queues": self.queues(),
-                "channels": self.channels(),
+                # Without the interval and since-start counters (in /api/queues): the
+                # wallboard shows today's, and they are most of a queue's bytes.
+                "queues": [
+                    _today_only(self._queue_dict(n, now, oldest.get(n))) for n in self._service.router.queues
+                ],
+                "channels": self.channels(oldest),
                 "interactions": self.waiting(waiting_limit),
+                "agent_states": {s: self._state_counts.get(s, 0) for s in STATES},
+                "pools": self.pools(),
+                "figures_version": self.version,
             }
             cached = self._cache = (key, now, part)
         return cached[2]
+
+    def stream_snapshot(
+        self,
+        f: AgentFilter | None = None,
+        limit: int = DEFAULT_PAGE,
+        waiting_limit: int = STREAM_WAITING_LIMIT,
+    ) -> dict[str, Any]:
+        """First stream message: shared parts and one page of agents (without skills)."""
+        page = self.agent_page(f, limit, full=False)
+        agents = page.pop("agents")
+        page["ids"] = [a["id"] for a in agents]
+        return {
+            **self.header(),
+            "full": True,
+            **self._shared(waiting_limit),
+            "agent_page": page,
+            "agents": agents,
+        }
+
+    def stream_update(
+        self,
+        since: int,
+        shown: Sequence[str],
+        f: AgentFilter | None = None,
+        limit: int = DEFAULT_PAGE,
+        waiting_limit: int = STREAM_WAITING_LIMIT,
+    ) -> dict[str, Any]:
+        """Next stream message for a client showing agents `shown` as of version `since`:
+        the page's ids in order, and full rows only for agents new to it or changed."""
+        f = f or AgentFilter()
+        ids, counts = self._page_ids(f, limit)
+        now = self.now()
+        if since < self._full_version:
+            send = ids
+        else:
+            before = set(shown)
+            changed = set()
+            for aid, v in reversed(self._agent_changes.items()):
+                if v <= since:
+                    break
+                changed.add(aid)
+            send = [aid for aid in ids if aid not in before or aid in changed]
+        page = {
+            "total": sum(n for s, n in counts.items() if f.shows_state(s)),
+            "counts": counts,
+            "offset": 0,
+            "limit": limit,
+            "filter": f.as_dict(),
+            "ids": ids,
+        }
+        return {
+            **self.header(),
+            "full": False,
+            **self._shared(waiting_limit),
+            "agent_page": page,
+            "agents": [self._agent_dict(aid, now, full=False) for aid in send],
+        }
 
     def snapshot(self, waiting_limit: int = DEFAULT_WAITING_LIMIT) -> dict[str, Any]:
         return {
@@ -466,3 +745,24 @@ class LiveView:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout)
         return self.version
+
+
+def _add(into: QueueCounters, c: QueueCounters) -> None:
+    into.offered += c.offered
+    into.answered += c.answered
+    into.answered_within_sl += c.answered_within_sl
+    into.abandoned += c.abandoned
+    into.abandoned_after_sl += c.abandoned_after_sl
+    into.exits += c.exits
+    into.wait_answered_s += c.wait_answered_s
+    into.max_wait_answered_s = max(into.max_wait_answered_s, c.max_wait_answered_s)
+
+
+def _today_only(q: dict[str, Any]) -> dict[str, Any]:
+    del q["interval"], q["total"]
+    return q
+
+
+def _rank(row: tuple[int, float, int, str, Any]) -> tuple[int, float, int]:
+    """Position first, then the longest wait, then config order: as the wallboard lists."""
+    return row[0], row[1], row[2]

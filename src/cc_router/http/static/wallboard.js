@@ -1,15 +1,21 @@
 // Wallboard: one EventSource on /api/stream; waits and times in state tick locally
-// from the server's clock, so a quiet floor still shows time passing.
+// from the server's clock, so a quiet floor still shows time passing. The agent list is
+// one page chosen by the server (filters below, not-ready and longest-in-state first):
+// a 20,000-seat floor is never sent to the browser whole.
 "use strict";
 
 const STATE_LABEL = {
   ready: "Ready", reserved: "Ringing", busy: "On call", wrap_up: "Wrap-up",
   paused: "Paused", logged_out: "Logged out",
 };
-const STATE_ORDER = ["busy", "reserved", "wrap_up", "paused", "ready", "logged_out"];
 const TILE_STATES = ["ready", "reserved", "busy", "wrap_up", "paused"];
+const CHANNEL_LABEL = { voice: "Voice", chat: "Chat", email: "Email", sms: "SMS", fax: "Fax" };
+const PAGE = 200;
 
-const model = { header: null, queues: [], agents: new Map(), interactions: [], clockSkew: 0 };
+const model = {
+  header: null, queues: [], channels: [], agents: new Map(), agentIds: [], agentPage: null,
+  interactions: [], clockSkew: 0,
+};
 const token = new URLSearchParams(location.search).get("token");
 const $ = (id) => document.getElementById(id);
 
@@ -107,16 +113,66 @@ function tickQueues() {
   }
 }
 
-function renderSummary() {
-  let waiting = 0, ready = 0, ringing = 0, busy = 0, paused = 0, loggedIn = 0;
-  for (const q of model.queues) waiting += q.waiting;
-  for (const a of model.agents.values()) {
-    if (a.state !== "logged_out") loggedIn++;
-    if (a.state === "ready") ready++;
-    if (a.state === "busy") busy++;
-    if (a.state === "reserved") ringing++;
-    if (a.state === "paused") paused++;
+function renderChannels() {
+  const th = model.header.thresholds;
+  const box = $("channels");
+  for (const c of model.channels) {
+    let card = box.querySelector(`[data-channel="${CSS.escape(c.channel)}"]`);
+    if (!card) {
+      card = document.createElement("article");
+      card.className = "chan";
+      card.dataset.channel = c.channel;
+      card.innerHTML = `
+        <div class="chan-head"><h3>${esc(CHANNEL_LABEL[c.channel] || c.channel)}</h3>
+          <span class="slots" data-field="slots"></span></div>
+        <div class="bar"><div data-field="slot-bar"></div></div>
+        <div class="chan-figs">
+          <div><b data-field="waiting"></b><span>waiting</span></div>
+          <div><b data-field="longest"></b><span>longest</span></div>
+          <div><b data-field="sl"></b><span>SL today</span></div>
+          <div class="today" data-field="today"></div>
+        </div>`;
+      box.appendChild(card);
+    }
+    const used = c.slots.used, total = c.slots.total;
+    const f = (name) => card.querySelector(`[data-field="${name}"]`);
+    f("slots").textContent = `${used}/${total} slots`;
+    f("slots").title = `${c.logged_in} agents logged in on ${c.channel}`;
+    const ratio = total ? used / total : 0;
+    f("slot-bar").style.width = `${Math.min(100, Math.round(ratio * 100))}%`;
+    f("slot-bar").className = ratio >= 0.95 ? "full" : ratio >= 0.8 ? "high" : "";
+    const w = f("waiting");
+    w.textContent = c.waiting;
+    w.className = c.waiting ? level(c.waiting, th.waiting_warn, th.waiting_alarm) : "";
+    const sl = c.today.sl_pct;
+    f("sl").textContent = fmtPct(sl);
+    f("sl").className = sl === null ? "" : level(sl / 100, th.sl_warn, th.sl_alarm, false);
+    f("today").innerHTML =
+      `<span>Today</span><span>${c.today.offered} offered</span><span>${c.today.answered} answered</span>` +
+      `<span class="${c.today.abandoned ? "abd" : ""}">${c.today.abandoned} abandoned</span>`;
+    card.classList.toggle("idle", !total && !c.waiting && !c.today.offered);
   }
+  tickChannels();
+}
+
+function tickChannels() {
+  if (!model.header) return;
+  const th = model.header.thresholds;
+  for (const c of model.channels) {
+    const el = $("channels").querySelector(`[data-channel="${CSS.escape(c.channel)}"] [data-field="longest"]`);
+    if (!el) continue;
+    const lw = c.oldest_since ? serverNow() - c.oldest_since : 0;
+    el.textContent = c.waiting ? fmtDur(lw) : "–";
+    el.className = c.waiting ? level(lw, th.longest_wait_warn_s, th.longest_wait_alarm_s) : "";
+  }
+}
+
+function renderSummary() {
+  let waiting = 0;
+  for (const q of model.queues) waiting += q.waiting;
+  const st = model.header.agent_states || {};
+  const ready = st.ready ?? 0, ringing = st.reserved ?? 0, busy = st.busy ?? 0, paused = st.paused ?? 0;
+  const loggedIn = Object.entries(st).reduce((n, [s, k]) => n + (s === "logged_out" ? 0 : k), 0);
   $("summary").innerHTML =
     `<span>Waiting <b data-field="total-waiting">${waiting}</b></span>` +
     `<span>Logged in <b>${loggedIn}</b></span><span>Ready <b>${ready}</b></span>` +
@@ -124,22 +180,38 @@ function renderSummary() {
     `<span>Paused <b>${paused}</b></span>`;
 }
 
+function fmtLoad(load) {
+  // Per channel, so an agent on a call with two chats reads "voice 1/1 · chat 2/3".
+  return Object.entries(load || {}).filter(([, l]) => l.capacity).map(([ch, l]) =>
+    `<span class="${l.used ? "used" : ""}${l.used >= l.capacity ? " full" : ""}">${esc(ch)} ${l.used}/${l.capacity}</span>`
+  ).join(" · ");
+}
+
 function renderAgents() {
-  const showOut = $("show-out").checked;
-  const list = [...model.agents.values()].filter((a) => showOut || a.state !== "logged_out");
-  list.sort((a, b) =>
-    STATE_ORDER.indexOf(a.state) - STATE_ORDER.indexOf(b.state) ||
-    (a.state_since ?? 0) - (b.state_since ?? 0) || a.id.localeCompare(b.id));
-  $("agent-count").textContent = `${list.length}`;
+  const list = model.agentIds.map((id) => model.agents.get(id)).filter(Boolean);
+  const page = model.agentPage;
+  const total = page ? page.total : list.length;
+  $("agent-count").textContent = total > list.length ? `${list.length} of ${total}` : `${total}`;
   $("agents").innerHTML = list.length ? list.map((a) => {
-    const work = a.interactions.map((w) => w.queue).filter(Boolean);
+    const work = [...new Set(a.interactions.map((w) => w.queue).filter(Boolean))];
     const detail = a.reason || (work.length ? work.join(", ") : "");
     return `<div class="agent ${esc(a.state)}" data-agent="${esc(a.id)}" data-since="${a.state_since ?? ""}">
       <span class="name">${esc(a.name || a.id)}</span><span class="id">${esc(a.id)}</span>
       <span class="t" data-field="time">${a.state_since ? fmtDur(serverNow() - a.state_since) : ""}</span>
       <span class="pill" data-field="state" data-state="${esc(a.state)}">${esc(STATE_LABEL[a.state] || a.state)}${detail ? " · " + esc(detail) : ""}</span>
+      <span class="load" data-field="load">${fmtLoad(a.load)}</span>
     </div>`;
-  }).join("") : `<div class="empty">No agent logged in</div>`;
+  }).join("") : `<div class="empty">${filterQuery() ? "No agent matches" : "No agent logged in"}</div>`;
+}
+
+function fillSelect(sel, values, allLabel) {
+  const key = values.join("\u0000");
+  if (sel.dataset.key === key) return;
+  const current = sel.value;
+  sel.innerHTML = `<option value="">${esc(allLabel)}</option>` +
+    values.map((v) => `<option value="${esc(v)}">${esc(v)}</option>`).join("");
+  sel.value = values.includes(current) ? current : "";
+  sel.dataset.key = key;
 }
 
 function tickAgents() {
@@ -152,7 +224,8 @@ function tickAgents() {
 
 function renderWaiting() {
   const rows = model.interactions;
-  $("waiting-count").textContent = `${rows.length}`;
+  const total = model.queues.reduce((n, q) => n + q.waiting, 0);
+  $("waiting-count").textContent = total > rows.length ? `${rows.length} of ${total}` : `${total}`;
   $("waiting").innerHTML = rows.length ? rows.map((i) =>
     `<tr data-interaction="${esc(i.id)}" data-since="${i.since}"><td>${i.position}</td><td>${esc(i.queue)}</td>` +
     `<td>${esc(maskCaller(i.caller))}</td><td class="num" data-field="wait">${fmtDur(serverNow() - i.since)}</td></tr>`
@@ -170,11 +243,24 @@ function apply(data) {
   model.header = data;
   model.clockSkew = data.now - Date.now() / 1000;
   model.queues = data.queues;
+  model.channels = data.channels || [];
   model.interactions = data.interactions;
   if (data.full) model.agents = new Map();
   for (const a of data.agents) model.agents.set(a.id, a);
+  if (data.agent_page) {
+    // Rows come only for agents new to the page or changed; the ids give the order.
+    model.agentPage = data.agent_page;
+    model.agentIds = data.agent_page.ids;
+    const keep = new Set(model.agentIds);
+    for (const id of model.agents.keys()) if (!keep.has(id)) model.agents.delete(id);
+  } else {
+    model.agentIds = [...model.agents.keys()];
+  }
   $("centre").textContent = data.centre;
   document.title = `${data.centre} · wallboard`;
+  fillSelect($("f-queue"), model.queues.map((q) => q.name), "all queues");
+  if (data.pools) fillSelect($("f-pool"), data.pools, "all pools");
+  renderChannels();
   renderQueues();
   renderSummary();
   renderAgents();
@@ -183,9 +269,27 @@ function apply(data) {
   document.body.dataset.version = data.version;
 }
 
+function filterQuery() {
+  const p = new URLSearchParams();
+  const state = $("f-state").value, queue = $("f-queue").value, pool = $("f-pool").value;
+  const search = $("f-search").value.trim();
+  if (state) p.set("state", state);
+  if (queue) p.set("queue", queue);
+  if (pool) p.set("pool", pool);
+  if (search) p.set("search", search);
+  if (!$("show-out").checked && !state) p.set("logged_out", "false");
+  return p.toString();
+}
+
+let source = null;
+
 function connect() {
-  const url = "/api/stream" + (token ? `?token=${encodeURIComponent(token)}` : "");
-  const es = new EventSource(url);
+  const p = new URLSearchParams(filterQuery());
+  p.set("limit", String(PAGE));
+  if (token) p.set("token", token);
+  if (source) source.close();
+  const es = source = new EventSource("/api/stream?" + p.toString());
+  document.body.dataset.filter = filterQuery();
   es.onopen = () => $("conn").classList.add("live");
   es.onerror = () => $("conn").classList.remove("live");  // EventSource reconnects by itself
   es.addEventListener("snapshot", (e) => apply(JSON.parse(e.data)));
@@ -200,12 +304,16 @@ function tick() {
   } catch (_) {
     $("clock").textContent = d.toLocaleTimeString();
   }
+  tickChannels();
   tickQueues();
   tickAgents();
   tickWaiting();
 }
 
-$("show-out").addEventListener("change", renderAgents);
+// A new filter is a new stream: the server picks the page, the browser never holds the floor.
+for (const id of ["show-out", "f-state", "f-queue", "f-pool"]) $(id).addEventListener("change", connect);
+let searchTimer = 0;
+$("f-search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(connect, 300); });
 connect();
 setInterval(tick, 1000);
 tick();
