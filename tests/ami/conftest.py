@@ -51,7 +51,9 @@ class FakeConn:
         self._n += 1
         return f"fake-{self._n}"
 
-    def send_action(self, action: Mapping[str, str | Sequence[str]]) -> asyncio.Future[Reply]:
+    def send_action(
+        self, action: Mapping[str, str | Sequence[str]], *, lite: bool = False, low_priority: bool = False
+    ) -> asyncio.Future[Reply]:
         self.sent.append(dict(action))
         fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         reply = self.replies.get(str(action.get("Action")), {"Response": "Success"})

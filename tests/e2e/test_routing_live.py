@@ -167,3 +167,44 @@ async def test_asterisk_restart_resyncs(
         assert live.finished(iid or "").outcome == "answered"  # type: ignore[union-attr]
     finally:
         again.kill()
+
+
+async def test_drift_check_repairs_lost_events(
+    live: LiveService, admin: AmiAdmin, sandbox_settings: SandboxSettings
+) -> None:
+    """Events lost behind the router's back (handlers silenced, the connection stays up)
+    are found by the periodic drift check against Asterisk's channel list and repaired."""
+    node = live.node
+    node.drift_grace_s = 0.3
+    num = "13800000051"
+    enqueue = node._user_handlers["CCREnqueue"]
+    node._user_handlers["CCREnqueue"] = lambda msg: None  # the CCREnqueue is lost
+    caller = await call(sandbox_settings, "20086", 30000, num=num)  # nobody logged in: waits
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while not any(c.get("CallerIDNum") == num for c in await admin.channels()):
+            assert asyncio.get_running_loop().time() < deadline, "caller never reached hold"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # its (lost) CCREnqueue is long gone
+        node._user_handlers["CCREnqueue"] = enqueue
+        assert live.iid_of_caller(num) is None
+        node.drift_check_s = 1.0
+        await wait_until(lambda: live.iid_of_caller(num) is not None, 10, "drift admits the caller")
+        assert node.drift["caller_unknown"] == 1
+        iid = live.iid_of_caller(num) or ""
+        # Now its Hangup is lost: hang the caller up behind the router's back.
+        hangup = node._handlers["Hangup"]
+        node._handlers["Hangup"] = lambda frame: None
+        try:
+            await admin.hangup_all(lambda c: c.get("CallerIDNum") == num)
+            await admin.wait_no_channels(5, match=lambda c: c.get("CallerIDNum") == num)
+            await asyncio.sleep(0.3)
+        finally:
+            node._handlers["Hangup"] = hangup
+        assert live.finished(iid) is None
+        await wait_until(lambda: live.finished(iid) is not None, 10, "drift abandons the gone caller")
+        assert live.finished(iid).outcome == "abandoned"  # type: ignore[union-attr]
+        assert node.drift["caller_gone"] == 1
+    finally:
+        node.drift_check_s = 0
+        caller.kill()

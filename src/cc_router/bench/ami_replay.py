@@ -38,7 +38,9 @@ class _NullConnection:
         self._ids += 1
         return f"replay-{self._ids}"
 
-    def send_action(self, action: Mapping[str, Any]) -> asyncio.Future[Reply]:
+    def send_action(
+        self, action: Mapping[str, Any], *, lite: bool = False, low_priority: bool = False
+    ) -> asyncio.Future[Reply]:
         encode_action(action)
         self.sent += 1
         fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()

@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import math
+import os
 import re
 import socket
 import sys
@@ -437,6 +438,8 @@ class RouterProbe:
     connected: set[str] = field(default_factory=set)
     abandoned: set[str] = field(default_factory=set)
     finished: set[str] = field(default_factory=set)
+    writes: int = 0
+    """transport.write calls on the router's AMI socket (actions are coalesced)."""
     ami_events: int = 0
     ami_bytes: int = 0
     actions: Counter[str] = field(default_factory=Counter)
@@ -511,17 +514,35 @@ def _instrument(service: Any, node: Any, probe: RouterProbe) -> Callable[[], Non
     node._on_event = on_event
 
     real_send = AmiConnection.send_action
+    unwritten: list[str] = []
 
-    def send_action(self: AmiConnection, action: Mapping[str, Any]) -> asyncio.Future[Reply]:
-        fut = real_send(self, action)
+    def send_action(self: AmiConnection, action: Mapping[str, Any], **kw: Any) -> asyncio.Future[Reply]:
+        fut = real_send(self, action, **kw)
         probe.actions[str(action.get("Action"))] += 1
         if action.get("Action") == "Originate":
             leg = node.leg_by_action.get(str(action.get("ActionID", "")))
             if leg is not None:
-                probe.written.setdefault(leg.iid, time.monotonic())
+                unwritten.append(leg.iid)
         return fut
 
     AmiConnection.send_action = send_action  # type: ignore[method-assign]
+
+    # Writes are coalesced (connection.py): an Originate is "written" when the bytes carrying
+    # it reach the transport, not when it is handed to the connection.
+    real_send_bytes = AmiProtocol.send_bytes
+
+    def send_bytes(self: AmiProtocol, data: bytes) -> None:
+        real_send_bytes(self, data)
+        if unwritten and node.conn is not None and self is node.conn.protocol:
+            probe.writes += 1
+            now = time.monotonic()
+            for iid in unwritten:
+                probe.written.setdefault(iid, now)
+            unwritten.clear()
+        elif node.conn is not None and self is node.conn.protocol:
+            probe.writes += 1
+
+    AmiProtocol.send_bytes = send_bytes  # type: ignore[method-assign]
 
     real_received = AmiProtocol.data_received
 
@@ -534,6 +555,7 @@ def _instrument(service: Any, node: Any, probe: RouterProbe) -> Callable[[], Non
 
     def undo() -> None:
         AmiConnection.send_action = real_send  # type: ignore[method-assign]
+        AmiProtocol.send_bytes = real_send_bytes  # type: ignore[method-assign]
         AmiProtocol.data_received = real_received  # type: ignore[method-assign]
         node._user_handlers["CCREnqueue"] = orig_enqueue
         node._handlers["Newchannel"] = orig_newchannel
@@ -561,12 +583,16 @@ async def run_ccrouter(
         source_ip=CCR_SOURCE_IP,
         caller_num=CALLER_NUM,
     )
-    events0, bytes0, actions0 = probe.ami_events, probe.ami_bytes, probe.actions.copy()
+    events0, bytes0, actions0, writes0 = probe.ami_events, probe.ami_bytes, probe.actions.copy(), probe.writes
     probe.recording = True
+    loop_cpu0 = time.thread_time()
+    times0 = os.times()
     cpu = HostWindow(pid).start()
     sipp: SippResult = await run_sipp(load, workdir)
     cpu.stop()
     router_cpu = cpu.self_s
+    loop_cpu = time.thread_time() - loop_cpu0
+    sys_cpu = os.times().system - times0.system
     await _settle(lambda: not node.by_iid, params.settle_s)
     probe.recording = False
     surrogates = await asyncio.to_thread(stuck_surrogates, settings) - surrogates0
@@ -601,11 +627,17 @@ async def run_ccrouter(
         "asterisk_enqueue_to_agent_channel_p50_ms": _r(percentile(ast, 50)),
         "asterisk_enqueue_to_agent_channel_p99_ms": _r(percentile(ast, 99)),
         "router_cpu_ms_per_call": ms_per(router_cpu, routed),
+        # The event loop's thread only (the router proper); the rest of router_cpu is the
+        # store's SQL thread and other helper threads.
+        "router_loop_cpu_ms_per_call": ms_per(loop_cpu, routed),
+        # Kernel time (socket reads/writes; loopback TCP delivery is charged to the sender).
+        "router_sys_cpu_ms_per_call": ms_per(sys_cpu, routed),
         "router_idle_pct": round(router_idle_pct, 2),
         # Same AMI bytes replayed through a fresh service, host noise excluded (ami_replay.py).
         "router_cpu_ms_per_call_replay": ms_per(replay_s, replay_calls),
         "ami_events_per_call": _r((probe.ami_events - events0) / sipp.created if sipp.created else None, 1),
         "ami_kb_per_call": _r((probe.ami_bytes - bytes0) / 1024 / sipp.created if sipp.created else None, 2),
+        "ami_writes_per_call": _r((probe.writes - writes0) / sipp.created if sipp.created else None, 2),
         "ami_actions_per_call": {
             k: round(v / sipp.created, 2) for k, v in (probe.actions - actions0).most_common() if sipp.created
         },

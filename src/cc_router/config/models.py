@@ -346,6 +346,19 @@ class AsteriskNode(_Model):
     ping_interval_s: float = Field(default=5.0, gt=0)
     ping_timeout_s: float = Field(default=3.0, gt=0)
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Cap of the reconnect backoff.")
+    queue_log: bool = Field(
+        default=True,
+        description="Write app_queue-style queue_log lines into Asterisk's queue_log (AMI QueueLog).",
+    )
+    event_filters: bool = Field(
+        default=True,
+        description="Filter the router's AMI session to the events it handles (AMI Filter, Asterisk 20+).",
+    )
+    drift_check_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Compare the router's view with an Asterisk snapshot every this many seconds; 0 = off.",
+    )
 
 
 class StoreConfig(_Model):

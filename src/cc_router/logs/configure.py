@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from typing import Any, TextIO
 
 import structlog
@@ -53,6 +54,20 @@ class _LoggerFactory:
 def _add_logger_name(logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     record = event_dict.get("_record")
     event_dict["logger"] = record.name if record is not None else getattr(logger, "name", "")
+    return event_dict
+
+
+_stamp_second = [-1, ""]
+
+
+def _timestamp(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
+    """ISO 8601 UTC like structlog's TimeStamper(fmt="iso", utc=True), a third of the cost:
+    the date and time part is formatted once per second (a line per routing decision)."""
+    now = time.time()
+    sec = int(now)
+    if sec != _stamp_second[0]:
+        _stamp_second[0], _stamp_second[1] = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+    event_dict["timestamp"] = f"{_stamp_second[1]}.{int((now - sec) * 1_000_000):06d}Z"
     return event_dict
 
 
@@ -100,7 +115,7 @@ def configure_logging(
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         _add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _timestamp,
         structlog.processors.StackInfoRenderer(),
         # Exceptions become text before redaction, so a URL with a password inside an
         # exception message is scrubbed too.

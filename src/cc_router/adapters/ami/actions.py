@@ -104,3 +104,8 @@ def getvar(channel: str, variable: str) -> Action:
 
 def queue_log(fields: dict[str, str]) -> Action:
     return {"Action": "QueueLog", **fields}
+
+
+def session_filter(criteria: str, expression: str = "") -> Action:
+    """AMI Filter for this session only (advanced syntax, e.g. `action(include),name(Hangup)`)."""
+    return {"Action": "Filter", "Operation": "Add", "MatchCriteria": criteria, "Filter": expression}

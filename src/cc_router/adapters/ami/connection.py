@@ -6,6 +6,13 @@ twice rings an agent twice). Whoever sent it decides from a snapshot what happen
 Liveness is checked, not assumed: a Ping goes out every `ping_interval_s`, and a
 connection that delivers nothing (no Pong, no event) for `ping_timeout_s` after it is
 closed as dead, which is how a half-open TCP connection (PBX host gone) is noticed.
+
+Writes are coalesced: actions sent during one pass of the event loop (typically all the
+actions caused by one TCP read of events) go out in one `transport.write`, flushed at the
+end of the read or by a `call_soon`. Low-priority actions (queue_log lines) wait up to
+`LOW_PRIORITY_DELAY_S` and ride along with the next flush, always behind the urgent ones.
+The buffer belongs to this connection: when it is lost, unwritten actions fail with
+`ConnectionLost` like written ones, and nothing is carried over to the next connection.
 """
 
 from __future__ import annotations
@@ -20,13 +27,24 @@ from dataclasses import dataclass, field
 import structlog
 from pydantic import SecretStr
 
-from cc_router.adapters.ami.protocol import AmiProtocol, Message, encode_action, event_name, parse_frame
+from cc_router.adapters.ami.protocol import (
+    AmiProtocol,
+    Message,
+    encode_action,
+    event_name,
+    header,
+    parse_frame,
+)
 
 log = structlog.get_logger("cc_router.ami.connection")
 
 EventHandler = Callable[[str, bytes], None]
 """(event name, raw message bytes): parse only if the name is interesting."""
 Reply = Message | list[Message]
+
+LOW_PRIORITY_DELAY_S = 0.05
+"""How long a low-priority action may wait for company before it is written anyway."""
+_SUCCESS = b"Response: Success\r\n"
 
 
 class AmiError(Exception):
@@ -48,6 +66,9 @@ class _Pending:
     future: asyncio.Future[Reply]
     items: list[Message] | None = None
     head: Message = field(default_factory=dict)
+    lite: bool = False
+    """The sender only looks at `Response` (and `Message` on failure): a Success reply is
+    not parsed."""
 
 
 _run_ids = itertools.count(1)
@@ -86,6 +107,12 @@ class AmiConnection:
         self._prefix = f"{name}-{next(_run_ids)}-"
         self._closed = asyncio.Event()
         self._pinger: asyncio.Task[None] | None = None
+        self._wbuf: list[bytes] = []
+        self._wlow: list[bytes] = []
+        self._flush_soon: asyncio.Handle | None = None
+        self._flush_low: asyncio.TimerHandle | None = None
+        self.writes = 0
+        """transport.write calls (for the coalescing figures)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -133,10 +160,21 @@ class AmiConnection:
 
     # ------------------------------------------------------------------ actions
 
-    def send_action(self, action: Mapping[str, str | Sequence[str]]) -> asyncio.Future[Reply]:
-        """Send now; the future gets the Response (a list of the items for actions that
-        answer with an event list, e.g. CoreShowChannels). Fails with ConnectionLost if
-        not connected or lost before the reply."""
+    def send_action(
+        self,
+        action: Mapping[str, str | Sequence[str]],
+        *,
+        lite: bool = False,
+        low_priority: bool = False,
+    ) -> asyncio.Future[Reply]:
+        """Send in this loop pass (coalesced, see the module doc); the future gets the
+        Response (a list of the items for actions that answer with an event list, e.g.
+        CoreShowChannels). Fails with ConnectionLost if not connected or lost before the
+        reply (written or not: it is never re-sent).
+
+        `lite`: only `Response`/`Message` are wanted; a Success reply comes back as
+        `{"Response": "Success", "ActionID": ...}` without parsing. `low_priority`: may wait
+        up to LOW_PRIORITY_DELAY_S and goes after the urgent actions (queue_log lines)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Reply] = loop.create_future()
         name = str(action.get("Action", "?"))
@@ -144,9 +182,36 @@ class AmiConnection:
             fut.set_exception(ConnectionLost(f"{name}: not connected to {self.name}"))
             return fut
         aid = str(action.get("ActionID") or f"{self._prefix}{next(self._ids)}")
-        self._pending[aid] = _Pending(name, fut)
-        self.protocol.send_bytes(encode_action({**action, "ActionID": aid}))
+        self._pending[aid] = _Pending(name, fut, lite=lite)
+        data = encode_action({**action, "ActionID": aid})
+        if low_priority:
+            self._wlow.append(data)
+            if self._flush_low is None:
+                self._flush_low = loop.call_later(LOW_PRIORITY_DELAY_S, self.flush)
+        else:
+            self._wbuf.append(data)
+            if self._flush_soon is None:
+                self._flush_soon = loop.call_soon(self.flush)
         return fut
+
+    def flush(self) -> None:
+        """Write everything buffered in one write (urgent first, then low priority)."""
+        if self._flush_soon is not None:
+            self._flush_soon.cancel()
+            self._flush_soon = None
+        if self._flush_low is not None:
+            self._flush_low.cancel()
+            self._flush_low = None
+        if not self._wbuf and not self._wlow:
+            return
+        parts = self._wbuf
+        if self._wlow:
+            parts.extend(self._wlow)
+            self._wlow = []
+        self._wbuf = []
+        if self.protocol is not None and self.connected:
+            self.protocol.send_bytes(parts[0] if len(parts) == 1 else b"".join(parts))
+            self.writes += 1
 
     def action_id_for_next(self) -> str:
         """An ActionID to put in an action yourself (to match events that carry it)."""
@@ -162,15 +227,21 @@ class AmiConnection:
             except Exception:
                 # One bad message or handler bug must not kill the connection.
                 log.exception("ami_message_failed", node=self.name, frame_start=frame[:120])
+        if self._wbuf:
+            # Whatever this read caused goes out now, in one write, not a loop turn later.
+            self.flush()
 
     def _dispatch(self, frame: bytes) -> None:
         name = event_name(frame)
         if name is None:
-            msg = parse_frame(frame)
-            aid = msg.get("ActionID", "")
+            aid = header(frame, b"ActionID: ")
             p = self._pending.get(aid)
             if p is None:
                 return
+            if p.lite and frame.startswith(_SUCCESS) and b"\r\nEventList: " not in frame:
+                self._finish(aid, {"Response": "Success", "ActionID": aid})
+                return
+            msg = parse_frame(frame)
             if msg.get("EventList", "").lower() == "start":
                 p.items, p.head = [], msg
                 self._lists.add(aid)
@@ -178,9 +249,9 @@ class AmiConnection:
             self._finish(aid, msg)
             return
         if self._lists and b"\r\nActionID: " in frame:
-            msg = parse_frame(frame)
-            aid = msg.get("ActionID", "")
+            aid = header(frame, b"ActionID: ")
             if aid in self._lists:
+                msg = parse_frame(frame)
                 p = self._pending[aid]
                 if msg.get("EventList", "").lower() == "complete":
                     self._finish(aid, p.items or [])
@@ -201,6 +272,12 @@ class AmiConnection:
         if not self.lost_reason:
             self.lost_reason = f"connection lost: {exc}" if exc else "connection closed by peer"
         self.logged_in = False
+        # Unwritten actions fail like unanswered ones; a new connection starts empty.
+        self._wbuf, self._wlow = [], []
+        for handle in (self._flush_soon, self._flush_low):
+            if handle is not None:
+                handle.cancel()
+        self._flush_soon = self._flush_low = None
         pending, self._pending = self._pending, {}
         self._lists.clear()
         for aid, p in pending.items():

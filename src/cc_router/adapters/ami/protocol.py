@@ -74,6 +74,27 @@ def event_name(frame: bytes) -> str | None:
     return (frame[7:] if end < 0 else frame[7:end]).decode("ascii", "replace").strip()
 
 
+def header(frame: bytes, name: bytes) -> str:
+    """One header's value straight from the bytes ("" when absent), first occurrence wins
+    as in `parse_frame`. `name` includes the separator, e.g. `b"Uniqueid: "`.
+
+    For the ids the node routes on (Uniqueid, ActionID, Device...): most frames it handles
+    need one or two headers, and a full parse costs ten times a `find`."""
+    if frame.startswith(name):
+        start = len(name)
+    else:
+        at = frame.find(b"\r\n" + name)
+        if at < 0:
+            return ""
+        start = at + 2 + len(name)
+    end = frame.find(b"\r\n", start)
+    value = frame[start:] if end < 0 else frame[start:end]
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("utf-8", "replace")
+
+
 def parse_frame(frame: bytes) -> Message:
     """Headers of one whole message; the first of repeated headers wins.
 
