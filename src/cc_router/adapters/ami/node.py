@@ -829,13 +829,16 @@ class AmiNode:
             return
         rec: qlog.QueueLogRecord | None
         if isinstance(c, cmd.InteractionQueued):
-            rec = qlog.enter_queue(c, caller=caller.caller_num)
+            rec = qlog.enter_queue(c, caller=caller.caller_num, position=c.original_position or 1)
         elif isinstance(c, cmd.InteractionConnected):
             leg = caller.agent_leg
             ring = c.at - leg.sent_at if leg is not None else 0.0
             rec = qlog.connect(c, ring, leg.channel_id if leg is not None else "")
         else:
-            rec = qlog.finished(c)
+            # The core does not follow a caller's place while it moves up; where it left from
+            # is not known cheaply, its place on joining is.
+            orig = c.original_position or 1
+            rec = qlog.finished(c, position=orig, orig_position=orig)
         if rec is not None:
             self._queue_log(rec)
 
