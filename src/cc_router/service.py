@@ -47,6 +47,7 @@ class Service:
     extras: dict[str, object] = field(default_factory=dict)
     """Adapters other adapters or health checks need to look at (store, AMI nodes...)."""
     _wake: asyncio.Event | None = None
+    _sleep_until: float = 0.0
 
     @classmethod
     def from_config(cls, config: Config, clock: Callable[[], float] = time.time) -> Service:
@@ -65,7 +66,11 @@ class Service:
                 # A broken sink must not stop routing; it is logged and the others go on.
                 log.exception("sink_failed", sink=getattr(sink, "__qualname__", repr(sink)))
         if self._wake is not None:
-            self._wake.set()
+            # Wake the ticker only when this event brought the next timer forward: waking it
+            # on every event cost more than the routing itself.
+            due = self.router.next_timer_at()
+            if due is not None and due < self._sleep_until:
+                self._wake.set()
         return out
 
     async def tick_forever(self, max_sleep_s: float = 1.0) -> None:
@@ -74,6 +79,7 @@ class Service:
         while True:
             due = self.router.next_timer_at()
             delay = max_sleep_s if due is None else min(max_sleep_s, max(0.0, due - self.clock()))
+            self._sleep_until = self.clock() + delay
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -1,0 +1,40 @@
+"""The service's ticker fires core timers on time, also ones an event just brought forward."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from cc_router.core import Router
+from cc_router.core import commands as cmd
+from cc_router.core import events as ev
+from cc_router.core.spec import AgentSpec, QueueSpec, RoutingSpec
+from cc_router.service import Service
+
+from .core.centres import centre
+
+
+@pytest.mark.asyncio
+async def test_offer_timeout_fires_without_any_other_event() -> None:
+    spec = centre(
+        [AgentSpec("a", skills={"zh": 1})],
+        [QueueSpec("q", requirement="zh", ring_timeout_s=0.3)],
+        RoutingSpec(offer_grace_s=0.0, miss_exclusion_s=60),
+    )
+    service = Service(config=None, router=Router(spec))  # type: ignore[arg-type]
+    seen: list[Any] = []
+    service.sinks.append(lambda out, now: seen.extend(out))
+    ticker = asyncio.create_task(service.tick_forever(max_sleep_s=5.0))
+    try:
+        await asyncio.sleep(0.05)  # the ticker is asleep for up to 5 s now
+        service.submit(ev.AgentLoggedIn("a"))
+        service.submit(ev.InteractionArrived("x", "q"))
+        async with asyncio.timeout(3):
+            while not any(isinstance(c, cmd.CancelOffer) for c in seen):
+                await asyncio.sleep(0.02)
+    finally:
+        ticker.cancel()
+    (cancel,) = [c for c in seen if isinstance(c, cmd.CancelOffer)]
+    assert cancel.reason == "timeout"
