@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from cc_router.cli.options import parse_when
 
 
 def _load(config: Path, traffic: Path | None) -> tuple[Any, Any]:
@@ -168,13 +170,7 @@ def replay(
 
 
 def _when(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 date or time") from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+    return None if text is None else parse_when(text)
 
 
 def _cell(v: Any) -> str:

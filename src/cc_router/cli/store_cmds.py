@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cc_router.cli.options import parse_when
+
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///cc-router.db"
 STORE_URL_ENV = "CC_ROUTER_STORE_URL"
 
@@ -64,13 +66,7 @@ class Format(StrEnum):
     JSON = "json"
 
 
-def _when(text: str) -> datetime:
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 date or time") from None
-    # A time without a zone is read as UTC: the store keeps UTC and reports say so.
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+_when = parse_when
 
 
 def _cell(v: Any) -> str:
