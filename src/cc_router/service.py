@@ -83,7 +83,8 @@ class Service:
             self._sleep_until = self.clock() + delay
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             due = self.router.next_timer_at()
             if due is not None and due <= self.clock():
                 self.submit(ev.Tick())

@@ -201,6 +201,26 @@ async def test_transfer_to_queue(config: Config, sqlite_engine: AsyncEngine) -> 
 
 
 @pytest.mark.asyncio
+async def test_transfer_to_a_named_agent(config: Config, sqlite_engine: AsyncEngine) -> None:
+    service, omni, run = await start_omni(config, sqlite_engine)
+    try:
+        login(service, "a1")
+        await omni.intake.submit(chat("t1"), "http")
+        omni.intake.accept("t1", "a1")
+        with pytest.raises(TaskError, match="unknown agent"):
+            omni.intake.transfer("t1", "chat_zh", to_agent="ghost")
+        omni.intake.transfer("t1", "chat_zh", agent_id="a1", to_agent="a2")
+        # a1 qualifies and is free, but the task now waits for a2 alone.
+        assert omni.board.pending("a1") == []
+        assert service.router.interactions["t1"].target_agent == "a2"
+        login(service, "a2")
+        [offer] = omni.board.pending("a2")
+        assert offer.queue == "chat_zh"
+    finally:
+        await stop_omni(run)
+
+
+@pytest.mark.asyncio
 async def test_restart_routes_unfinished_tasks_again(config: Config, sqlite_engine: AsyncEngine) -> None:
     service, omni, run = await start_omni(config, sqlite_engine)
     login(service, "a1")

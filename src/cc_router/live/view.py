@@ -743,7 +743,8 @@ class LiveView:
         """Return once `version` > `since` (or after `timeout`), with the current version."""
         if self.version == since:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait()
         return self.version
 
 

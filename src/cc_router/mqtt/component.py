@@ -206,7 +206,8 @@ class MqttComponent:
                 if self.state.dirty:
                     timeout = max(0.0, next_collect - time.monotonic())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
             self._wake.clear()
             while self._new_filters:
                 await client.subscribe(self._new_filters.pop(0), qos=1)

@@ -3,7 +3,7 @@
 POST /api/tasks                              submit (201 + task id; 200 for an identical retry)
 GET  /api/tasks/{id}                         the stored task
 POST /api/tasks/{id}/accept|reject|complete  {agent_id, disposition?}
-POST /api/tasks/{id}/transfer                {queue, agent_id?}
+POST /api/tasks/{id}/transfer                {queue, agent_id?, to_agent?}
 GET  /api/agents/{id}/offers[?wait=S]        pending offers (long-poll up to S seconds)
 GET  /api/agents/{id}/offers/stream          the same as server-sent events
 POSTs follow the supervisor API (`cc_router.http.auth.check_action`: bearer token needed,
@@ -124,7 +124,7 @@ def routes(service: Service) -> list[Route]:
 
     async def transfer(request: Request) -> Response:
         body = _model(TransferRequest, await _json(request))
-        intake.transfer(request.path_params["task_id"], body.queue, body.agent_id)
+        intake.transfer(request.path_params["task_id"], body.queue, body.agent_id, body.to_agent)
         return JSONResponse({"task_id": request.path_params["task_id"], "queue": body.queue, "ok": True})
 
     async def offers(request: Request) -> Response:
@@ -145,7 +145,8 @@ def routes(service: Service) -> list[Route]:
                     yield {"event": "offer", "data": json.dumps(o.payload(), ensure_ascii=False)}
                 while True:
                     try:
-                        kind, o, reason = await asyncio.wait_for(q.get(), 15.0)
+                        async with asyncio.timeout(15.0):
+                            kind, o, reason = await q.get()
                     except TimeoutError:
                         yield {"event": "ping", "data": "{}"}
                         continue

@@ -165,7 +165,9 @@ class TaskIntake:
             raise TaskError(409, f"task {task_id} is not being handled by agent {agent_id}")
         self._send(ev.InteractionEnded(task_id, disposition))
 
-    def transfer(self, task_id: str, queue: str, agent_id: str | None = None) -> None:
+    def transfer(
+        self, task_id: str, queue: str, agent_id: str | None = None, to_agent: str | None = None
+    ) -> None:
         it = self._active(task_id)
         if it.stage is not Stage.CONNECTED:
             raise TaskError(409, f"task {task_id} is not being handled by an agent")
@@ -178,8 +180,10 @@ class TaskIntake:
         if dest.spec.channel is not channel:
             # The core would take it; a chat in an e-mail queue would count against e-mail capacity.
             raise TaskError(422, f"queue {queue} takes {dest.spec.channel}, not {channel}")
-        self._send(ev.InteractionTransferred(task_id, queue))
-        log.info("task_transferred", task_id=task_id, queue=queue, agent_id=it.agent_id)
+        if to_agent is not None and to_agent not in self.service.router.agents:
+            raise TaskError(422, f"unknown agent {to_agent!r}")
+        self._send(ev.InteractionTransferred(task_id, queue, agent_id=to_agent))
+        log.info("task_transferred", task_id=task_id, queue=queue, agent_id=it.agent_id, to_agent=to_agent)
 
 
 def _rejection(out: Sequence[cmd.Command], event: ev.Event) -> str | None:

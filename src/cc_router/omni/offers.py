@@ -124,7 +124,8 @@ class OfferBoard:
                 if left <= 0:
                     break
                 try:
-                    await asyncio.wait_for(q.get(), left)
+                    async with asyncio.timeout(left):
+                        await q.get()
                 except TimeoutError:
                     break
         return self.pending(agent_id)

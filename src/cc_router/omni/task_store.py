@@ -162,7 +162,8 @@ class TaskStore:
                 if self._closing:
                     return
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await self._wake.wait()
                 self._wake.clear()
                 # Let a burst of changes collapse into one transaction.
                 await asyncio.sleep(self.flush_interval_s)

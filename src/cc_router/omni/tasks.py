@@ -70,6 +70,9 @@ class TransferRequest(BaseModel):
 
     queue: Annotated[str, Field(min_length=1, max_length=128)]
     agent_id: Annotated[str, Field(max_length=128)] | None = None
+    """The agent handing the task on (checked against who holds it)."""
+    to_agent: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    """Offer it to this agent only; if they do not take it, it waits in `queue`."""
 
 
 def validation_message(err: ValidationError) -> str:

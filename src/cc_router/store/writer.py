@@ -148,13 +148,15 @@ class StoreWriter:
                     if self._closing:
                         return
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+                        async with asyncio.timeout(self.flush_interval_s):
+                            await self._wake.wait()
                     self._wake.clear()
                     continue
                 if len(self._buf) < self.batch_size and not self._closing:
                     # Let a small batch fill up for one interval: fewer, larger transactions.
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+                        async with asyncio.timeout(self.flush_interval_s):
+                            await self._wake.wait()
                     self._wake.clear()
                 try:
                     while self._buf:
@@ -169,7 +171,8 @@ class StoreWriter:
                         self.last_error,
                     )
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), backoff)
+                        async with asyncio.timeout(backoff):
+                            await self._wake.wait()
                     self._wake.clear()
                     backoff = min(backoff * 2, self.max_backoff_s)
                     continue
