@@ -119,9 +119,17 @@ async def test_originate_sim_agent_bridges_with_caller(
         assert answered["Uniqueid"] == f"{iid}-agent"
         assert answered["Caller"] == enq["Channel"]
 
-        def entered(uid: str) -> Event:
-            return lambda m: m.get("Event") == "BridgeEnter" and m.get("Uniqueid") == uid  # type: ignore[return-value]
+        def entered(uid: str, technology: str | None = None) -> Event:
+            return lambda m: (  # type: ignore[return-value]
+                m.get("Event") == "BridgeEnter"
+                and m.get("Uniqueid") == uid
+                and (m.get("BridgeTechnology") == "holding_bridge") == (technology == "holding_bridge")
+            )
 
+        # On hold the caller waits in a holding bridge of its own (BridgeWait), from which
+        # the agent leg's Bridge() moves it into the agent bridge.
+        held = await ami_tap.wait_for(entered(enq["Uniqueid"], "holding_bridge"))  # type: ignore[arg-type]
+        assert held["BridgeCreator"] == "BridgeWait"
         caller_in = await ami_tap.wait_for(entered(enq["Uniqueid"]))  # type: ignore[arg-type]
         agent_in = await ami_tap.wait_for(entered(f"{iid}-agent"))  # type: ignore[arg-type]
         assert caller_in["BridgeUniqueid"] == agent_in["BridgeUniqueid"]

@@ -34,6 +34,7 @@ import structlog
 
 from cc_router.adapters.ami import actions as act
 from cc_router.adapters.ami.connection import AmiError
+from cc_router.adapters.ami.node import HOLD_APPLICATIONS
 from cc_router.adapters.ami.snapshot import SNAPSHOT_TIMEOUT_S, _getvar, _list
 from cc_router.core.records import Stage
 from cc_router.core.spec import Channel
@@ -93,7 +94,7 @@ async def check_drift(node: AmiNode) -> dict[str, int]:
         m
         for uid, m in by_uid.items()
         if m.get("Context") == "ccr-inbound"
-        and m.get("Application") == "MusicOnHold"
+        and m.get("Application") in HOLD_APPLICATIONS
         and uid not in node.callers
     ]
     if not (gone_callers or gone_legs or orphans or unknown or devices):

@@ -41,6 +41,11 @@ OUTBOX_MAX = 100_000
 LITE_USER_EVENTS: dict[str, tuple[str, ...]] = {"CCRAgentAnswered": ("Uniqueid", "IID", "Agent")}
 """UserEvents whose handler reads only these headers (unless a hook wants the whole message)."""
 
+HOLDING_BRIDGE = "holding_bridge"
+"""BridgeTechnology of the bridge a caller waits in (BridgeWait in ccr-inbound)."""
+HOLD_APPLICATIONS = frozenset({"BridgeWait", "MusicOnHold"})
+"""Application of a caller on hold in ccr-inbound (MusicOnHold: dialplans before BridgeWait)."""
+
 WANTED_EVENTS = frozenset(
     {"UserEvent", "Hangup", "BridgeLeave", "OriginateResponse", "DeviceStateChange", "Newchannel", "Shutdown"}
 )
@@ -49,6 +54,9 @@ SESSION_FILTERS: tuple[tuple[str, str], ...] = (
     # Local channels (simulated agents, Local/ legs) change device state several times per
     # call; only real devices can belong to agents whose phones the router watches.
     ("action(exclude),name(DeviceStateChange),header(Device),method(starts_with)", "Local/"),
+    # A waiting caller leaving its holding bridge (ccr-inbound's BridgeWait) is being
+    # connected, not ending its call.
+    ("action(exclude),name(BridgeLeave),header(BridgeTechnology),method(exact)", HOLDING_BRIDGE),
 )
 """AMI `Filter`s this node puts on its own session after login: only the events it handles
 reach it (one call: about 12 events instead of 31, so fewer reads and wake-ups). Per
@@ -545,6 +553,8 @@ class AmiNode:
             leg.state = "done"
 
     def _on_bridge_leave(self, frame: bytes) -> None:
+        if header(frame, b"BridgeTechnology: ") == HOLDING_BRIDGE:
+            return  # the caller leaving the hold for the agent bridge (or hanging up)
         uid = header(frame, b"Uniqueid: ")
         caller = self.callers.get(uid)
         if caller is not None:

@@ -56,7 +56,7 @@ async def _getvar(node: AmiNode, channel: str, name: str) -> str:
 
 
 async def rebuild(node: AmiNode) -> dict[str, int]:
-    from cc_router.adapters.ami.node import DEVICE_BUSY
+    from cc_router.adapters.ami.node import DEVICE_BUSY, HOLD_APPLICATIONS
 
     channels = await _list(node, "CoreShowChannels")
     by_uid = {m.get("Uniqueid", ""): m for m in channels}
@@ -108,7 +108,7 @@ async def rebuild(node: AmiNode) -> dict[str, int]:
         uid = ch.get("Uniqueid", "")
         if (
             ch.get("Context") != "ccr-inbound"
-            or ch.get("Application") != "MusicOnHold"
+            or ch.get("Application") not in HOLD_APPLICATIONS
             or uid in node.callers
             or node.hung_up_recently(uid)
         ):
