@@ -124,6 +124,19 @@ class AgentStateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class WrapUpEnded:
+    """The agent's wrap-up after one interaction is over: its slot on `channel` is free.
+
+    Said even when the agent's state stays the same (still busy on a second chat), so
+    whoever counts slots never has to keep a copy of the core's wrap-up timers."""
+
+    agent_id: str
+    interaction_id: str
+    channel: Channel
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class EventRejected:
     """The event could not be applied; the core state is unchanged by it."""
 
@@ -139,5 +152,6 @@ Command = (
     | ExitInteraction
     | InteractionFinished
     | AgentStateChanged
+    | WrapUpEnded
     | EventRejected
 )

@@ -366,6 +366,7 @@ class Router:
     def _end_wrap(self, a: AgentRec, iid: str) -> None:
         ch = a.wrapping.pop(iid)
         self._release(a, ch)
+        self._out.append(cmd.WrapUpEnded(a.id, iid, ch, self.now))
         self._publish(a)
 
     def _release(self, a: AgentRec, ch: Channel) -> None:
@@ -495,7 +496,9 @@ class Router:
         return chosen, score, shown, excluded, len(heap)
 
     def _match_interaction(self, it: InteractionRec, trigger: str) -> None:
-        bucket = cast(Bucket, it.bucket)
+        bucket = cast(Bucket | None, it.bucket)
+        if bucket is None:
+            return  # waiting for one named agent: only that agent's refresh offers it
         found = self._find_agent(it, bucket)
         if found is None:
             return
@@ -848,15 +851,13 @@ class Router:
             return
         wrap = it.queue.spec.wrapup_s
         if wrap > 0:
+            # The slot stays held through wrap-up; other channels may still be free.
             a.wrapping[it.id] = ch
             self._timer(self.now + wrap, "wrap", f"{a.id}\x00{it.id}", 0)
-            self._publish(a)
-            a.token += 1
-            self._refresh(a, "agent_free")
         else:
             self._release(a, ch)
-            self._publish(a)
-            self._refresh(a, "agent_free")
+        self._publish(a)
+        self._refresh(a, "agent_free")
 
     def _on_move(self, e: ev.InteractionMoved | ev.InteractionTransferred) -> None:
         it = self._interaction(e, e.interaction_id)
@@ -910,12 +911,14 @@ class Router:
         it.offered_at = it.answered_at = None
         it.agent_id = None
         it.excluded.clear()
+        # The freed agent first takes what already waits (the transferred one is now the
+        # newest arrival); only then does the transferred interaction look for an agent.
+        if a is not None:
+            self._refresh(a, "agent_free")
         if target is not None:
             self._enqueue_direct(it, target)
         else:
             self._join(it, "transferred")
-        if a is not None:
-            self._refresh(a, "agent_free")
 
     def _on_queue_changed(self, e: ev.QueueChanged) -> None:
         if e.queue.name not in self.queues:

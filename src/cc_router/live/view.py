@@ -91,10 +91,6 @@ class LiveView:
         """state -> agent ids in the order they entered it (oldest `state_since` first)."""
         self._agent_group: dict[str, str] = {}
         self.slots = SlotBook()
-        self._wrap_due: list[tuple[float, str, str]] = []
-        """(wrap-up end, agent, interaction). The core's wrap timer frees a slot without a
-        command naming the agent when its state stays the same (busy on a second chat)."""
-        self._slots_pending: set[str] = set()
         self._agent_changes: dict[str, int] = {}
         """agent id -> version of its last change, in version order (re-inserted on change)."""
         self._full_version = 0
@@ -129,12 +125,9 @@ class LiveView:
             self._rebuild_pending = True
         elif isinstance(event, ev.AgentSkillsChanged):
             self._skills_pending.add(event.agent_id)
-        elif isinstance(event, ev.AgentWrapUpDone):
-            self._slots_pending.add(event.agent_id)
 
     def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
-        freed = self._recheck_slots(now)
-        if not commands and not self._rebuild_pending and not self._skills_pending and not freed:
+        if not commands and not self._rebuild_pending and not self._skills_pending:
             return
         self._roll(now)
         version = self.version + 1
@@ -146,8 +139,6 @@ class LiveView:
                 self._place_agent(aid)
                 self._touch(aid, version)
         self._skills_pending.clear()
-        for aid in freed:
-            self._touch(aid, version)
         for c in commands:
             if isinstance(c, cmd.AgentStateChanged):
                 self._set_state(c.agent_id, c.state)
@@ -170,8 +161,7 @@ class LiveView:
                     self._count(c.queue, "exit", c.wait_s)
                 if c.agent_id is not None:
                     self._touch(c.agent_id, version)
-                    self._watch_wrap(c.agent_id, c.interaction_id, c.queue, now)
-            elif isinstance(c, cmd.Offer | cmd.CancelOffer):
+            elif isinstance(c, cmd.Offer | cmd.CancelOffer | cmd.WrapUpEnded):
                 self._touch(c.agent_id, version)
         self.version = version
         changed, self._changed = self._changed, asyncio.Event()
@@ -304,32 +294,6 @@ class LiveView:
         changes.pop(aid, None)
         changes[aid] = version
         self.slots.update(aid, self._service.router.agents.get(aid))
-
-    def _watch_wrap(self, aid: str, iid: str, queue: str, now: float) -> None:
-        router = self._service.router
-        a, q = router.agents.get(aid), router.queues.get(queue)
-        if a is not None and iid in a.wrapping and q is not None:
-            heapq.heappush(self._wrap_due, (now + q.spec.wrapup_s, aid, iid))
-
-    def _recheck_slots(self, now: float) -> list[str]:
-        """Agents whose slots moved with no command naming them (wrap-up ended)."""
-        due, pending = self._wrap_due, self._slots_pending
-        if not pending and (not due or due[0][0] > now):
-            return []
-        agents = self._service.router.agents
-        later = []
-        while due and due[0][0] <= now:
-            entry = heapq.heappop(due)
-            a = agents.get(entry[1])
-            if a is not None and entry[2] in a.wrapping:
-                later.append(entry)  # not ended yet: the core's timer fires on its next tick
-            else:
-                pending.add(entry[1])
-        for entry in later:
-            heapq.heappush(due, entry)
-        moved = [aid for aid in pending if self.slots.update(aid, agents.get(aid))]
-        pending.clear()
-        return moved
 
     # ------------------------------------------------------------------ reads
 
