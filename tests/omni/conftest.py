@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cc_router.config import Config
@@ -18,8 +16,7 @@ from cc_router.config.load import loads_config
 from cc_router.core import events as ev
 from cc_router.omni.attach import Omni, build, install
 from cc_router.service import Service
-
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+from tests.databases import scratch_pg_engine
 
 CENTRE_YAML = """
 centre: {name: omni test, timezone: Asia/Shanghai}
@@ -119,18 +116,8 @@ async def any_engine(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIt
         yield eng
         await eng.dispose()
         return
-    schema = f"ccr_omni_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(PG_URL)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng = create_async_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
-    try:
+    async with scratch_pg_engine("ccr_omni") as eng:
         yield eng
-    finally:
-        await eng.dispose()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 def login(service: Service, *agents: str) -> None:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-
-
-def pg_engine_for(schema: str, url: str = PG_URL) -> AsyncEngine:
-    # asyncpg takes the search_path as a server setting, not as a URL option.
-    return create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
+from tests.databases import pg_engine_for, scratch_pg_engine, scratch_schema
 
 
 @pytest.fixture
@@ -33,16 +26,8 @@ async def sqlite_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest_asyncio.fixture
 async def pg_schema() -> AsyncIterator[str]:
-    schema = f"ccr_store_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(PG_URL)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    async with scratch_schema("ccr_store") as schema:
         yield schema
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 @pytest_asyncio.fixture
@@ -63,16 +48,6 @@ async def engine(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIterat
         yield eng
         await eng.dispose()
         return
-    schema = f"ccr_store_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(PG_URL)
-    async with admin.begin() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    eng = pg_engine_for(schema)
-    try:
+    async with scratch_pg_engine("ccr_store") as eng:
         await migrate(eng)
         yield eng
-    finally:
-        await eng.dispose()
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()

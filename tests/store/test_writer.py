@@ -16,7 +16,7 @@ from cc_router.core.router import Router
 from cc_router.core.spec import AgentSpec, CentreSpec, ProfileSpec, QueueSpec
 from cc_router.store import StoreWriter, migrate
 from cc_router.store.tables import agent_states, decisions, interactions, utc
-from tests.store.conftest import PG_URL, pg_engine_for
+from tests.databases import PG_URL, pg_engine_for
 from tests.store.factories import T0, finished, offer, state
 
 
