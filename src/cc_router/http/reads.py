@@ -10,7 +10,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from cc_router.http.auth import check_read
+from cc_router.accounts.mask import hide_callers
+from cc_router.accounts.roles import Principal
+from cc_router.http.auth import read_principal
 from cc_router.http.context import HttpContext
 from cc_router.http.health import readiness
 from cc_router.http.metrics import CONTENT_TYPE
@@ -24,6 +26,27 @@ class UTF8JSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def check_read(request: Request, service: Any) -> Response | None:
+    """None when the read may go ahead (the reader is kept for `_out`), else the 401."""
+    p = read_principal(request, service)
+    if isinstance(p, Response):
+        return p
+    request.state.reader = p
+    return None
+
+
+def _masked(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    p = getattr(request.state, "reader", None)
+    if isinstance(p, Principal) and p.hides_callers:
+        masked: dict[str, Any] = hide_callers(data)
+        return masked
+    return data
+
+
+def _out(request: Request, data: dict[str, Any], status_code: int = 200) -> UTF8JSONResponse:
+    return UTF8JSONResponse(_masked(request, data), status_code=status_code)
 
 
 def _ctx(request: Request) -> HttpContext:
@@ -44,8 +67,8 @@ def _limit(request: Request, default: int | None = 500) -> int | None:
 
 async def queues(request: Request) -> Response:
     ctx = _ctx(request)
-    return check_read(request, ctx.service) or UTF8JSONResponse(
-        {**ctx.live.header(), "queues": ctx.live.queues(), "channels": ctx.live.channels()}
+    return check_read(request, ctx.service) or _out(
+        request, {**ctx.live.header(), "queues": ctx.live.queues(), "channels": ctx.live.channels()}
     )
 
 
@@ -58,7 +81,7 @@ async def queue(request: Request) -> Response:
     q = ctx.live.queue(name)
     if q is None:
         return UTF8JSONResponse({"error": f"unknown queue {name!r}"}, status_code=404)
-    return UTF8JSONResponse({**q, "interactions": ctx.live.waiting(None, queue=name)})
+    return _out(request, {**q, "interactions": ctx.live.waiting(None, queue=name)})
 
 
 async def channels(request: Request) -> Response:
@@ -95,7 +118,7 @@ async def agents(request: Request) -> Response:
         limit, offset = _page_args(request, None)
     except (FilterError, ValueError) as e:
         return UTF8JSONResponse({"error": str(e)}, status_code=400)
-    return UTF8JSONResponse({**ctx.live.header(), **ctx.live.agent_page(f, limit, offset)})
+    return _out(request, {**ctx.live.header(), **ctx.live.agent_page(f, limit, offset)})
 
 
 async def agent(request: Request) -> Response:
@@ -107,7 +130,7 @@ async def agent(request: Request) -> Response:
     a = ctx.live.agent(aid)
     if a is None:
         return UTF8JSONResponse({"error": f"unknown agent {aid!r}"}, status_code=404)
-    return UTF8JSONResponse(a)
+    return _out(request, a)
 
 
 async def interactions(request: Request) -> Response:
@@ -120,7 +143,7 @@ async def interactions(request: Request) -> Response:
     except ValueError as e:
         return UTF8JSONResponse({"error": str(e)}, status_code=400)
     q = request.query_params.get("queue")
-    return UTF8JSONResponse({**ctx.live.header(), "interactions": ctx.live.waiting(limit, queue=q)})
+    return _out(request, {**ctx.live.header(), "interactions": ctx.live.waiting(limit, queue=q)})
 
 
 def _sse(kind: str, data: dict[str, Any]) -> str:
@@ -152,13 +175,13 @@ async def stream(request: Request) -> Response:
         snap = live.stream_snapshot(f, page)
         last, shown = snap["version"], snap["agent_page"]["ids"]
         yield "retry: 2000\n\n"
-        yield _sse("snapshot", snap)
+        yield _sse("snapshot", _masked(request, snap))
         timeout = gap if snap["figures_version"] < last else ctx.sse_heartbeat_s
         while True:
             await live.wait_change(last, timeout=timeout)
             data = live.stream_update(last, shown, f, page)
             last, shown = data["version"], data["agent_page"]["ids"]
-            yield _sse("update", data)
+            yield _sse("update", _masked(request, data))
             # Figures shared with other subscribers may trail by one interval: if so, the
             # next update follows soon even when the floor goes quiet.
             timeout = gap if data["figures_version"] < last else ctx.sse_heartbeat_s

@@ -17,6 +17,7 @@ import aiomqtt
 import structlog
 from pydantic import SecretStr
 
+from cc_router.accounts.access import session_check
 from cc_router.config.models import MqttConfig
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
@@ -257,7 +258,12 @@ class MqttComponent:
         if agent_id is None:
             return
         result = agent_commands.execute(
-            self.service.router, self.service.submit, self._api_token, agent_id, payload
+            self.service.router,
+            self.service.submit,
+            self._api_token,
+            agent_id,
+            payload,
+            session_check(self.service),
         )
         if result["ok"]:
             log.info("agent_command", agent_id=agent_id, action=result["action"], state=result["state"])
