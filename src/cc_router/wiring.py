@@ -61,6 +61,10 @@ def build_service(config: Config, *, store_url_override: str | None = None) -> S
     from cc_router.http import attach_http
 
     attach_http(service)
+    # --- accounts: (surfaces) users, roles, login sessions for the API and the desktop
+    from cc_router.accounts.attach import attach as attach_accounts
+
+    attach_accounts(service, url)
     # --- MQTT: (surfaces) agent desktops, state topics
     from cc_router.mqtt import attach_mqtt
 
