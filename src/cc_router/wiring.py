@@ -73,4 +73,8 @@ def build_service(config: Config, *, store_url_override: str | None = None) -> S
     from cc_router.omni.attach import attach as attach_omni
 
     attach_omni(service, url)  # tasks, offers, campaigns; after HTTP, MQTT and AMI to hook onto them
+    # --- agent desktop: (surfaces) /agent, its stream and actions; after omnichannel
+    from cc_router.desk.attach import attach as attach_desk
+
+    attach_desk(service)
     return service

@@ -87,6 +87,9 @@ class InteractionRow(Base):
     misses: Mapped[int] = mapped_column(Integer)
     disposition: Mapped[str] = mapped_column(String(128))
     explanation: Mapped[dict[str, Any] | None]
+    wrapup_code: Mapped[str | None] = mapped_column(
+        String(64), comment="disposition code the agent gave (desktop), null: none given"
+    )
 
     __table_args__ = (Index("ix_interactions_queue_enqueued_at", "queue", "enqueued_at"),)
 

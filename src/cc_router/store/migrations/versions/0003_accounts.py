@@ -1,4 +1,5 @@
-"""Accounts: users with roles and login sessions (token hashes with expiry).
+"""Accounts: users with roles and login sessions (token hashes with expiry); the agent's
+disposition code on each interaction row.
 
 Revision ID: 0003_accounts
 Revises: 0002
@@ -49,9 +50,20 @@ def upgrade() -> None:
         sa.Column("revoked_at", TS, nullable=True),
     )
     op.create_index("ix_sessions_user_name", "sessions", ["user_name"])
+    op.add_column(
+        "interactions",
+        sa.Column(
+            "wrapup_code",
+            sa.String(64),
+            nullable=True,
+            comment="disposition code the agent gave (desktop), null: none given",
+        ),
+    )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("interactions") as batch:
+        batch.drop_column("wrapup_code")
     op.drop_index("ix_sessions_user_name", table_name="sessions")
     op.drop_table("sessions")
     op.drop_index("ix_users_agent_id", table_name="users")
