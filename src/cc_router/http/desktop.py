@@ -128,6 +128,7 @@ class Desktop:
                 "agent_id": aid,
                 "agent_name": a.spec.name,
                 "centre": self.service.config.centre.name,
+                "dispositions": {q: self.hub.codes_for(q) for q in self.service.config.dispositions},
                 "pause_reasons": [
                     {"code": r.code, "label": r.label, "max_s": r.max_s, "on_max": r.on_max.value}
                     for r in self.service.config.pause_reasons
@@ -245,7 +246,11 @@ class Desktop:
         except Exception as e:
             raise DeskError(getattr(e, "status", 409), getattr(e, "message", str(e))) from None
         if code:
+            w = self.hub.wrapup_of(aid, iid)
+            if w is not None:
+                w.code = code  # given on completion: wrap-up needs no second choice
             self._record(aid, iid, queue, code)
+            self.hub.wake(aid)
         return _json({"ok": True, **self._picture(aid)})
 
     async def disposition(self, request: Request) -> Response:
