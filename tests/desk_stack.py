@@ -43,10 +43,9 @@ dispositions:
     codes: [{code: resolved, label: 已解决 resolved}, {code: callback, label: 需回访 callback}]
   billing:
     codes: [{code: paid, label: 已缴费 paid}, {code: complaint, label: 投诉 complaint}]
-http: {token: %s}
 store: {flush_interval_s: 0.1}
 """
-    % TOKEN
+    + f"http: {{token: {TOKEN}}}\n"
 )
 
 
