@@ -72,6 +72,7 @@ class _QueueAcc:
     wait_answered: float = 0.0
     talk_answered: float = 0.0
     max_wait_s: float | None = None
+    dispositions: dict[str, int] = field(default_factory=dict)
 
 
 def compute_queue_intervals(
@@ -90,6 +91,9 @@ def compute_queue_intervals(
         outcome = r["outcome"]
         wait = float(r["wait_s"])
         a.offered += 1
+        code = r.get("wrapup_code")
+        if code:
+            a.dispositions[code] = a.dispositions.get(code, 0) + 1
         a.max_wait_s = wait if a.max_wait_s is None else max(a.max_wait_s, wait)
         if outcome in ANSWERED and r["answered_at"] is not None:
             a.answered += 1
@@ -128,6 +132,7 @@ def compute_queue_intervals(
                 "asa_s": a.wait_answered / a.answered if a.answered else None,
                 "aht_s": a.talk_answered / a.answered if a.answered else None,
                 "max_wait_s": a.max_wait_s,
+                "dispositions": dict(sorted(a.dispositions.items())),
             }
         )
     return out

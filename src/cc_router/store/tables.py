@@ -159,6 +159,9 @@ class QueueIntervalRow(Base):
         Float, comment="mean talk_s of answered; wrap-up is per agent, see agent_intervals"
     )
     max_wait_s: Mapped[float | None] = mapped_column(Float)
+    dispositions: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="{code: interactions} of the codes agents gave"
+    )
 
 
 class AgentIntervalRow(Base):

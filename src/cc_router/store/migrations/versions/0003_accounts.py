@@ -60,8 +60,17 @@ def upgrade() -> None:
         ),
     )
 
+    op.add_column(
+        "queue_intervals",
+        sa.Column(
+            "dispositions", JSON, nullable=True, comment="{code: interactions} of the codes agents gave"
+        ),
+    )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("queue_intervals") as batch:
+        batch.drop_column("dispositions")
     with op.batch_alter_table("interactions") as batch:
         batch.drop_column("wrapup_code")
     op.drop_index("ix_sessions_user_name", table_name="sessions")
