@@ -1,0 +1,329 @@
+"""Expected wait of a waiting interaction, from the router's live state.
+
+Pure like the rest of the core: it reads a `Router`, is told the router's commands
+(`observe`) and is given the time (`now`). It never changes the router.
+
+The estimate for interaction X, waiting in bucket B (its queue at its current step) whose
+pool of eligible agents is P:
+
+- *Supply*: every logged-in, unpaused agent of P becomes free at a known or estimated
+  time (now if free; the rest of its talk plus its wrap-up if connected; the end of its
+  wrap-up; a whole handle time if it is ringing for something else) and then again one
+  handle time (talk + wrap-up, that agent's running mean) after each interaction it takes.
+  The n-th moment an agent of P is free to take work comes from a small heap over P.
+- *Demand ahead*: the interactions that P's agents will take before X. In X's own bucket,
+  all those ahead of X in the serving order; in every other bucket whose pool shares agents
+  with P, those ahead of X in the same cross-queue order (priority, then seniority),
+  counted by the share of that bucket's agents that are also in P.
+- X's wait is the moment the (ahead + 1)-th agent of P is free, minus now. A later
+  escalation step that widens P is taken when it would connect X sooner.
+
+Unknown (None) when no agent who could serve X is logged in and unpaused.
+
+Handle times are running means updated once per finished interaction and per ended
+wrap-up (O(1) per event), per agent, shrunk towards the mean of the agent's channel
+while an agent has few interactions behind it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
+
+from cc_router.core import commands as cmd
+from cc_router.core.pools import Bucket, Pool
+from cc_router.core.records import InteractionRec, Presence, Stage
+from cc_router.core.spec import Channel
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from cc_router.core.router import Router
+
+AGENT_ALPHA = 0.1
+"""Weight of the newest sample in an agent's running mean (about its last 10 interactions)."""
+CHANNEL_ALPHA = 0.02
+SHRINK_N = 5.0
+"""An agent's own mean counts as much as the channel's after this many interactions."""
+PATIENCE_DECAY = 0.995
+"""Per finished caller: the patience figure forgets with a half-life of about 140 callers."""
+DEFAULT_TALK_S = 180.0
+"""Talk time assumed before the centre has finished a single interaction."""
+_NOT_WAITING = frozenset({"transferred"})
+"""Visits whose wait says nothing about patience (the time was spent talking)."""
+
+
+@dataclass(slots=True)
+class RunningMean:
+    value: float = 0.0
+    n: int = 0
+
+    def add(self, x: float, alpha: float) -> None:
+        # Plain mean for the first samples, then exponential: early figures settle fast.
+        self.n += 1
+        w = max(alpha, 1.0 / self.n)
+        self.value += w * (x - self.value)
+
+
+@dataclass(slots=True)
+class Patience:
+    """How soon callers of one queue hang up while waiting: abandons per second waited
+    (the rate of an exponential patience), over a decaying window of recent callers."""
+
+    abandons: float = 0.0
+    waited_s: float = 0.0
+
+    def add(self, waited_s: float, abandoned: bool) -> None:
+        self.abandons = self.abandons * PATIENCE_DECAY + abandoned
+        self.waited_s = self.waited_s * PATIENCE_DECAY + waited_s
+
+    @property
+    def hazard(self) -> float:
+        return self.abandons / self.waited_s if self.waited_s > 0.0 else 0.0
+
+
+@dataclass(slots=True)
+class HandleTimes:
+    """Talk and wrap-up means per agent and per channel, fed by the router's commands."""
+
+    default_talk_s: float = DEFAULT_TALK_S
+    talk: dict[str, RunningMean] = field(default_factory=dict)
+    wrap: dict[str, RunningMean] = field(default_factory=dict)
+    channel_talk: dict[Channel, RunningMean] = field(default_factory=dict)
+    channel_wrap: dict[Channel, RunningMean] = field(default_factory=dict)
+    ended: dict[tuple[str, str], tuple[float, Channel]] = field(default_factory=dict)
+    """(agent, interaction) -> when its talk ended, until its wrap-up ends."""
+
+    def finished(self, f: cmd.InteractionFinished, wrapup_s: float) -> None:
+        if f.answered_at is None or f.agent_id is None:
+            return
+        self.talk.setdefault(f.agent_id, RunningMean()).add(f.talk_s, AGENT_ALPHA)
+        self.channel_talk.setdefault(f.channel, RunningMean()).add(f.talk_s, CHANNEL_ALPHA)
+        if wrapup_s > 0:
+            self.ended[(f.agent_id, f.interaction_id)] = (f.ended_at, f.channel)
+        else:
+            self._wrap(f.agent_id, f.channel, 0.0)
+
+    def wrap_ended(self, w: cmd.WrapUpEnded) -> None:
+        started = self.ended.pop((w.agent_id, w.interaction_id), None)
+        if started is not None:
+            self._wrap(w.agent_id, started[1], max(0.0, w.at - started[0]))
+
+    def _wrap(self, agent_id: str, ch: Channel, s: float) -> None:
+        self.wrap.setdefault(agent_id, RunningMean()).add(s, AGENT_ALPHA)
+        self.channel_wrap.setdefault(ch, RunningMean()).add(s, CHANNEL_ALPHA)
+
+    def talk_s(self, agent_id: str, ch: Channel) -> float:
+        prior = self.channel_talk.get(ch)
+        base = prior.value if prior is not None and prior.n else self.default_talk_s
+        return _shrunk(self.talk.get(agent_id), base)
+
+    def wrap_s(self, agent_id: str, ch: Channel, configured: float) -> float:
+        prior = self.channel_wrap.get(ch)
+        base = prior.value if prior is not None and prior.n else configured
+        return _shrunk(self.wrap.get(agent_id), base)
+
+    def wrap_started(self, agent_id: str, interaction_id: str) -> float | None:
+        got = self.ended.get((agent_id, interaction_id))
+        return got[0] if got is not None else None
+
+
+def _shrunk(own: RunningMean | None, prior: float) -> float:
+    if own is None or not own.n:
+        return prior
+    n = min(float(own.n), 1.0 / AGENT_ALPHA)
+    return (n * own.value + SHRINK_N * prior) / (n + SHRINK_N)
+
+
+class _Supply:
+    """How fast the agents of one pool take interactions: slots free now, and the rate at
+    which busy slots free up (the sum of 1 / handle time over the pool's working agents)."""
+
+    __slots__ = ("free", "rate")
+
+    def __init__(self, free: float, rate: float) -> None:
+        self.free = free
+        self.rate = rate
+
+    def wait(self, ahead: float, hazard: float) -> float:
+        """Seconds until a slot is free for the interaction with `ahead` in front of it.
+
+        The k-th next completion among busy slots comes after k / rate (exact when handle
+        times are exponential). Those ahead also hang up, each at `hazard` per second, so
+        the line in front drains as dn/dt = -rate - hazard * n: it is gone after
+        ln(1 + hazard * n / rate) / hazard."""
+        need = ahead + 1.0 - self.free
+        if need <= 0.0:
+            return 0.0
+        x = hazard * need / self.rate
+        if x < 1e-6:
+            return need / self.rate
+        return math.log1p(x) / hazard
+
+
+class Estimator:
+    """Expected waits for the interactions a `Router` holds; `observe` every command batch."""
+
+    def __init__(self, router: Router, default_talk_s: float = DEFAULT_TALK_S) -> None:
+        self.router = router
+        self.handle = HandleTimes(default_talk_s)
+        self.patience: dict[str, Patience] = {}
+        self._version = 0
+        self._supply: dict[int, _Supply | None] = {}
+        self._keys: dict[int, list[tuple[float, ...]]] = {}
+        self._cached_at: tuple[int, float] = (-1, math.nan)
+        self._overlap: dict[tuple[int, int], float] = {}
+        self._overlap_centre: object = None
+
+    # ------------------------------------------------------------------ feeding
+
+    def observe(self, commands: Iterable[cmd.Command]) -> None:
+        queues = self.router.queues
+        for c in commands:
+            if isinstance(c, cmd.InteractionFinished):
+                f = c
+                q = queues.get(f.queue)
+                self.handle.finished(f, q.spec.wrapup_s if q is not None else 0.0)
+                if f.outcome not in _NOT_WAITING:
+                    abandoned = f.outcome == "abandoned"
+                    self.patience.setdefault(f.queue, Patience()).add(f.wait_s, abandoned)
+            elif isinstance(c, cmd.WrapUpEnded):
+                self.handle.wrap_ended(c)
+        self._version += 1
+
+    # ------------------------------------------------------------------ reading
+
+    def expected_wait(self, interaction_id: str, now: float) -> float | None:
+        """Seconds until the interaction is expected to be offered to an agent; None if
+        that cannot be said (nobody who could take it is working)."""
+        it = self.router.interactions.get(interaction_id)
+        if it is None or it.stage is not Stage.WAITING or it.bucket is None:
+            return None
+        return self._estimate(it, now)
+
+    def expected_waits(self, now: float) -> dict[str, float | None]:
+        """Every waiting interaction's expected wait (one supply per pool for all)."""
+        return {
+            it.id: self._estimate(it, now)
+            for it in self.router.interactions.values()
+            if it.stage is Stage.WAITING and it.bucket is not None
+        }
+
+    def expected_wait_new(self, queue: str, now: float, priority: int = 0) -> float | None:
+        """What a caller joining `queue` now with `priority` would be told."""
+        q = self.router.queues.get(queue)
+        if q is None:
+            return None
+        self._fresh(now)
+        best: float | None = None
+        for step, b in enumerate(q.buckets):
+            bucket = cast(Bucket, b)
+            key = (-(q.spec.priority + priority + bucket.priority_boost), now, math.inf)
+            after = q.spec.steps[step - 1].after_s if step else 0.0
+            best = _sooner(best, self._in_bucket(bucket, key, now, after))
+        return best
+
+    def _estimate(self, it: InteractionRec, now: float) -> float | None:
+        self._fresh(now)
+        q = it.queue
+        best: float | None = None
+        for step in range(it.step, len(q.buckets)):
+            bucket = cast(Bucket, q.buckets[step])
+            key = bucket.entry_key(it)
+            due = it.queue_joined_at + q.spec.steps[step - 1].after_s - now if step > it.step else 0.0
+            if best is not None and due >= best:
+                break
+            best = _sooner(best, self._in_bucket(bucket, key, now, due))
+        return best
+
+    def _in_bucket(
+        self, bucket: Bucket, key: tuple[float, ...], now: float, not_before: float
+    ) -> float | None:
+        supply = self._supply_of(bucket.pool, bucket.queue.spec.wrapup_s)
+        if supply is None:
+            return None
+        patience = self.patience.get(bucket.queue.name)
+        hazard = patience.hazard if patience is not None else 0.0
+        return max(not_before, supply.wait(self._ahead(bucket, key), hazard))
+
+    # ------------------------------------------------------------------ demand
+
+    def _ahead(self, bucket: Bucket, key: tuple[float, ...]) -> float:
+        router = self.router
+        mine = bucket.pool
+        ch = mine.channel
+        ahead = 0.0
+        for q in router.queues.values():
+            if q.spec.channel is not ch or not q.waiting:
+                continue
+            for b in q.buckets:
+                other = cast(Bucket, b)
+                if not other.live:
+                    continue
+                share = 1.0 if other.pool is mine else self._share(mine, other.pool)
+                if share <= 0.0:
+                    continue
+                ahead += share * bisect.bisect_left(self._keys_of(other), key)
+        return ahead
+
+    def _keys_of(self, bucket: Bucket) -> list[tuple[float, ...]]:
+        got = self._keys.get(id(bucket))
+        if got is None:
+            got = [e[0] for e in bucket.valid_sorted(self.router.interactions)]
+            self._keys[id(bucket)] = got
+        return got
+
+    def _share(self, mine: Pool, other: Pool) -> float:
+        """Share of `other`'s agents that are also in `mine` (cached per configuration)."""
+        centre = self.router.centre
+        if centre is not self._overlap_centre:
+            self._overlap = {}
+            self._overlap_centre = centre
+        k = (id(mine), id(other))
+        got = self._overlap.get(k)
+        if got is None:
+            members = other.members
+            got = len(mine.members & members) / len(members) if members else 0.0
+            self._overlap[k] = got
+        return got
+
+    # ------------------------------------------------------------------ supply
+
+    def _fresh(self, now: float) -> None:
+        if self._cached_at != (self._version, now):
+            self._cached_at = (self._version, now)
+            self._supply.clear()
+            self._keys.clear()
+
+    def _supply_of(self, pool: Pool, wrapup_s: float) -> _Supply | None:
+        k = id(pool)
+        if k in self._supply:
+            return self._supply[k]
+        agents = self.router.agents
+        ht = self.handle
+        ch = pool.channel
+        free = 0
+        rate = 0.0
+        for aid in pool.members:
+            a = agents.get(aid)
+            if a is None or a.presence is not Presence.READY:
+                continue
+            slots = a.profile.capacity.get(ch, 0)
+            if not slots:
+                continue
+            rate += slots / max(1.0, ht.talk_s(aid, ch) + ht.wrap_s(aid, ch, wrapup_s))
+            if ch in a.free_channels():
+                free += slots - a.load.get(ch, 0)
+        supply = _Supply(free, rate) if rate > 0.0 else None
+        self._supply[k] = supply
+        return supply
+
+
+def _sooner(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
