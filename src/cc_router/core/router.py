@@ -920,6 +920,27 @@ class Router:
         else:
             self._join(it, "transferred")
 
+    def _on_priority(self, e: ev.InteractionPriorityChanged) -> None:
+        it = self._interaction(e, e.interaction_id)
+        if it is None:
+            return
+        if it.stage is Stage.OFFERED:
+            it.priority = e.priority  # counts if the offer comes back
+            return
+        if it.stage is not Stage.WAITING:
+            self._out.append(cmd.EventRejected(e, f"interaction {it.id} is not waiting"))
+            return
+        it.priority = e.priority
+        if it.bucket is None:
+            return  # waiting for one named agent: no queue order to change
+        self._leave_bucket(it)
+        self._place(it)
+        spec = it.queue.spec
+        self._out.append(
+            cmd.InteractionQueued(it.id, spec.name, spec.channel, it.step, "reprioritised", self.now)
+        )
+        self._match_interaction(it, "reprioritised")
+
     def _on_queue_changed(self, e: ev.QueueChanged) -> None:
         if e.queue.name not in self.queues:
             self._out.append(cmd.EventRejected(e, f"unknown queue {e.queue.name!r}"))
@@ -983,6 +1004,7 @@ Router._handlers = {
     ev.InteractionEnded: Router._on_end,
     ev.InteractionMoved: Router._on_move,
     ev.InteractionTransferred: Router._on_move,
+    ev.InteractionPriorityChanged: Router._on_priority,
     ev.QueueChanged: Router._on_queue_changed,
     ev.CentreReplaced: Router._on_centre,
     ev.Tick: Router._on_tick,
