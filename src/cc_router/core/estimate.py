@@ -6,23 +6,24 @@ Pure like the rest of the core: it reads a `Router`, is told the router's comman
 The estimate for interaction X, waiting in bucket B (its queue at its current step) whose
 pool of eligible agents is P:
 
-- *Supply*: every logged-in, unpaused agent of P becomes free at a known or estimated
-  time (now if free; the rest of its talk plus its wrap-up if connected; the end of its
-  wrap-up; a whole handle time if it is ringing for something else) and then again one
-  handle time (talk + wrap-up, that agent's running mean) after each interaction it takes.
-  The n-th moment an agent of P is free to take work comes from a small heap over P.
+- *Supply*: the logged-in, unpaused agents of P, each freeing a slot once per handle time
+  (talk + wrap-up, that agent's running mean): together `rate` slots per second. If one
+  of them is free now, X waits for nobody (the router would already have given that
+  agent anything it could take).
 - *Demand ahead*: the interactions that P's agents will take before X. In X's own bucket,
   all those ahead of X in the serving order; in every other bucket whose pool shares agents
   with P, those ahead of X in the same cross-queue order (priority, then seniority),
   counted by the share of that bucket's agents that are also in P.
-- X's wait is the moment the (ahead + 1)-th agent of P is free, minus now. A later
-  escalation step that widens P is taken when it would connect X sooner.
+- X's wait: the line of `ahead + 1` drains at `rate`, and faster because callers in it
+  hang up (the queue's recent abandons per second waited). A later escalation step that
+  widens P is taken when it would connect X sooner.
 
 Unknown (None) when no agent who could serve X is logged in and unpaused.
 
-Handle times are running means updated once per finished interaction and per ended
-wrap-up (O(1) per event), per agent, shrunk towards the mean of the agent's channel
-while an agent has few interactions behind it.
+Handle times and patience are running figures updated once per finished interaction and
+per ended wrap-up (O(1) per event), per agent, shrunk towards the mean of the agent's
+channel while an agent has few interactions behind it. Reads between two events share
+one computation of supply and serving order per pool and bucket.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 from cc_router.core import commands as cmd
-from cc_router.core.pools import Bucket, Pool
+from cc_router.core.pools import Bucket, InteractionEntry, Pool
 from cc_router.core.records import InteractionRec, Presence, Stage
 from cc_router.core.spec import Channel
 
@@ -154,9 +155,11 @@ class _Supply:
         times are exponential). Those ahead also hang up, each at `hazard` per second, so
         the line in front drains as dn/dt = -rate - hazard * n: it is gone after
         ln(1 + hazard * n / rate) / hazard."""
-        need = ahead + 1.0 - self.free
-        if need <= 0.0:
+        if self.free > 0:
+            # A free agent and a caller it could take never coexist for long (the router
+            # offers at once), so whatever waits elsewhere is not in the way.
             return 0.0
+        need = ahead + 1.0
         x = hazard * need / self.rate
         if x < 1e-6:
             return need / self.rate
@@ -172,8 +175,8 @@ class Estimator:
         self.patience: dict[str, Patience] = {}
         self._version = 0
         self._supply: dict[int, _Supply | None] = {}
-        self._keys: dict[int, list[tuple[float, ...]]] = {}
-        self._cached_at: tuple[int, float] = (-1, math.nan)
+        self._entries: dict[int, list[InteractionEntry]] = {}
+        self._cached_version = -1
         self._overlap: dict[tuple[int, int], float] = {}
         self._overlap_centre: object = None
 
@@ -216,7 +219,7 @@ class Estimator:
         q = self.router.queues.get(queue)
         if q is None:
             return None
-        self._fresh(now)
+        self._fresh()
         best: float | None = None
         for step, b in enumerate(q.buckets):
             bucket = cast(Bucket, b)
@@ -225,8 +228,28 @@ class Estimator:
             best = _sooner(best, self._in_bucket(bucket, key, now, after))
         return best
 
+    def longest(self, queue: str, now: float) -> float | None:
+        """The longest expected wait among those waiting in `queue`: in each of its
+        buckets the last in serving order waits longest."""
+        q = self.router.queues.get(queue)
+        if q is None or not q.waiting:
+            return None
+        self._fresh()
+        worst: float | None = None
+        inters = self.router.interactions
+        for b in q.buckets:
+            bucket = cast(Bucket, b)
+            if not bucket.live:
+                continue
+            entries = self._entries_of(bucket)
+            it = inters.get(entries[-1][1]) if entries else None
+            got = self._estimate(it, now) if it is not None else None
+            if got is not None and (worst is None or got > worst):
+                worst = got
+        return worst
+
     def _estimate(self, it: InteractionRec, now: float) -> float | None:
-        self._fresh(now)
+        self._fresh()
         q = it.queue
         best: float | None = None
         for step in range(it.step, len(q.buckets)):
@@ -265,14 +288,15 @@ class Estimator:
                 share = 1.0 if other.pool is mine else self._share(mine, other.pool)
                 if share <= 0.0:
                     continue
-                ahead += share * bisect.bisect_left(self._keys_of(other), key)
+                # Entries are (key, id, token): (key,) sorts before every entry with that key.
+                ahead += share * bisect.bisect_left(self._entries_of(other), (key,))
         return ahead
 
-    def _keys_of(self, bucket: Bucket) -> list[tuple[float, ...]]:
-        got = self._keys.get(id(bucket))
+    def _entries_of(self, bucket: Bucket) -> list[InteractionEntry]:
+        got = self._entries.get(id(bucket))
         if got is None:
-            got = [e[0] for e in bucket.valid_sorted(self.router.interactions)]
-            self._keys[id(bucket)] = got
+            got = bucket.valid_sorted(self.router.interactions)
+            self._entries[id(bucket)] = got
         return got
 
     def _share(self, mine: Pool, other: Pool) -> float:
@@ -291,11 +315,13 @@ class Estimator:
 
     # ------------------------------------------------------------------ supply
 
-    def _fresh(self, now: float) -> None:
-        if self._cached_at != (self._version, now):
-            self._cached_at = (self._version, now)
+    def _fresh(self) -> None:
+        # Supply and the serving order only change with the router's state: every read
+        # between two events shares them, whatever its `now`.
+        if self._cached_version != self._version:
+            self._cached_version = self._version
             self._supply.clear()
-            self._keys.clear()
+            self._entries.clear()
 
     def _supply_of(self, pool: Pool, wrapup_s: float) -> _Supply | None:
         k = id(pool)

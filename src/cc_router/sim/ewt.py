@@ -109,7 +109,7 @@ class EwtProbe:
         self.estimator.observe(out)
         for c in out:
             if type(c) is cmd.InteractionConnected:
-                self._connected(c)
+                self.on_connected(c)
             elif type(c) is cmd.InteractionFinished and c.outcome not in _GOES_ON:
                 # Hung up or left by an exit: never learns its wait.
                 self.entries.pop(c.interaction_id, None)
@@ -129,7 +129,7 @@ class EwtProbe:
             },
         )
 
-    def _connected(self, c: cmd.InteractionConnected) -> None:
+    def on_connected(self, c: cmd.InteractionConnected) -> None:
         if c.queue in self.voice:
             # app_queue updates the queue the caller is connected from with its wait there.
             aq = self.holdtimes.setdefault(c.queue, _AppQueueHoldtime())

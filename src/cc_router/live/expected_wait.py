@@ -1,0 +1,36 @@
+"""The service's expected-wait estimator: one per service, fed every command batch.
+
+`attach(service)` is idempotent (the estimator lives in `service.extras["expected_wait"]`)
+so the live view, the API and the announcements share one set of handle-time figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from cc_router.core import commands as cmd
+from cc_router.core.estimate import Estimator
+
+if TYPE_CHECKING:
+    from cc_router.service import Service
+
+EXTRAS_KEY = "expected_wait"
+
+
+def attach(service: Service) -> Estimator:
+    existing = service.extras.get(EXTRAS_KEY)
+    if isinstance(existing, Estimator):
+        return existing
+    estimator = Estimator(service.router)
+
+    def sink(commands: Sequence[cmd.Command], now: float) -> None:
+        estimator.observe(commands)
+
+    service.sinks.append(sink)
+    service.extras[EXTRAS_KEY] = estimator
+    return estimator
+
+
+def rounded(seconds: float | None) -> float | None:
+    return round(seconds, 1) if seconds is not None else None
