@@ -20,6 +20,7 @@ class Floor:
         self.est = Estimator(self.router, default_talk_s=60.0)
 
     def at(self, now: float, event: ev.Event) -> None:
+        self.est.expect(event)
         self.est.observe(self.router.handle(event, now))
 
     def ewt(self, iid: str, now: float) -> float | None:

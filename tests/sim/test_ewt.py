@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cc_router.core import commands as cmd
-from cc_router.core.spec import Channel
+from cc_router.core.spec import CentreSpec, Channel
 from cc_router.sim.ewt import EwtProbe, example_day_case, measure, single_skill_case
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,3 +41,32 @@ def test_example_day_measures_every_method_on_the_same_callers() -> None:
     counted = {m: f["callers"] + f["unknown"] for m, f in figures.items()}
     assert len(set(counted.values())) == 1, counted  # the same answered callers for each
     assert figures["cc_router"]["mae_s"] is not None
+
+
+def test_supply_kept_event_by_event_matches_a_recount() -> None:
+    """After a simulated hour of logins, pauses, calls and wrap-ups, the free slots and
+    rates the estimator kept agent by agent are those a recount from the router finds."""
+    from cc_router.core.estimate import Estimator
+    from cc_router.sim.run import simulate
+
+    probes: list[EwtProbe] = []
+
+    def factory(centre: CentreSpec) -> EwtProbe:
+        probes.append(EwtProbe(centre))
+        return probes[-1]
+
+    case = example_day_case(str(ROOT), (9.0, 10.0))
+    simulate(case.centre, case.traffic, tz=case.tz, hours=case.hours, progress=False, router_factory=factory)
+    kept = probes[0].estimator
+    # Handle-time priors reach agents nothing happened to in turn, a few per batch.
+    for _ in range(len(kept.router.agents)):
+        kept.observe([])
+    recount = Estimator(kept.router)
+    recount.handle = kept.handle
+    pools = list(kept.router.pools.values())
+    for p in pools:
+        a, b = kept.supply_of(p), recount.supply_of(p)
+        assert (a is None) == (b is None), p
+        if a is not None and b is not None:
+            assert a.free == b.free, p
+            assert a.rate == pytest.approx(b.rate, rel=1e-6), p

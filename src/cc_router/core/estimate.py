@@ -22,8 +22,11 @@ Unknown (None) when no agent who could serve X is logged in and unpaused.
 
 Handle times and patience are running figures updated once per finished interaction and
 per ended wrap-up (O(1) per event), per agent, shrunk towards the mean of the agent's
-channel while an agent has few interactions behind it. Reads between two events share
-one computation of supply and serving order per pool and bucket.
+channel while an agent has few interactions behind it. Each pool's supply is kept agent
+by agent: a command or event about an agent re-counts what it adds to each of its pools
+(O(its pools)), and a few other agents are re-counted in turn with every batch so that
+channel means reach idle agents too. Only a rebuilt configuration re-counts everything.
+Reads between two events share one sort of each bucket's serving order.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import TYPE_CHECKING, cast
 
 from cc_router.core import commands as cmd
 from cc_router.core.pools import Bucket, InteractionEntry, Pool
-from cc_router.core.records import InteractionRec, Presence, Stage
+from cc_router.core.records import AgentRec, InteractionRec, Presence, Stage
 from cc_router.core.spec import Channel
 
 if TYPE_CHECKING:
@@ -48,10 +51,14 @@ AGENT_ALPHA = 0.1
 CHANNEL_ALPHA = 0.02
 SHRINK_N = 5.0
 """An agent's own mean counts as much as the channel's after this many interactions."""
+ROLLING_TOUCH = 4
+"""Agents re-counted in turn with every command batch, besides those the batch concerns."""
 PATIENCE_DECAY = 0.995
 """Per finished caller: the patience figure forgets with a half-life of about 140 callers."""
 DEFAULT_TALK_S = 180.0
 """Talk time assumed before the centre has finished a single interaction."""
+_AGENT_COMMANDS = (cmd.AgentStateChanged, cmd.Offer, cmd.CancelOffer, cmd.InteractionConnected)
+"""Commands after which an agent may add other free slots or another rate to its pools."""
 _NOT_WAITING = frozenset({"transferred"})
 """Visits whose wait says nothing about patience (the time was spent talking)."""
 
@@ -138,7 +145,7 @@ def _shrunk(own: RunningMean | None, prior: float) -> float:
     return (n * own.value + SHRINK_N * prior) / (n + SHRINK_N)
 
 
-class _Supply:
+class Supply:
     """How fast the agents of one pool take interactions: slots free now, and the rate at
     which busy slots free up (the sum of 1 / handle time over the pool's working agents)."""
 
@@ -167,23 +174,40 @@ class _Supply:
 
 
 class Estimator:
-    """Expected waits for the interactions a `Router` holds; `observe` every command batch."""
+    """Expected waits for the interactions a `Router` holds. Tell it each event before the
+    router handles it (`expect`) and each command batch after (`observe`)."""
 
     def __init__(self, router: Router, default_talk_s: float = DEFAULT_TALK_S) -> None:
         self.router = router
         self.handle = HandleTimes(default_talk_s)
         self.patience: dict[str, Patience] = {}
         self._version = 0
-        self._supply: dict[int, _Supply | None] = {}
         self._entries: dict[int, list[InteractionEntry]] = {}
         self._cached_version = -1
-        self._overlap: dict[tuple[int, int], float] = {}
-        self._overlap_centre: object = None
+        self._overlap: dict[int, list[tuple[float, Bucket]]] = {}
+        self._centre: object = None
+        self._supply: dict[int, Supply] = {}
+        """id(pool) -> its supply, kept up to date agent by agent (see `_touch`)."""
+        self._pools: list[Pool] = []
+        """The pools those ids belong to (held so an id is never reused while in use)."""
+        self._expected: set[str] = set()
+        self._roster: list[str] = []
+        self._cursor = 0
+        self._given: dict[str, dict[Channel, tuple[int, float]]] = {}
+        """agent -> per channel, the (free slots, rate) it adds to each of its pools."""
 
     # ------------------------------------------------------------------ feeding
 
+    def expect(self, event: object) -> None:
+        """Told each event before the router handles it: an agent's presence can change
+        without a command saying so (paused while ringing or talking)."""
+        agent_id = getattr(event, "agent_id", None)
+        if isinstance(agent_id, str):
+            self._expected.add(agent_id)
+
     def observe(self, commands: Iterable[cmd.Command]) -> None:
         queues = self.router.queues
+        touched, self._expected = self._expected, set()
         for c in commands:
             if isinstance(c, cmd.InteractionFinished):
                 f = c
@@ -192,9 +216,27 @@ class Estimator:
                 if f.outcome not in _NOT_WAITING:
                     abandoned = f.outcome == "abandoned"
                     self.patience.setdefault(f.queue, Patience()).add(f.wait_s, abandoned)
+                if f.agent_id is not None:
+                    touched.add(f.agent_id)
             elif isinstance(c, cmd.WrapUpEnded):
                 self.handle.wrap_ended(c)
+                touched.add(c.agent_id)
+            elif isinstance(c, _AGENT_COMMANDS):
+                touched.add(c.agent_id)
         self._version += 1
+        if not self._sync():
+            agents = self.router.agents
+            roster = self._roster
+            if roster:
+                # A few more each time, in turn: an agent nothing happened to for a while
+                # still follows the channel's handle times (its prior) within a bounded lag.
+                for _ in range(min(ROLLING_TOUCH, len(roster))):
+                    self._cursor = (self._cursor + 1) % len(roster)
+                    touched.add(roster[self._cursor])
+            for aid in touched:
+                a = agents.get(aid)
+                if a is not None:
+                    self._touch(a)
 
     # ------------------------------------------------------------------ reading
 
@@ -264,7 +306,7 @@ class Estimator:
     def _in_bucket(
         self, bucket: Bucket, key: tuple[float, ...], now: float, not_before: float
     ) -> float | None:
-        supply = self._supply_of(bucket.pool, bucket.queue.spec.wrapup_s)
+        supply = self.supply_of(bucket.pool)
         if supply is None:
             return None
         patience = self.patience.get(bucket.queue.name)
@@ -274,23 +316,31 @@ class Estimator:
     # ------------------------------------------------------------------ demand
 
     def _ahead(self, bucket: Bucket, key: tuple[float, ...]) -> float:
-        router = self.router
-        mine = bucket.pool
-        ch = mine.channel
         ahead = 0.0
-        for q in router.queues.values():
-            if q.spec.channel is not ch or not q.waiting:
-                continue
-            for b in q.buckets:
-                other = cast(Bucket, b)
-                if not other.live:
-                    continue
-                share = 1.0 if other.pool is mine else self._share(mine, other.pool)
-                if share <= 0.0:
-                    continue
+        for share, other in self._rivals(bucket.pool):
+            if other.live:
                 # Entries are (key, id, token): (key,) sorts before every entry with that key.
                 ahead += share * bisect.bisect_left(self._entries_of(other), (key,))
         return ahead
+
+    def _rivals(self, mine: Pool) -> list[tuple[float, Bucket]]:
+        """Every bucket whose agents include some of `mine`'s, with the share of its agents
+        that are (cached per configuration)."""
+        got = self._overlap.get(id(mine))
+        if got is None:
+            got = []
+            for q in self.router.queues.values():
+                if q.spec.channel is not mine.channel:
+                    continue
+                for b in q.buckets:
+                    other = cast(Bucket, b).pool
+                    members = other.members
+                    if other is mine:
+                        got.append((1.0, cast(Bucket, b)))
+                    elif members and not mine.members.isdisjoint(members):
+                        got.append((len(mine.members & members) / len(members), cast(Bucket, b)))
+            self._overlap[id(mine)] = got
+        return got
 
     def _entries_of(self, bucket: Bucket) -> list[InteractionEntry]:
         got = self._entries.get(id(bucket))
@@ -299,52 +349,69 @@ class Estimator:
             self._entries[id(bucket)] = got
         return got
 
-    def _share(self, mine: Pool, other: Pool) -> float:
-        """Share of `other`'s agents that are also in `mine` (cached per configuration)."""
-        centre = self.router.centre
-        if centre is not self._overlap_centre:
-            self._overlap = {}
-            self._overlap_centre = centre
-        k = (id(mine), id(other))
-        got = self._overlap.get(k)
-        if got is None:
-            members = other.members
-            got = len(mine.members & members) / len(members) if members else 0.0
-            self._overlap[k] = got
-        return got
-
     # ------------------------------------------------------------------ supply
 
     def _fresh(self) -> None:
-        # Supply and the serving order only change with the router's state: every read
-        # between two events shares them, whatever its `now`.
+        # The serving order only changes with the router's state: every read between two
+        # events shares it, whatever its `now`.
+        self._sync()
         if self._cached_version != self._version:
             self._cached_version = self._version
-            self._supply.clear()
             self._entries.clear()
 
-    def _supply_of(self, pool: Pool, wrapup_s: float) -> _Supply | None:
-        k = id(pool)
-        if k in self._supply:
-            return self._supply[k]
-        agents = self.router.agents
-        ht = self.handle
-        ch = pool.channel
-        free = 0
-        rate = 0.0
-        for aid in pool.members:
-            a = agents.get(aid)
-            if a is None or a.presence is not Presence.READY:
+    def supply_of(self, pool: Pool) -> Supply | None:
+        """Free slots and finishing rate of a pool's working agents; None if none works."""
+        self._sync()
+        supply = self._supply.get(id(pool))
+        return supply if supply is not None and supply.rate > 1e-9 else None
+
+    def _sync(self) -> bool:
+        """Recount every pool's supply if the router's pools were rebuilt (configuration
+        or skills changed); True if it did."""
+        router = self.router
+        if router.centre is self._centre:
+            return False
+        self._centre = router.centre
+        self._overlap = {}
+        self._pools = list(router.pools.values())
+        self._supply = {id(p): Supply(0, 0.0) for p in self._pools}
+        self._given = {}
+        self._roster = list(router.agents)
+        self._cursor = 0
+        for a in router.agents.values():
+            self._touch(a)
+        return True
+
+    def _touch(self, a: AgentRec) -> None:
+        """Bring what `a` adds to each of its pools up to date: O(its pools)."""
+        old = self._given.get(a.id, {})
+        new: dict[Channel, tuple[int, float]] = {}
+        if a.presence is Presence.READY:
+            free_now = a.free_channels()
+            ht = self.handle
+            for ch in a.pools:
+                slots = a.profile.capacity.get(ch, 0)
+                if slots:
+                    cycle = max(1.0, ht.talk_s(a.id, ch) + ht.wrap_s(a.id, ch, 0.0))
+                    free = slots - a.load.get(ch, 0) if ch in free_now else 0
+                    new[ch] = (free, slots / cycle)
+        if new == old:
+            return
+        supply = self._supply
+        for ch in old.keys() | new.keys():
+            of, orate = old.get(ch, (0, 0.0))
+            nf, nrate = new.get(ch, (0, 0.0))
+            if of == nf and orate == nrate:
                 continue
-            slots = a.profile.capacity.get(ch, 0)
-            if not slots:
-                continue
-            rate += slots / max(1.0, ht.talk_s(aid, ch) + ht.wrap_s(aid, ch, wrapup_s))
-            if ch in a.free_channels():
-                free += slots - a.load.get(ch, 0)
-        supply = _Supply(free, rate) if rate > 0.0 else None
-        self._supply[k] = supply
-        return supply
+            for p in a.pools.get(ch, ()):
+                got = supply.get(id(p))
+                if got is not None:
+                    got.free += nf - of
+                    got.rate += nrate - orate
+        if new:
+            self._given[a.id] = new
+        else:
+            self._given.pop(a.id, None)
 
 
 def _sooner(a: float | None, b: float | None) -> float | None:

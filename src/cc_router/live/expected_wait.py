@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from cc_router.core import commands as cmd
+from cc_router.core import events as ev
 from cc_router.core.estimate import Estimator
 
 if TYPE_CHECKING:
@@ -24,9 +25,13 @@ def attach(service: Service) -> Estimator:
         return existing
     estimator = Estimator(service.router)
 
+    def listener(event: ev.Event, now: float) -> None:
+        estimator.expect(event)
+
     def sink(commands: Sequence[cmd.Command], now: float) -> None:
         estimator.observe(commands)
 
+    service.listeners.append(listener)
     service.sinks.append(sink)
     service.extras[EXTRAS_KEY] = estimator
     return estimator
