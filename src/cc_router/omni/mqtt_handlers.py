@@ -19,13 +19,12 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import os
 from typing import Any
 
 import structlog
 from pydantic import SecretStr, ValidationError
 
-from cc_router.config.load import ENV_API_TOKEN
+from cc_router.config import environment
 from cc_router.mqtt.component import MqttComponent
 from cc_router.omni.intake import TaskIntake
 from cc_router.omni.offers import DesktopOffer, OfferBoard
@@ -40,7 +39,7 @@ _REF_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 def _token(config_token: SecretStr | None) -> str | None:
     if config_token is not None and config_token.get_secret_value():
         return config_token.get_secret_value()
-    return os.environ.get(ENV_API_TOKEN) or None
+    return environment.api_token()
 
 
 def _segment_ok(s: str) -> bool:
