@@ -21,24 +21,13 @@ def check(config: Config) -> list[ConfigIssue]:
 
     seen: dict[str, int] = {}
     for i, s in enumerate(config.skills):
-        if s.name in seen:
-            add(
-                ConfigIssue(
-                    ("skills", i, "name"), f"skill {s.name!r} already declared at skills[{seen[s.name]}]"
-                )
-            )
-        seen.setdefault(s.name, i)
+        if (j := _repeat(seen, s.name, i)) is not None:
+            add(ConfigIssue(("skills", i, "name"), f"skill {s.name!r} already declared at skills[{j}]"))
 
     nodes: dict[str, int] = {}
     for i, node in enumerate(config.asterisk):
-        if node.name in nodes:
-            add(
-                ConfigIssue(
-                    ("asterisk", i, "name"),
-                    f"node {node.name!r} already defined at asterisk[{nodes[node.name]}]",
-                )
-            )
-        nodes.setdefault(node.name, i)
+        if (j := _repeat(nodes, node.name, i)) is not None:
+            add(ConfigIssue(("asterisk", i, "name"), f"node {node.name!r} already defined at asterisk[{j}]"))
         if node.secret is None:
             add(
                 ConfigIssue(
@@ -49,14 +38,12 @@ def check(config: Config) -> list[ConfigIssue]:
 
     pools: dict[str, int] = {}
     for i, pool in enumerate(config.seat_pools):
-        if pool.name in pools:
+        if (j := _repeat(pools, pool.name, i)) is not None:
             add(
                 ConfigIssue(
-                    ("seat_pools", i, "name"),
-                    f"seat pool {pool.name!r} already defined at seat_pools[{pools[pool.name]}]",
+                    ("seat_pools", i, "name"), f"seat pool {pool.name!r} already defined at seat_pools[{j}]"
                 )
             )
-        pools.setdefault(pool.name, i)
         if pool.node is not None and pool.node not in nodes:
             add(
                 ConfigIssue(
@@ -111,13 +98,8 @@ def check(config: Config) -> list[ConfigIssue]:
 
     queues: dict[str, int] = {}
     for i, q in enumerate(config.queues):
-        if q.name in queues:
-            add(
-                ConfigIssue(
-                    ("queues", i, "name"), f"duplicate queue {q.name!r} (also queues[{queues[q.name]}])"
-                )
-            )
-        queues.setdefault(q.name, i)
+        if (j := _repeat(queues, q.name, i)) is not None:
+            add(ConfigIssue(("queues", i, "name"), f"duplicate queue {q.name!r} (also queues[{j}])"))
     for i, q in enumerate(config.queues):
         loc = ("queues", i)
         exprs: list[tuple[Loc, str]] = [((*loc, "requirement"), q.requirement)]
@@ -154,13 +136,8 @@ def check(config: Config) -> list[ConfigIssue]:
     windows: dict[tuple[str, str], list[tuple[int, datetime, datetime]]] = {}
     for i, camp in enumerate(config.campaigns):
         loc = ("campaigns", i)
-        if camp.name in names:
-            add(
-                ConfigIssue(
-                    (*loc, "name"), f"duplicate campaign {camp.name!r} (also campaigns[{names[camp.name]}])"
-                )
-            )
-        names.setdefault(camp.name, i)
+        if (j := _repeat(names, camp.name, i)) is not None:
+            add(ConfigIssue((*loc, "name"), f"duplicate campaign {camp.name!r} (also campaigns[{j}])"))
         c = camp.localized(tz)
         if c.end <= c.start:
             add(
@@ -181,6 +158,12 @@ def check(config: Config) -> list[ConfigIssue]:
                 )
         windows.setdefault(wkey, []).append((i, c.start, c.end))
     return issues
+
+
+def _repeat(first: dict[str, int], name: str, i: int) -> int | None:
+    """Where `name` was first seen, when entry `i` repeats it; else records `i` as its first."""
+    j = first.setdefault(name, i)
+    return j if j != i else None
 
 
 _LIMIT_OF = {"on_max_wait": "max_wait_s", "on_max_length": "max_length", "on_empty": ""}
