@@ -117,7 +117,7 @@ def top(
     from rich.live import Live
     from rich.text import Text
 
-    token = token or environment.get(environment.API_TOKEN)
+    token = token or environment.api_token()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     console = Console()
     base = url.rstrip("/")

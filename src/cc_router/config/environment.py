@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any, overload
 
+from pydantic import SecretStr
+
 from cc_router.config.issues import ConfigIssue, Loc
 
 AMI_SECRET = "CC_ROUTER_AMI_SECRET"
@@ -57,8 +59,11 @@ def store_url() -> str | None:
     return get(STORE_URL)
 
 
-def api_token() -> str | None:
-    """The token, or None when unset or empty."""
+def api_token(configured: SecretStr | None = None) -> str | None:
+    """The control API token: `configured` (`http.token`) when set and not empty, else
+    CC_ROUTER_API_TOKEN; None when neither is."""
+    if configured is not None and configured.get_secret_value():
+        return configured.get_secret_value()
     return get(API_TOKEN) or None
 
 

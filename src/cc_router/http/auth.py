@@ -23,10 +23,7 @@ NO_TOKEN_MESSAGE = (
 
 
 def configured_token(service: Service) -> str | None:
-    secret = service.config.http.token
-    if secret is not None and secret.get_secret_value():
-        return secret.get_secret_value()
-    return environment.api_token()
+    return environment.api_token(service.config.http.token)
 
 
 def _presented(request: Request, allow_query: bool) -> str | None:

@@ -22,7 +22,7 @@ import json
 from typing import Any
 
 import structlog
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from cc_router.config import environment
 from cc_router.mqtt.component import MqttComponent
@@ -36,12 +36,6 @@ MAX_PAYLOAD = 1_000_000
 _REF_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:@-")
 
 
-def _token(config_token: SecretStr | None) -> str | None:
-    if config_token is not None and config_token.get_secret_value():
-        return config_token.get_secret_value()
-    return environment.api_token()
-
-
 def _segment_ok(s: str) -> bool:
     return 0 < len(s) <= 128 and all(c in _REF_OK for c in s)
 
@@ -52,7 +46,7 @@ class MqttTasks:
         self.intake = intake
         self.board = board
         self.topics = mqtt.topics
-        self._token = _token(intake.service.config.http.token)
+        self._token = environment.api_token(intake.service.config.http.token)
         self._pending: set[asyncio.Task[None]] = set()
 
     def attach(self) -> None:
