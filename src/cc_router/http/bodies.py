@@ -41,6 +41,3 @@ class PriorityBody(_Body):
     priority: int = Field(
         ge=-1000, le=1000, strict=True, description="The waiting interaction's own priority (higher first)."
     )
-
-
-BODY_MODELS: tuple[type[BaseModel], ...] = (PauseBody, SkillsBody, QueuePatch, MoveBody, PriorityBody)

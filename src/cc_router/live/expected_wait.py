@@ -1,6 +1,6 @@
 """The service's expected-wait estimator: one per service, fed every command batch.
 
-`attach(service)` is idempotent (the estimator lives in `service.extras["expected_wait"]`)
+`attach(service)` is idempotent (the estimator lives in `service.parts.expected_wait`)
 so the live view, the API and the announcements share one set of handle-time figures.
 """
 
@@ -16,12 +16,10 @@ from cc_router.core.estimate import Estimator
 if TYPE_CHECKING:
     from cc_router.service import Service
 
-EXTRAS_KEY = "expected_wait"
-
 
 def attach(service: Service) -> Estimator:
-    existing = service.extras.get(EXTRAS_KEY)
-    if isinstance(existing, Estimator):
+    existing = service.parts.expected_wait
+    if existing is not None:
         return existing
     estimator = Estimator(service.router)
 
@@ -33,7 +31,7 @@ def attach(service: Service) -> Estimator:
 
     service.listeners.append(listener)
     service.sinks.append(sink)
-    service.extras[EXTRAS_KEY] = estimator
+    service.parts.expected_wait = estimator
     return estimator
 
 
