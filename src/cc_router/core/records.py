@@ -4,34 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from cc_router.core.commands import Explanation
 from cc_router.core.spec import AgentSpec, Channel, ProfileSpec, QueueSpec
+from cc_router.core.vocabulary import AgentState, Presence, Stage
 
-
-class Presence(StrEnum):
-    LOGGED_OUT = "logged_out"
-    READY = "ready"
-    PAUSED = "paused"
-
-
-class AgentState(StrEnum):
-    """What supervisors see; derived from presence and the work an agent holds."""
-
-    LOGGED_OUT = "logged_out"
-    READY = "ready"
-    RESERVED = "reserved"
-    BUSY = "busy"
-    WRAP_UP = "wrap_up"
-    PAUSED = "paused"
-
-
-class Stage(StrEnum):
-    WAITING = "waiting"
-    OFFERED = "offered"
-    CONNECTED = "connected"
-    DONE = "done"
+__all__ = ["AgentRec", "AgentState", "InteractionRec", "OfferRec", "Presence", "QueueRec", "Stage"]
 
 
 @dataclass(slots=True)
