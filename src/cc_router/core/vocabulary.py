@@ -118,6 +118,8 @@ class Trigger(StrEnum):
     OVERFLOWED = "overflowed"
     TRANSFERRED = "transferred"
     DIRECT_FALLBACK = "direct_fallback"
+    APP_QUEUE = "app_queue"
+    """Offers of the app_queue model the simulator compares the core with."""
 
 
 QUEUED_TRIGGER: dict[QueueReason, Trigger] = {
