@@ -326,7 +326,7 @@ class LiveView:
             "longest_wait_s": round(max(0.0, now - oldest), 1) if oldest is not None else 0.0,
             "oldest_since": oldest,
             "agents": agents,
-            "logged_in": sum(n for s, n in agents.items() if s != "logged_out"),
+            "logged_in": sum(n for s, n in agents.items() if s != AgentState.LOGGED_OUT),
             "today": self._today.get(name, QueueCounters()).as_dict(),
             "interval": {
                 "start": self._interval_start,
@@ -366,7 +366,7 @@ class LiveView:
                     "longest_wait_s": round(max(0.0, now - since), 1) if since is not None else 0.0,
                     "oldest_since": since,
                     "agents": agents,
-                    "logged_in": sum(n for s, n in agents.items() if s != "logged_out"),
+                    "logged_in": sum(n for s, n in agents.items() if s != AgentState.LOGGED_OUT),
                     "slots": self.slots.of(channel),
                     "today": today.get(ch, QueueCounters()).as_dict(),
                 }

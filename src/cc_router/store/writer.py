@@ -28,7 +28,7 @@ from cc_router.core.commands import (
     Offer,
 )
 from cc_router.core.spec import Channel
-from cc_router.core.vocabulary import Outcome, Trigger
+from cc_router.core.vocabulary import AgentState, Outcome, Trigger
 from cc_router.store.tables import agent_states, decisions, interactions, utc, utc_or_none
 
 log = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ async def _write_states(
             prev["ended_at"] = at
         elif c.agent_id in open_agents:
             closes.append({"b_agent": c.agent_id, "b_at": at})
-        elif c.previous != "logged_out" and c.previous_since < c.at:
+        elif c.previous != AgentState.LOGGED_OUT and c.previous_since < c.at:
             # First sight of this agent and it was already doing something: keep that
             # interval too; its reason was never seen, so it is left empty.
             rows.append(
