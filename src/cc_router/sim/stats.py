@@ -20,8 +20,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from cc_router.core.commands import InteractionFinished
+from cc_router.core.reporting import VisitTally
 from cc_router.core.vocabulary import AgentState
-from cc_router.figures import VisitTally
 from cc_router.sim.traffic import INTERVAL_S
 
 STATES = tuple(s.value for s in AgentState if s is not AgentState.LOGGED_OUT)

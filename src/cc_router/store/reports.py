@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import RowMapping, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cc_router.figures import VisitTally
+from cc_router.core.reporting import VisitTally
 from cc_router.store.tables import (
     INTERVAL_S,
     agent_intervals,

@@ -1,8 +1,11 @@
-"""How one queue visit counts in queue figures, the same for SQL reports and the simulator.
+"""The reporting grain and the way a queue visit counts, shared by the store's interval
+rows, the wallboard's current interval and the simulator's charts.
+
+Time is cut into the same slots everywhere, and in every queue figure
 
     sl_pct = 100 * answered_within_sl / (answered + abandoned_after_sl)
 
-Answered visits within the threshold count for the queue, abandoned ones after it
+answered visits within the threshold count for the queue, abandoned ones after it
 against; visits that left by an exit are counted apart and are not part of the ratio.
 """
 
@@ -11,6 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cc_router.core.vocabulary import ABANDONED_OUTCOMES, ANSWERED_OUTCOMES, Outcome
+
+INTERVAL_S = 900
+"""15 minutes, the usual contact-centre reporting interval."""
 
 
 @dataclass(slots=True)
