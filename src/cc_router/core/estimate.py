@@ -34,12 +34,13 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from cc_router.core import commands as cmd
 from cc_router.core.pools import Bucket, InteractionEntry, Pool
-from cc_router.core.records import AgentRec, InteractionRec, Presence, Stage
+from cc_router.core.records import AgentRec, InteractionRec
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import ABANDONED_OUTCOMES, Outcome, Presence, Stage
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -59,7 +60,7 @@ DEFAULT_TALK_S = 180.0
 """Talk time assumed before the centre has finished a single interaction."""
 _AGENT_COMMANDS = (cmd.AgentStateChanged, cmd.Offer, cmd.CancelOffer, cmd.InteractionConnected)
 """Commands after which an agent may add other free slots or another rate to its pools."""
-_NOT_WAITING = frozenset({"transferred"})
+_NOT_WAITING = frozenset({Outcome.TRANSFERRED})
 """Visits whose wait says nothing about patience (the time was spent talking)."""
 
 
@@ -214,7 +215,7 @@ class Estimator:
                 q = queues.get(f.queue)
                 self.handle.finished(f, q.spec.wrapup_s if q is not None else 0.0)
                 if f.outcome not in _NOT_WAITING:
-                    abandoned = f.outcome == "abandoned"
+                    abandoned = f.outcome in ABANDONED_OUTCOMES
                     self.patience.setdefault(f.queue, Patience()).add(f.wait_s, abandoned)
                 if f.agent_id is not None:
                     touched.add(f.agent_id)
@@ -264,7 +265,7 @@ class Estimator:
         self._fresh()
         best: float | None = None
         for step, b in enumerate(q.buckets):
-            bucket = cast(Bucket, b)
+            bucket = b
             key = (-(q.spec.priority + priority + bucket.priority_boost), now, math.inf)
             after = q.spec.steps[step - 1].after_s if step else 0.0
             best = _sooner(best, self._in_bucket(bucket, key, now, after))
@@ -280,7 +281,7 @@ class Estimator:
         worst: float | None = None
         inters = self.router.interactions
         for b in q.buckets:
-            bucket = cast(Bucket, b)
+            bucket = b
             if not bucket.live:
                 continue
             entries = self._entries_of(bucket)
@@ -295,7 +296,7 @@ class Estimator:
         q = it.queue
         best: float | None = None
         for step in range(it.step, len(q.buckets)):
-            bucket = cast(Bucket, q.buckets[step])
+            bucket = q.buckets[step]
             key = bucket.entry_key(it)
             due = it.queue_joined_at + q.spec.steps[step - 1].after_s - now if step > it.step else 0.0
             if best is not None and due >= best:
@@ -333,12 +334,12 @@ class Estimator:
                 if q.spec.channel is not mine.channel:
                     continue
                 for b in q.buckets:
-                    other = cast(Bucket, b).pool
+                    other = b.pool
                     members = other.members
                     if other is mine:
-                        got.append((1.0, cast(Bucket, b)))
+                        got.append((1.0, b))
                     elif members and not mine.members.isdisjoint(members):
-                        got.append((len(mine.members & members) / len(members), cast(Bucket, b)))
+                        got.append((len(mine.members & members) / len(members), b))
             self._overlap[id(mine)] = got
         return got
 

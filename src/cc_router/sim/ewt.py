@@ -22,12 +22,13 @@ from typing import Any
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.estimate import Estimator
-from cc_router.core.records import QueueRec, Stage
+from cc_router.core.records import QueueRec
 from cc_router.core.router import Router
 from cc_router.core.spec import CentreSpec, Channel
+from cc_router.core.vocabulary import Outcome, Stage
 
 WITHIN_S = 30.0
-_GOES_ON = frozenset({"overflowed", "moved"})
+_GOES_ON = frozenset({Outcome.OVERFLOWED, Outcome.MOVED})
 METHODS = ("cc_router", "app_queue", "app_queue_x_position")
 
 
