@@ -10,7 +10,8 @@ page of the list costs O(page), not O(agents).
 Reads return plain JSON-ready dicts (UTF-8 names untouched):
 
 - `queues()` / `queue(name)`: name, channel, priority, service_level_s, waiting,
-  longest_wait_s, oldest_since (epoch s, to tick client-side), agents {state: n},
+  longest_wait_s, oldest_since (epoch s, to tick client-side), ewt_new_s (expected wait
+  of a caller joining now), ewt_longest_s (longest expected wait of those waiting), agents {state: n},
   logged_in, today / interval / total counters (see `QueueCounters.as_dict`).
 - `channels()`: per channel, waiting, longest_wait_s / oldest_since, agents {state: n}
   (agents whose profile has capacity on that channel), logged_in, slots {used, total}
@@ -21,7 +22,8 @@ Reads return plain JSON-ready dicts (UTF-8 names untouched):
   capacity}}, skills, queues.
 - `agent_page(filter, limit, offset)`: the agents an `AgentFilter` selects in `ATTENTION`
   order (paused and wrap-up first, longest in state first), with total and counts by state.
-- `waiting(limit)`: id, queue, channel, position, wait_s, step, priority, caller.
+- `waiting(limit)`: id, queue, channel, position, wait_s, step, priority, caller, ewt_s
+  (expected wait from now, `cc_router.core.estimate`; null when unknown).
 - `stream_snapshot(filter, limit)` / `stream_update(since, shown, filter, limit)`: what the
   SSE stream sends: queues (today's counters only), channels, waiting, agent counts, one
   page of agents, then only the page's agents that changed or came into it.
@@ -47,6 +49,7 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.spec import Channel
 from cc_router.core.vocabulary import ABANDONED_OUTCOMES, ANSWERED_OUTCOMES, ENTRY_REASONS, AgentState, Stage
+from cc_router.live import expected_wait
 from cc_router.live.agent_filter import ATTENTION, AgentFilter
 from cc_router.live.slots import SlotBook, agent_load
 from cc_router.live.stats import INTERVAL_S, QueueCounters
@@ -93,6 +96,7 @@ class LiveView:
         self._skills_pending: set[str] = set()
         self._changed = asyncio.Event()
         self._cache: tuple[tuple[int, int], float, dict[str, Any]] | None = None
+        self._ewt = expected_wait.attach(service)
         self._rebuild()
 
     # ------------------------------------------------------------------ attaching
@@ -326,6 +330,9 @@ class LiveView:
             "oldest_since": oldest,
             "agents": agents,
             "logged_in": sum(n for s, n in agents.items() if s != AgentState.LOGGED_OUT),
+            # Expected waits: of a caller joining now, and of the one waiting longest ahead.
+            "ewt_new_s": expected_wait.rounded(self._ewt.expected_wait_new(name, now)),
+            "ewt_longest_s": expected_wait.rounded(self._ewt.longest(name, now)),
             "today": self._today.get(name, QueueCounters()).as_dict(),
             "interval": {
                 "start": self._interval_start,
@@ -539,6 +546,7 @@ class LiveView:
                 "step": it.step,
                 "priority": it.priority,
                 "caller": it.caller,
+                "ewt_s": expected_wait.rounded(self._ewt.expected_wait(it.id, now)),
             }
             for pos, _, _, name, it in rows
         ]
