@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from cc_router.adapters.ami.drift import check_drift
 from cc_router.core import events as ev
 from tests.ami.fake_ami import FakeAmi
 from tests.ami.test_connection import CALLER_UID, HOLD, _node, _until
@@ -37,14 +36,14 @@ async def test_drift_finds_gone_unknown_and_orphans_and_corrects_them() -> None:
         fake.channels.append(HOLD)
         fake.sessions[0].send(_enqueue(CALLER_UID, HOLD["Channel"]))
         await _until(lambda: CALLER_UID in service.router.interactions)
-        assert await check_drift(node) == {}  # nothing differs: nothing reported
+        assert await node.drift_check.check() == {}  # nothing differs: nothing reported
         fake.channels.clear()
         # A caller on hold whose CCREnqueue was lost, and an agent leg of ours with no offer.
         other = {**HOLD, "Channel": "PJSIP/trunk-00000002", "Uniqueid": "1700000000.2"}
         orphan = {"Channel": "Local/1001@ccr-sim-agent-00000001;1", "Uniqueid": f"ccr-{node.run_token}-77"}
         fake.channels += [other, orphan]
         fake.variables.update(CCR_NUMBER="10086", CCR_LANG="zh", CCR_PRIORITY="0")
-        found = await check_drift(node)
+        found = await node.drift_check.check()
         assert found == {"caller_gone": 1, "caller_unknown": 1, "leg_orphan": 1}
         assert ev.InteractionAbandoned(CALLER_UID) in events
         assert "1700000000.2" in service.router.interactions
@@ -69,7 +68,7 @@ async def test_drift_suspect_cleared_by_late_event() -> None:
         fake.sessions[0].send(_enqueue(CALLER_UID, HOLD["Channel"]))
         await _until(lambda: CALLER_UID in service.router.interactions)
         fake.channels.clear()
-        check = asyncio.create_task(check_drift(node))
+        check = asyncio.create_task(node.drift_check.check())
         await asyncio.sleep(0.1)
         fake.sessions[0].send({"Event": "Hangup", "Channel": HOLD["Channel"], "Uniqueid": CALLER_UID})
         assert await check == {}

@@ -53,7 +53,7 @@ async def test_connect_agent_hangs_up(harness: Harness) -> None:
     assert finished[0].caller == "张伟 <13800138000>"
     logged = [a["Event"] for a in harness.outbox("QueueLog")]
     assert logged[:1] == ["ADDMEMBER"] and {"ENTERQUEUE", "CONNECT", "COMPLETEAGENT"} <= set(logged)
-    assert harness.node.callers == {} and harness.node.legs == {}
+    assert harness.node.registry.callers == {} and harness.node.registry.legs == {}
 
 
 @pytest.mark.asyncio
@@ -108,7 +108,7 @@ async def test_caller_hangs_up_while_waiting(harness: Harness) -> None:
     [arrived] = harness.of(ev.InteractionArrived)
     assert harness.of(ev.InteractionAbandoned) == [ev.InteractionAbandoned(arrived.interaction_id)]
     assert [a["Event"] for a in harness.outbox("QueueLog")] == ["ENTERQUEUE", "ABANDON"]
-    assert harness.node.callers == {}
+    assert harness.node.registry.callers == {}
 
 
 @pytest.mark.asyncio
