@@ -30,7 +30,7 @@ async def test_drift_finds_gone_unknown_and_orphans_and_corrects_them() -> None:
     fake = FakeAmi()
     await fake.start()
     service, node, events, task = await _node(fake)
-    node.drift_grace_s = 0.05
+    node.drift_check.grace_s = 0.05
     try:
         # A waiting caller the router knows, whose Hangup is then lost.
         fake.channels.append(HOLD)
@@ -40,7 +40,10 @@ async def test_drift_finds_gone_unknown_and_orphans_and_corrects_them() -> None:
         fake.channels.clear()
         # A caller on hold whose CCREnqueue was lost, and an agent leg of ours with no offer.
         other = {**HOLD, "Channel": "PJSIP/trunk-00000002", "Uniqueid": "1700000000.2"}
-        orphan = {"Channel": "Local/1001@ccr-sim-agent-00000001;1", "Uniqueid": f"ccr-{node.run_token}-77"}
+        orphan = {
+            "Channel": "Local/1001@ccr-sim-agent-00000001;1",
+            "Uniqueid": f"ccr-{node.registry.run_token}-77",
+        }
         fake.channels += [other, orphan]
         fake.variables.update(CCR_NUMBER="10086", CCR_LANG="zh", CCR_PRIORITY="0")
         found = await node.drift_check.check()
@@ -62,7 +65,7 @@ async def test_drift_suspect_cleared_by_late_event() -> None:
     fake = FakeAmi()
     await fake.start()
     service, node, events, task = await _node(fake)
-    node.drift_grace_s = 0.3
+    node.drift_check.grace_s = 0.3
     try:
         fake.channels.append(HOLD)
         fake.sessions[0].send(_enqueue(CALLER_UID, HOLD["Channel"]))
@@ -86,14 +89,14 @@ async def test_drift_loop_runs_periodically_and_leaves_foreign_callers() -> None
     await fake.start()
     service, node, _events, task = await _node(fake)
     node.exit_unknown_numbers = False
-    node.drift_grace_s = 0.01
+    node.drift_check.grace_s = 0.01
     try:
         foreign = {**HOLD, "Uniqueid": "1700000000.9"}
         fake.channels.append(foreign)
         fake.variables.update(CCR_NUMBER="99999")  # not ours: another router's caller
-        node.drift_check_s = 0.05
+        node.drift_check.interval_s = 0.05
         # the loop was started with the config's interval; it re-reads it on every round
-        await _until(lambda: node.drift_checks >= 2 or len(fake.actions("CoreShowChannels")) >= 3, 70)
+        await _until(lambda: node.drift_check.checks >= 2 or len(fake.actions("CoreShowChannels")) >= 3, 70)
         assert node.drift == {}
         assert "1700000000.9" not in service.router.interactions
     finally:

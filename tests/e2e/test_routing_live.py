@@ -175,7 +175,7 @@ async def test_drift_check_repairs_lost_events(
     """Events lost behind the router's back (handlers silenced, the connection stays up)
     are found by the periodic drift check against Asterisk's channel list and repaired."""
     node = live.node
-    node.drift_grace_s = 0.3
+    node.drift_check.grace_s = 0.3
     num = "13800000051"
     user_handlers = node.ami_in.user_handlers
     enqueue = user_handlers["CCREnqueue"]
@@ -189,7 +189,7 @@ async def test_drift_check_repairs_lost_events(
         await asyncio.sleep(0.5)  # its (lost) CCREnqueue is long gone
         user_handlers["CCREnqueue"] = enqueue
         assert live.iid_of_caller(num) is None
-        node.drift_check_s = 1.0
+        node.drift_check.interval_s = 1.0
         await wait_until(lambda: live.iid_of_caller(num) is not None, 10, "drift admits the caller")
         assert node.drift["caller_unknown"] == 1
         iid = live.iid_of_caller(num) or ""
@@ -207,5 +207,5 @@ async def test_drift_check_repairs_lost_events(
         assert live.finished(iid).outcome == "abandoned"  # type: ignore[union-attr]
         assert node.drift["caller_gone"] == 1
     finally:
-        node.drift_check_s = 0
+        node.drift_check.interval_s = 0
         caller.kill()

@@ -490,7 +490,7 @@ def _instrument(service: Any, node: Any, probe: RouterProbe) -> Callable[[], Non
     def on_enqueue(msg: Mapping[str, str], now: float) -> Any:
         ts = msg.get("Timestamp")
         if ts:
-            probe.ast_enqueue[f"{node.prefix}{msg.get('Uniqueid', '')}"] = float(ts)
+            probe.ast_enqueue[f"{node.ami_in.prefix}{msg.get('Uniqueid', '')}"] = float(ts)
         return orig_enqueue(msg, now)
 
     def on_newchannel(frame: bytes, now: float) -> Any:

@@ -2,8 +2,8 @@
 
 Events can be lost without the connection dropping (an Asterisk bug, a stasis backlog, a
 handler that failed), and then the router believes in callers that are gone, or never
-hears of callers on hold. Every `interval_s` (config: drift_check_s) the node reads CoreShowChannels (and
-DeviceStateList when it has SIP agents) and looks for:
+hears of callers on hold. Every `interval_s` (config: `drift_check_s`) the node reads
+CoreShowChannels (and DeviceStateList when it has SIP agents) and looks for:
 
 | kind | what | correction |
 |---|---|---|

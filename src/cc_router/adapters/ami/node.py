@@ -68,16 +68,8 @@ class AmiNode:
         self.registry = Registry(run_token=secrets.token_hex(3))
         self.ami_in = AmiToCore(self.registry, service, spec, prefix=f"{spec.name}." if multi_node else "")
         self.ami_out = CoreToAmi(self.ami_in)
-        self.supervisor = Supervisor(
-            spec,
-            secret or spec.secret or SecretStr(""),
-            name=self.name,
-            on_event=self.on_ami_event,
-            on_unreachable=self._block_agents,
-            on_up=self._rebuild,
-            while_up=self._watch,
-            on_lost=self._on_connection_lost,
-        )
+        secret = secret or spec.secret or SecretStr("")
+        self.supervisor = Supervisor(spec, secret, self, self.on_ami_event, name=self.name)
         self.checker = Checker(
             self.registry, self.ami_in, AsteriskReads(self.supervisor.send_action), self.apply
         )
@@ -168,22 +160,22 @@ class AmiNode:
                 loop = loop or asyncio.get_running_loop()
                 loop.call_soon(self.service.submit, e)
 
-    # ------------------------------------------------------------------ connection states
+    # ------------------------------------------------------------------ connection states (supervisor.Owner)
 
-    async def _rebuild(self) -> None:
-        await rebuild(self.checker)
-
-    async def _watch(self) -> None:
-        await self.drift_check.loop(lambda: self.supervisor.ready)
-
-    def _block_agents(self) -> None:
+    def on_unreachable(self) -> None:
         self.apply(self.ami_in.block_agents())
 
-    def _on_connection_lost(self) -> None:
+    async def on_up(self) -> None:
+        await rebuild(self.checker)
+
+    async def while_up(self) -> None:
+        await self.drift_check.loop(lambda: self.supervisor.ready)
+
+    def on_lost(self) -> None:
         # Originates not yet written can still be refused cleanly; written ones have an
         # unknown fate until the snapshot after reconnecting.
         # Block first: a declined offer must not be re-offered to another agent here.
-        self._block_agents()
+        self.apply(self.ami_in.block_agents())
         for action in self.supervisor.take_unsent("Originate"):
             leg = self.registry.leg_by_action.get(str(action.get("ActionID")))
             if leg is not None:
@@ -209,16 +201,6 @@ class AmiNode:
         return self.supervisor.connects
 
     @property
-    def run_token(self) -> str:
-        """Part of every agent-leg id this node makes (`ccr-<token>-<n>`)."""
-        return self.registry.run_token
-
-    @property
-    def prefix(self) -> str:
-        """Interaction id prefix (`<node>.` with several nodes, else empty)."""
-        return self.ami_in.prefix
-
-    @property
     def exit_unknown_numbers(self) -> bool:
         """False where several routers share one Asterisk (tests): leave others' callers alone."""
         return self.ami_in.exit_unknown_numbers
@@ -231,26 +213,6 @@ class AmiNode:
     def drift(self) -> Counter[str]:
         """Drift items confirmed since start, by kind (drift.py); read by /metrics."""
         return self.drift_check.found
-
-    @property
-    def drift_checks(self) -> int:
-        return self.drift_check.checks
-
-    @property
-    def drift_check_s(self) -> float:
-        return self.drift_check.interval_s
-
-    @drift_check_s.setter
-    def drift_check_s(self, value: float) -> None:
-        self.drift_check.interval_s = value
-
-    @property
-    def drift_grace_s(self) -> float:
-        return self.drift_check.grace_s
-
-    @drift_grace_s.setter
-    def drift_grace_s(self, value: float) -> None:
-        self.drift_check.grace_s = value
 
     def health(self) -> dict[str, object]:
         link = self.supervisor.health()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 import structlog
 from pydantic import SecretStr
@@ -56,31 +56,41 @@ operators) still see everything; list replies (CoreShowChannel...) are not filte
 OnReply = Callable[[Reply | None, BaseException | None], None]
 
 
+class Owner(Protocol):
+    """What a connection means to the node that owns it."""
+
+    def on_unreachable(self) -> None:
+        """A connect failed: Asterisk cannot be reached now."""
+
+    async def on_up(self) -> None:
+        """Logged in: rebuild the state from Asterisk's (AmiError: try another connection)."""
+
+    async def while_up(self) -> None:
+        """Runs while the connection is up (cancelled when it drops)."""
+
+    def on_lost(self) -> None:
+        """The connection is gone; the next one follows after the backoff."""
+
+
 class Supervisor:
-    """`run()` forever: connect, `on_up`, serve until the connection drops, `on_lost`, again."""
+    """`run()` forever: connect, `owner.on_up`, serve until the connection drops, `owner.on_lost`, again."""
 
     def __init__(
         self,
         spec: AsteriskNode,
         secret: SecretStr,
+        owner: Owner,
+        on_event: EventHandler,
         *,
         name: str,
-        on_event: EventHandler,
-        on_unreachable: Callable[[], None],
-        on_up: Callable[[], Coroutine[Any, Any, None]],
-        while_up: Callable[[], Coroutine[Any, Any, None]],
-        on_lost: Callable[[], None],
     ) -> None:
         self.spec = spec
-        self.name = name
-        self.node = spec.name
         self.secret = secret
+        self.owner = owner
         self.on_event = on_event
         """Every AMI event of the session (read when connecting: replace it before `run`)."""
-        self.on_unreachable = on_unreachable
-        self.on_up = on_up
-        self.while_up = while_up
-        self.on_lost = on_lost
+        self.name = name
+        self.node = spec.name
         self.conn: AmiConnection | None = None
         self.ready = False
         """Logged in and `on_up` done (the state rebuilt from Asterisk's): routing is live."""
@@ -109,7 +119,7 @@ class Supervisor:
                     await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))
                 except (OSError, TimeoutError, AmiError) as exc:
                     self.last_error = f"{type(exc).__name__}: {exc}"
-                    self.on_unreachable()
+                    self.owner.on_unreachable()
                     log.warning(
                         "ami_connect_failed", node=self.node, error=self.last_error, retry_in_s=backoff
                     )
@@ -122,7 +132,7 @@ class Supervisor:
                 try:
                     await self._filter_session(conn)
                     self._outbox_wake.set()
-                    await self.on_up()
+                    await self.owner.on_up()
                     self.ready = True
                     self.last_error = ""
                     backoff = 0.5
@@ -131,7 +141,7 @@ class Supervisor:
                     self.last_error = f"snapshot failed: {exc}"
                     log.warning("ami_snapshot_failed", node=self.node, error=str(exc))
                     conn.close("snapshot failed")
-                watch = asyncio.create_task(self.while_up(), name=f"{self.name}-drift")
+                watch = asyncio.create_task(self.owner.while_up(), name=f"{self.name}-drift")
                 try:
                     await conn.wait_closed()
                 finally:
@@ -140,7 +150,7 @@ class Supervisor:
                         await watch
                 self.ready = False
                 self.last_error = conn.lost_reason
-                self.on_lost()
+                self.owner.on_lost()
                 await asyncio.sleep(backoff)
                 backoff = min(self.spec.reconnect_max_s, backoff * 2)
         finally:
