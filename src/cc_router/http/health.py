@@ -13,8 +13,9 @@ def readiness(service: Service) -> tuple[bool, list[dict[str, Any]]]:
     nodes = service.extras.get("ami", [])
     if isinstance(nodes, list | tuple):
         for i, node in enumerate(nodes):
+            # A node's component name (`ami:<asterisk name>`) is its check, like store and mqtt.
             name = getattr(node, "name", None) or f"ami[{i}]"
-            checks.append({"check": f"ami:{name}", "ok": bool(getattr(node, "ready", False))})
+            checks.append({"check": name, "ok": bool(getattr(node, "ready", False))})
     store = service.extras.get("store")
     if store is not None:
         check: dict[str, Any] = {"check": "store", "ok": bool(getattr(store, "healthy", False))}
