@@ -4,7 +4,6 @@ reference router that decides by brute force."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,9 +12,10 @@ from cc_router.core import Router
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.expr import any_of, evaluate, parse
+from cc_router.core.matching import Candidate
 from cc_router.core.naive import NaiveRouter
-from cc_router.core.records import AgentRec, InteractionRec, Presence, Stage
 from cc_router.core.spec import CentreSpec, Strategy
+from cc_router.core.vocabulary import Presence, Stage, Trigger
 
 from .centres import small_centre
 
@@ -51,11 +51,12 @@ op_st = st.tuples(st.sampled_from(OPS), st.integers(0, 50), st.integers(0, 50), 
 class AuditedRouter(Router):
     """Checks, at the moment of each offer, that the agent may take it."""
 
-    def _offer(self, it: InteractionRec, a: AgentRec, *args: Any) -> None:
+    def _offer(self, found: Candidate, trigger: Trigger) -> None:
+        it, a = found.interaction, found.agent
         assert a.presence is Presence.READY, f"offer to {a.id} who is {a.presence}"
         assert it.channel in a.free_channels(), f"{a.id} has no free {it.channel}"
         assert it.stage is Stage.WAITING
-        super()._offer(it, a, *args)
+        super()._offer(found, trigger)
 
 
 def requirement_at(centre: CentreSpec, queue: str, step: int) -> object:

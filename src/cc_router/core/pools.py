@@ -15,8 +15,9 @@ import random
 from dataclasses import dataclass, field
 
 from cc_router.core.expr import Node, positive_skills
-from cc_router.core.records import AgentRec, InteractionRec, QueueRec, Stage
+from cc_router.core.records import AgentRec, InteractionRec, QueueRec
 from cc_router.core.spec import Channel, Strategy
+from cc_router.core.vocabulary import Stage
 
 AgentEntry = tuple[tuple[float, ...], int, str, int]
 InteractionEntry = tuple[tuple[float, ...], str, int]

@@ -4,34 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from cc_router.core.commands import Explanation
 from cc_router.core.spec import AgentSpec, Channel, ProfileSpec, QueueSpec
+from cc_router.core.vocabulary import AgentState, Presence, Stage
 
+if TYPE_CHECKING:
+    # Pools and buckets index these records; the records only point back at them.
+    from cc_router.core.pools import Bucket, Pool
 
-class Presence(StrEnum):
-    LOGGED_OUT = "logged_out"
-    READY = "ready"
-    PAUSED = "paused"
-
-
-class AgentState(StrEnum):
-    """What supervisors see; derived from presence and the work an agent holds."""
-
-    LOGGED_OUT = "logged_out"
-    READY = "ready"
-    RESERVED = "reserved"
-    BUSY = "busy"
-    WRAP_UP = "wrap_up"
-    PAUSED = "paused"
-
-
-class Stage(StrEnum):
-    WAITING = "waiting"
-    OFFERED = "offered"
-    CONNECTED = "connected"
-    DONE = "done"
+__all__ = ["AgentRec", "AgentState", "InteractionRec", "OfferRec", "Presence", "QueueRec", "Stage"]
 
 
 @dataclass(slots=True)
@@ -65,8 +48,8 @@ class AgentRec:
     state_reason: str = ""
     state_since: float = 0.0
     # routing indexes, rebuilt with the centre
-    pools: dict[Channel, list[object]] = field(default_factory=dict)
-    buckets: dict[Channel, list[object]] = field(default_factory=dict)
+    pools: dict[Channel, list[Pool]] = field(default_factory=dict)
+    buckets: dict[Channel, list[Bucket]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -116,9 +99,8 @@ class AgentRec:
 @dataclass(slots=True, eq=False)
 class QueueRec:
     spec: QueueSpec
-    buckets: list[object] = field(default_factory=list)
+    buckets: list[Bucket] = field(default_factory=list)
     waiting: int = 0
-    rr_seq: int = 0
 
     @property
     def name(self) -> str:
@@ -151,7 +133,7 @@ class InteractionRec:
     """Place in its queue when it joined (1 = nobody waiting ahead), as queue_log reports it."""
     hops: int = 0
     excluded: dict[str, float] = field(default_factory=dict)
-    bucket: object | None = None
+    bucket: Bucket | None = None
     target_agent: str | None = None
     """Set while the interaction waits for one agent only (a transfer to that agent)."""
     explanation: Explanation | None = None

@@ -67,9 +67,9 @@ async def parse_body(request: Request, model: type[B], empty_ok: bool = False) -
 
 def _submit(ctx: HttpContext, event: ev.Event) -> list[cmd.Command]:
     out = ctx.service.submit(event)
-    for c in out:
-        if isinstance(c, cmd.EventRejected) and c.event is event:
-            raise HttpError(409, c.reason)
+    rejected = cmd.rejection(out, event)
+    if rejected is not None:
+        raise HttpError(409, rejected.reason)
     return out
 
 

@@ -33,8 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
-from cc_router.core.records import Presence
 from cc_router.core.router import Router
+from cc_router.core.vocabulary import Presence
 
 MAX_PAYLOAD = 4096
 
@@ -132,9 +132,9 @@ def execute(
         authorise(command, api_token)
         event = event_for(router, agent_id, command)
         if event is not None:
-            for c in submit(event):
-                if isinstance(c, cmd.EventRejected) and c.event is event:
-                    raise CommandError(c.reason)
+            rejected = cmd.rejection(submit(event), event)
+            if rejected is not None:
+                raise CommandError(rejected.reason)
     except CommandError as exc:
         return {"ok": False, "error": str(exc), **result}
     agent = router.agents[agent_id]

@@ -30,6 +30,7 @@ from cc_router.core import events as ev
 from cc_router.core.expr import SkillIndex, parse
 from cc_router.core.router import Router
 from cc_router.core.spec import CentreSpec
+from cc_router.core.vocabulary import CONTINUING_OUTCOMES, DeclineReason
 from cc_router.sim.arrivals import Arrival
 from cc_router.sim.dists import Sampler
 from cc_router.sim.stats import Stats
@@ -60,8 +61,6 @@ RouterFactory = Callable[[CentreSpec], RoutingModel]
 _ARRIVE, _ABANDON, _ACCEPT, _NO_ANSWER, _END, _WRAP_DONE = range(6)
 _LOGIN, _LOGOUT, _BREAK, _RANDOM_PAUSE, _SAMPLE, _DAY = range(6, 12)
 
-_KEEPS_GOING = frozenset({"overflowed", "moved", "transferred"})
-"""Outcomes after which the interaction lives on in another queue."""
 _TICK = ev.Tick()
 DRAIN_S = 3 * 3600.0
 """After the last arrival, interactions still live get this long to finish."""
@@ -339,7 +338,7 @@ class Simulation:
         elif kind == _NO_ANSWER:
             p = self.pending.pop(a, None)
             if p is not None:
-                self._send(ev.OfferDeclined(p[0], p[1], "no_answer"), t)
+                self._send(ev.OfferDeclined(p[0], p[1], DeclineReason.NO_ANSWER), t)
         elif kind == _WRAP_DONE:
             if self.wrap_seq[a] == b and self.state[a] == "wrap_up":
                 self._send(ev.AgentWrapUpDone(self.agent_ids[a]), t)
@@ -404,7 +403,7 @@ class Simulation:
             elif ct is cmd.InteractionFinished:
                 f: cmd.InteractionFinished = c  # type: ignore[assignment]
                 self.stats.on_finished(f)
-                if f.outcome not in _KEEPS_GOING:
+                if f.outcome not in CONTINUING_OUTCOMES:
                     self.live.pop(f.interaction_id, None)
             elif ct is cmd.CancelOffer:
                 co: cmd.CancelOffer = c  # type: ignore[assignment]

@@ -20,12 +20,11 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from cc_router.core.commands import InteractionFinished
+from cc_router.core.vocabulary import ABANDONED_OUTCOMES, ANSWERED_OUTCOMES, AgentState, Outcome
 from cc_router.sim.traffic import INTERVAL_S
 
-STATES = ("ready", "reserved", "busy", "wrap_up", "paused")
+STATES = tuple(s.value for s in AgentState if s is not AgentState.LOGGED_OUT)
 STATE_INDEX = {s: i for i, s in enumerate(STATES)}
-ANSWERED = frozenset({"answered", "transferred"})
-ABANDONED = frozenset({"abandoned", "abandoned_ringing"})
 
 
 @dataclass(slots=True)
@@ -108,29 +107,34 @@ class Stats:
         return acc
 
     def on_finished(self, c: InteractionFinished) -> None:
+        self.on_visit(c.queue, c.enqueued_at, c.outcome, c.wait_s, c.talk_s, c.answered_at is not None)
+
+    def on_visit(
+        self, queue: str, enqueued_at: float, outcome: str, wait: float, talk_s: float, answered: bool
+    ) -> None:
+        """One visit to one queue ended; `outcome` is an `Outcome`, or anything else for
+        an exit recorded elsewhere that the core has no word for."""
         self.finished += 1
-        a = self.queue_acc(c.enqueued_at, c.queue)
-        outcome = c.outcome
-        wait = c.wait_s
+        a = self.queue_acc(enqueued_at, queue)
         a.offered += 1
         if wait > 0.0:
             a.delayed += 1
         if wait > a.max_wait_s:
             a.max_wait_s = wait
-        if outcome in ANSWERED and c.answered_at is not None:
+        if outcome in ANSWERED_OUTCOMES and answered:
             a.answered += 1
             a.wait_answered += wait
-            a.talk_answered += c.talk_s
-            if wait <= self.service_levels.get(c.queue, 20.0):
+            a.talk_answered += talk_s
+            if wait <= self.service_levels.get(queue, 20.0):
                 a.answered_within_sl += 1
-        elif outcome in ABANDONED:
+        elif outcome in ABANDONED_OUTCOMES:
             a.abandoned += 1
             a.wait_abandoned += wait
-            if wait > self.service_levels.get(c.queue, 20.0):
+            if wait > self.service_levels.get(queue, 20.0):
                 a.abandoned_after_sl += 1
-        elif outcome == "overflowed":
+        elif outcome == Outcome.OVERFLOWED:
             a.overflowed += 1
-        elif outcome == "timed_out":
+        elif outcome == Outcome.TIMED_OUT:
             a.timed_out += 1
         else:
             a.other_exits += 1
@@ -229,7 +233,3 @@ class Stats:
 
 def _iso(slot: int, tz: tzinfo) -> str:
     return datetime.fromtimestamp(slot * INTERVAL_S, tz=tz).isoformat()
-
-
-def interval_of(t: float) -> float:
-    return math.floor(t / INTERVAL_S) * INTERVAL_S

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import RowMapping, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cc_router.core.vocabulary import ABANDONED_OUTCOMES, ANSWERED_OUTCOMES, Outcome
 from cc_router.store.tables import (
     INTERVAL_S,
     agent_intervals,
@@ -42,10 +43,6 @@ from cc_router.store.tables import (
 )
 
 DEFAULT_SERVICE_LEVEL_S = 20.0
-ANSWERED = frozenset({"answered", "transferred"})
-"""Outcomes of interactions an agent answered (a transfer is answered, then moves on)."""
-ABANDONED = frozenset({"abandoned", "abandoned_ringing"})
-OTHER_EXITS = frozenset({"max_length", "empty", "moved", "overflow_loop", "queue_removed"})
 
 
 def floor_interval(t: datetime) -> datetime:
@@ -91,19 +88,19 @@ def compute_queue_intervals(
         wait = float(r["wait_s"])
         a.offered += 1
         a.max_wait_s = wait if a.max_wait_s is None else max(a.max_wait_s, wait)
-        if outcome in ANSWERED and r["answered_at"] is not None:
+        if outcome in ANSWERED_OUTCOMES and r["answered_at"] is not None:
             a.answered += 1
             a.wait_answered += wait
             a.talk_answered += float(r["talk_s"])
             if wait <= a.service_level_s:
                 a.answered_within_sl += 1
-        elif outcome in ABANDONED:
+        elif outcome in ABANDONED_OUTCOMES:
             a.abandoned += 1
             if wait > a.service_level_s:
                 a.abandoned_after_sl += 1
-        elif outcome == "overflowed":
+        elif outcome == Outcome.OVERFLOWED:
             a.overflowed += 1
-        elif outcome == "timed_out":
+        elif outcome == Outcome.TIMED_OUT:
             a.timed_out += 1
         else:
             a.other_exits += 1

@@ -28,6 +28,7 @@ from cc_router.core.commands import (
     Offer,
 )
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import Outcome, Trigger
 from cc_router.store.tables import agent_states, decisions, interactions, utc, utc_or_none
 
 log = logging.getLogger(__name__)
@@ -307,7 +308,7 @@ async def _write_states(
 
 def _bench_commands(n: int, t0: float) -> list[InteractionFinished]:
     expl = Explanation(
-        trigger="arrival",
+        trigger=Trigger.ARRIVAL,
         queue="bench",
         strategy="longest_idle",
         step=0,
@@ -324,7 +325,7 @@ def _bench_commands(n: int, t0: float) -> list[InteractionFinished]:
             queue="bench",
             channel=Channel.VOICE,
             caller="张伟",
-            outcome="answered",
+            outcome=Outcome.ANSWERED,
             agent_id=f"a{i % 50}",
             enqueued_at=t0 + i * 0.01,
             offered_at=t0 + i * 0.01 + 2,
