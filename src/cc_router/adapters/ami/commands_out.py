@@ -21,6 +21,7 @@ from cc_router.adapters.ami.registry import PENDING, AgentLeg, CallerStage, LegS
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import CancelReason, DeclineReason
 from cc_router.store import queue_log as qlog
 
 log = structlog.get_logger("cc_router.ami.node")
@@ -93,7 +94,7 @@ class CoreToAmi:
                     endpoint=endpoint,
                 )
             leg.state = LegState.DONE
-            out.append(ev.OfferDeclined(c.interaction_id, c.agent_id, "failed"))
+            out.append(ev.OfferDeclined(c.interaction_id, c.agent_id, DeclineReason.FAILED))
             self.registry.forget_leg(leg)
             return
         action = act.originate(
@@ -129,7 +130,7 @@ class CoreToAmi:
                     leg.state = LegState.QUEUED
                 return ()
             if leg.state is LegState.SENDING or leg.state is LegState.QUEUED:
-                return self.ami_in.leg_failed(leg, "failed", "Originate refused", now)
+                return self.ami_in.leg_failed(leg, DeclineReason.FAILED, "Originate refused", now)
             return ()
 
         return done
@@ -140,7 +141,7 @@ class CoreToAmi:
             return
         leg.state = LegState.CANCELLED
         out.append(Send(act.hangup(leg.channel_id)))
-        if c.reason == "timeout":
+        if c.reason is CancelReason.TIMEOUT:
             out += self.ami_in.queue_log(
                 qlog.ring_no_answer(leg.iid, leg.queue, leg.agent_id, now, now - leg.sent_at)
             )

@@ -38,8 +38,8 @@ from cc_router.adapters.ami.effects import Send
 from cc_router.adapters.ami.events_in import device_busy_of
 from cc_router.adapters.ami.reads import Checker
 from cc_router.adapters.ami.registry import CallerStage, LegState
-from cc_router.core.records import Stage
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import Stage
 
 log = structlog.get_logger("cc_router.ami.drift")
 

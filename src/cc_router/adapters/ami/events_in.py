@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
+from enum import StrEnum
 
 import structlog
 
@@ -42,6 +43,7 @@ from cc_router.adapters.ami.registry import (
 )
 from cc_router.config.models import AsteriskNode
 from cc_router.core import events as ev
+from cc_router.core.vocabulary import CALLER_HANGUP, DeclineReason
 from cc_router.store import queue_log as qlog
 
 log = structlog.get_logger("cc_router.ami.node")
@@ -51,6 +53,15 @@ DEVICE_FREE = frozenset({"NOT_INUSE"})
 
 LITE_USER_EVENTS: dict[str, tuple[str, ...]] = {"CCRAgentAnswered": ("Uniqueid", "IID", "Agent")}
 """UserEvents whose handler reads only these headers (unless a hook wants the whole message)."""
+
+
+class Ended(StrEnum):
+    """Who ended a connected call (`InteractionEnded.disposition`)."""
+
+    CALLER = CALLER_HANGUP
+    AGENT = "agent_hangup"
+    UNKNOWN = "unknown_hangup"
+    """Found ended by a snapshot or drift check: its Hangups were missed."""
 
 
 def device_busy_of(state: str) -> bool | None:
@@ -173,7 +184,7 @@ class AmiToCore:
         registry.remember_hangup(uid)
         caller = registry.callers.get(uid)
         if caller is not None:
-            return self._caller_gone(caller, "caller")
+            return self._caller_gone(caller, Ended.CALLER)
         leg = registry.leg_by_uid.get(uid)
         if leg is None:
             return NOTHING
@@ -183,7 +194,7 @@ class AmiToCore:
             registry.forget_leg(leg)
         return out
 
-    def _caller_gone(self, caller: CallerLeg, side: str) -> Effects:
+    def _caller_gone(self, caller: CallerLeg, side: Ended) -> Effects:
         out: list[Effect] = []
         if caller.stage is CallerStage.CONNECTED:
             out += self._end_connected(caller, side)
@@ -193,21 +204,21 @@ class AmiToCore:
         out.append(DropCaller(caller))
         return out
 
-    def _end_connected(self, caller: CallerLeg, side: str) -> Effects:
+    def _end_connected(self, caller: CallerLeg, side: Ended) -> Effects:
         # The first leg to leave the bridge (or hang up) tells who ended the call;
         # BridgeLeave and Hangup of the two legs come in no guaranteed order.
         caller.stage = CallerStage.DONE
         leg = caller.agent_leg
         if leg is not None:
             leg.state = LegState.DONE
-        return (ev.InteractionEnded(caller.iid, f"{side}_hangup"),)
+        return (ev.InteractionEnded(caller.iid, side),)
 
     def _agent_side_left(self, leg: AgentLeg) -> Effects:
         if leg.state is not LegState.ANSWERED:
             return NOTHING
         caller = self.registry.by_iid.get(leg.iid)
         if caller is not None and caller.stage is CallerStage.CONNECTED:
-            return self._end_connected(caller, "agent")
+            return self._end_connected(caller, Ended.AGENT)
         leg.state = LegState.DONE
         return NOTHING
 
@@ -218,7 +229,7 @@ class AmiToCore:
         caller = self.registry.callers.get(uid)
         if caller is not None:
             if caller.stage is CallerStage.CONNECTED:
-                return self._end_connected(caller, "caller")
+                return self._end_connected(caller, Ended.CALLER)
             return NOTHING
         leg = self.registry.leg_by_uid.get(uid)
         return NOTHING if leg is None else self._agent_side_left(leg)
@@ -270,7 +281,7 @@ class AmiToCore:
             self.registry.forget_leg(leg)
         return out
 
-    def leg_failed(self, leg: AgentLeg, reason: str, why: str, now: float) -> Effects:
+    def leg_failed(self, leg: AgentLeg, reason: DeclineReason, why: str, now: float) -> Effects:
         """The offer's agent leg will not be answered: the offer is declined."""
         leg.state = LegState.DONE
         log.info(
@@ -299,15 +310,15 @@ class AmiToCore:
         """The caller's channel is gone and its Hangup was missed (connection down)."""
         out: list[Effect] = []
         if caller.stage is CallerStage.CONNECTED:
-            out += self._end_connected(caller, "unknown")
-        out += self._caller_gone(caller, "caller")
+            out += self._end_connected(caller, Ended.UNKNOWN)
+        out += self._caller_gone(caller, Ended.CALLER)
         return out
 
     def bridge_vanished(self, caller: CallerLeg) -> Effects:
         """A connected caller without its bridge: the call is over; do not leave it in silence."""
         out: list[Effect] = []
         if caller.stage is CallerStage.CONNECTED:
-            out += self._end_connected(caller, "unknown")
+            out += self._end_connected(caller, Ended.UNKNOWN)
         out.append(Send(act.hangup(caller.channel)))
         return out
 
@@ -315,7 +326,7 @@ class AmiToCore:
         """Every channel of the leg is gone and their Hangups were missed (drift check)."""
         leg.alive.clear()
         if leg.state in PENDING:
-            return self.leg_failed(leg, "failed", "agent leg gone", now)
+            return self.leg_failed(leg, DeclineReason.FAILED, "agent leg gone", now)
         out: Effects = NOTHING
         if leg.state is LegState.ANSWERED:
             owner = self.registry.by_iid.get(leg.iid)

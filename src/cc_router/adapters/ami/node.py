@@ -35,6 +35,7 @@ from cc_router.adapters.ami.supervisor import OnReply, Supervisor
 from cc_router.config.models import AsteriskNode
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
+from cc_router.core.vocabulary import DeclineReason
 from cc_router.service import Service
 
 log = structlog.get_logger("cc_router.ami.node")
@@ -179,7 +180,7 @@ class AmiNode:
         for action in self.supervisor.take_unsent("Originate"):
             leg = self.registry.leg_by_action.get(str(action.get("ActionID")))
             if leg is not None:
-                self.apply(self.ami_in.leg_failed(leg, "failed", "not connected", time.time()))
+                self.apply(self.ami_in.leg_failed(leg, DeclineReason.FAILED, "not connected", time.time()))
 
     # ------------------------------------------------------------------ state for tests, health, metrics
 

@@ -28,6 +28,7 @@ from cc_router.adapters.ami.events_in import DEVICE_BUSY
 from cc_router.adapters.ami.protocol import Message
 from cc_router.adapters.ami.reads import Checker
 from cc_router.adapters.ami.registry import PENDING, CallerStage, LegState
+from cc_router.core.vocabulary import DeclineReason
 
 log = structlog.get_logger("cc_router.ami.snapshot")
 
@@ -58,7 +59,11 @@ async def rebuild(checker: Checker) -> dict[str, int]:
         if leg.state in PENDING:
             if not leg.alive:
                 stats["declined"] += 1
-                apply(ami_in.leg_failed(leg, "failed", "agent leg gone after reconnect", time.time()))
+                apply(
+                    ami_in.leg_failed(
+                        leg, DeclineReason.FAILED, "agent leg gone after reconnect", time.time()
+                    )
+                )
                 continue
             agent_ch = present(leg.channel_id)
             owner = registry.by_iid.get(leg.iid)
