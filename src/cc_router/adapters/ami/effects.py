@@ -12,7 +12,7 @@ from cc_router.adapters.ami.registry import CallerLeg
 from cc_router.core import events as ev
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init costs a setattr call per field, per action
 class Send:
     """An action to send; `on_reply` says what its reply means."""
 
@@ -20,7 +20,7 @@ class Send:
     on_reply: ReplyHandler | None = None
 
 
-@dataclass(slots=True, frozen=True, eq=False)
+@dataclass(slots=True, eq=False)
 class DropCaller:
     """Forget a caller that left, after the events before it are submitted: the commands
     the core answers them with (queue_log lines) still look the caller up."""

@@ -143,9 +143,12 @@ class AmiNode:
                             "ami_user_event_hook_failed", node=self.node, user_event=msg["UserEvent"]
                         )
                 return
-        effects = self.ami_in.feed(name, frame, time.time())
-        if effects:
-            self.apply(effects)
+        # AmiToCore.feed without its call: most frames have no handler (one call: 33 frames).
+        handler = self.ami_in.handlers.get(name)
+        if handler is not None:
+            effects = handler(frame, time.time())
+            if effects:
+                self.apply(effects)
 
     def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
         """Service sink: the commands that concern this node become actions. Events found
