@@ -6,6 +6,7 @@ the new rules with its seniority, and everyone is matched again.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import replace
 
 from cc_router.core import events as ev
@@ -79,7 +80,8 @@ class Building(Timeouts):
         if first:
             return
         # Everything waiting is placed again under the new rules, keeping its seniority.
-        self._timers.drop(PLACEMENT_TIMERS)
+        self._timers[:] = [t for t in self._timers if t[2].kind not in PLACEMENT_TIMERS]
+        heapq.heapify(self._timers)
         waiting = sorted(
             (i for i in self.interactions.values() if i.stage is Stage.WAITING and i.target_agent is None),
             key=lambda i: (i.order_time, i.seq),

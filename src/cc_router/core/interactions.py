@@ -25,6 +25,13 @@ from cc_router.core.vocabulary import (
 
 MAX_OVERFLOW_HOPS = 8
 
+# Enum members are read through EnumType's attribute hook, several times slower than a
+# module global; the hot path compares against these instead.
+_WAITING, _CONNECTED, _OFFERED = Stage.WAITING, Stage.CONNECTED, Stage.OFFERED
+_RETURNED, _REBUILT = QueueReason.RETURNED, QueueReason.REBUILT
+_STEP_TIMER, _MAX_WAIT_TIMER = TimerKind.STEP, TimerKind.MAX_WAIT
+_AGENT_FREE, _ARRIVED, _ARRIVAL = Trigger.AGENT_FREE, QueueReason.ARRIVED, Trigger.ARRIVAL
+
 
 class Interactions(Matching):
     def _interaction(self, event: object, iid: str) -> InteractionRec | None:
@@ -72,7 +79,7 @@ class Interactions(Matching):
     def _enqueue(self, it: InteractionRec, reason: QueueReason, match: bool = True) -> None:
         q = it.queue
         spec = q.spec
-        if reason is not QueueReason.RETURNED and reason is not QueueReason.REBUILT:
+        if reason is not _RETURNED and reason is not _REBUILT:
             it.original_position = q.waiting + 1
         waited = self.now - it.queue_joined_at
         step = 0
@@ -80,20 +87,20 @@ class Interactions(Matching):
             if waited >= s.after_s:
                 step = n
         it.step = step
-        it.stage = Stage.WAITING
+        it.stage = _WAITING
         it.join += 1
         self._place(it)
         if step < len(spec.steps):
-            self._timer(it.queue_joined_at + spec.steps[step].after_s, Timer(TimerKind.STEP, it.id, it.join))
+            self._timer(it.queue_joined_at + spec.steps[step].after_s, Timer(_STEP_TIMER, it.id, it.join))
         if spec.max_wait_s is not None:
-            self._timer(it.queue_joined_at + spec.max_wait_s, Timer(TimerKind.MAX_WAIT, it.id, it.join))
+            self._timer(it.queue_joined_at + spec.max_wait_s, Timer(_MAX_WAIT_TIMER, it.id, it.join))
         self._out.append(
             cmd.InteractionQueued(
                 it.id, spec.name, spec.channel, step, reason, self.now, it.original_position
             )
         )
         if match:
-            self._match_interaction(it, QUEUED_TRIGGER[reason])
+            self._match_interaction(it, _ARRIVAL if reason is _ARRIVED else QUEUED_TRIGGER[reason])
 
     def _enqueue_direct(self, it: InteractionRec, agent: AgentRec) -> None:
         spec = it.queue.spec
@@ -151,10 +158,10 @@ class Interactions(Matching):
         it = self._interaction(e, e.interaction_id)
         if it is None:
             return
-        if it.stage is Stage.CONNECTED:
+        if it.stage is _CONNECTED:
             self._end_connected(it, CALLER_HANGUP)
             return
-        if it.stage is Stage.OFFERED and it.offer is not None:
+        if it.stage is _OFFERED and it.offer is not None:
             offer = it.offer
             self._out.append(cmd.CancelOffer(offer.offer_id, it.id, offer.agent_id, CancelReason.CALLER_GONE))
             self._close_offer(offer)
@@ -162,7 +169,7 @@ class Interactions(Matching):
             self._finish(it, Outcome.ABANDONED_RINGING, "")
             if a is not None:
                 self._publish(a)
-                self._refresh(a, Trigger.AGENT_FREE)
+                self._refresh(a, _AGENT_FREE)
             return
         self._leave_bucket(it)
         self._finish(it, Outcome.ABANDONED, "")
@@ -182,7 +189,7 @@ class Interactions(Matching):
         it = self.interactions[e.interaction_id]
         a = self.agents[e.agent_id]
         self._close_offer(offer)
-        it.stage = Stage.CONNECTED
+        it.stage = _CONNECTED
         it.answered_at = self.now
         a.connected[it.id] = offer.channel
         a.load[offer.channel] = a.load.get(offer.channel, 0) + 1
@@ -194,7 +201,7 @@ class Interactions(Matching):
             )
         )
         self._publish(a)
-        self._refresh(a, Trigger.AGENT_FREE)
+        self._refresh(a, _AGENT_FREE)
 
     def _on_decline(self, e: ev.OfferDeclined) -> None:
         offer = self._pending_offer(e)
@@ -212,7 +219,7 @@ class Interactions(Matching):
             self._pause(a, routing.miss_pause_reason, None)
         else:
             self._publish(a)
-        self._refresh(a, Trigger.AGENT_FREE)
+        self._refresh(a, _AGENT_FREE)
 
     def _return_offer(self, offer: OfferRec, miss: bool) -> None:
         """The interaction goes back to exactly the place it had."""
@@ -241,9 +248,9 @@ class Interactions(Matching):
         it = self._interaction(e, e.interaction_id)
         if it is None:
             return
-        if it.stage is Stage.CONNECTED:
+        if it.stage is _CONNECTED:
             self._end_connected(it, e.disposition)
-        elif it.stage is Stage.OFFERED:
+        elif it.stage is _OFFERED:
             self._on_abandon(ev.InteractionAbandoned(it.id))
         else:
             self._leave_bucket(it)
@@ -265,7 +272,7 @@ class Interactions(Matching):
         else:
             self._release(a, ch)
         self._publish(a)
-        self._refresh(a, Trigger.AGENT_FREE)
+        self._refresh(a, _AGENT_FREE)
 
     def _on_move(self, e: ev.InteractionMoved | ev.InteractionTransferred) -> None:
         it = self._interaction(e, e.interaction_id)
@@ -320,7 +327,7 @@ class Interactions(Matching):
         # The freed agent first takes what already waits (the transferred one is now the
         # newest arrival); only then does the transferred interaction look for an agent.
         if a is not None:
-            self._refresh(a, Trigger.AGENT_FREE)
+            self._refresh(a, _AGENT_FREE)
         if target is not None:
             self._enqueue_direct(it, target)
         else:

@@ -26,6 +26,10 @@ Scored = list[tuple[str, tuple[float, ...]]]
 Excluded = list[tuple[str, str]]
 """(agent or interaction id, why it was skipped)."""
 
+# Enum members are read through EnumType's attribute hook, several times slower than a
+# module global; the hot path compares against these instead.
+_WAITING, _OFFERED, _OFFER_TIMER = Stage.WAITING, Stage.OFFERED, TimerKind.OFFER
+
 
 @dataclass(slots=True, eq=False)
 class Candidate:
@@ -177,7 +181,7 @@ class Matching(RouterState):
         a.offer = offer
         a.token += 1
         it.offer = offer
-        it.stage = Stage.OFFERED
+        it.stage = _OFFERED
         it.agent_id = a.id
         it.explanation = explanation
         if it.offered_at is None:
@@ -185,7 +189,7 @@ class Matching(RouterState):
         pool.remember_offer(a.id)
         timeout = spec.ring_timeout_s
         self._timer(
-            self.now + timeout + self.centre.routing.offer_grace_s, Timer(TimerKind.OFFER, offer.offer_id)
+            self.now + timeout + self.centre.routing.offer_grace_s, Timer(_OFFER_TIMER, offer.offer_id)
         )
         self._out.append(
             cmd.Offer(offer.offer_id, it.id, a.id, spec.name, spec.channel, timeout, explanation)

@@ -16,6 +16,13 @@ if TYPE_CHECKING:
 
 __all__ = ["AgentRec", "AgentState", "InteractionRec", "OfferRec", "Presence", "QueueRec", "Stage"]
 
+# Enum members are read through EnumType's attribute hook, several times slower than a
+# module global; the hot path compares against these instead.
+_P_READY, _P_LOGGED_OUT, _P_PAUSED = Presence.READY, Presence.LOGGED_OUT, Presence.PAUSED
+_LOGGED_OUT, _READY, _RESERVED = AgentState.LOGGED_OUT, AgentState.READY, AgentState.RESERVED
+_BUSY, _WRAP_UP, _PAUSED = AgentState.BUSY, AgentState.WRAP_UP, AgentState.PAUSED
+_VOICE = Channel.VOICE
+
 
 @dataclass(slots=True)
 class OfferRec:
@@ -61,17 +68,17 @@ class AgentRec:
 
     def free_channels(self) -> list[Channel]:
         """Channels on which this agent can take an offer right now."""
-        if self.presence is not Presence.READY or self.offer is not None:
+        if self.presence is not _P_READY or self.offer is not None:
             return []
         blocks = self.profile.blocks
         blocked: set[Channel] = set()
         for ch, n in self.load.items():
             if n:
                 blocked |= blocks.get(ch, frozenset())
-        if self.device_in_use and self.profile.capacity.get(Channel.VOICE, 0):
+        if self.device_in_use and self.profile.capacity.get(_VOICE, 0):
             # A phone in use only matters to agents who take calls at all.
-            blocked.add(Channel.VOICE)
-            blocked |= blocks.get(Channel.VOICE, frozenset())
+            blocked.add(_VOICE)
+            blocked |= blocks.get(_VOICE, frozenset())
         return [
             ch
             for ch, cap in self.profile.capacity.items()
@@ -79,21 +86,21 @@ class AgentRec:
         ]
 
     def derive_state(self) -> tuple[AgentState, str]:
-        if self.presence is Presence.LOGGED_OUT and not self.connected and not self.wrapping:
-            return AgentState.LOGGED_OUT, ""
+        if self.presence is _P_LOGGED_OUT and not self.connected and not self.wrapping:
+            return _LOGGED_OUT, ""
         if self.connected:
-            return AgentState.BUSY, ""
+            return _BUSY, ""
         if self.offer is not None:
-            return AgentState.RESERVED, ""
+            return _RESERVED, ""
         if self.wrapping:
-            return AgentState.WRAP_UP, ""
-        if self.presence is Presence.PAUSED:
-            return AgentState.PAUSED, self.pause_reason
-        if self.presence is Presence.LOGGED_OUT:
-            return AgentState.LOGGED_OUT, ""
+            return _WRAP_UP, ""
+        if self.presence is _P_PAUSED:
+            return _PAUSED, self.pause_reason
+        if self.presence is _P_LOGGED_OUT:
+            return _LOGGED_OUT, ""
         if self.device_in_use:
-            return AgentState.BUSY, "private call"
-        return AgentState.READY, ""
+            return _BUSY, "private call"
+        return _READY, ""
 
 
 @dataclass(slots=True, eq=False)
