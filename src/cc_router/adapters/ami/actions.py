@@ -14,6 +14,9 @@ Action = dict[str, str | list[str]]
 
 EXIT_CONTEXT = "ccr-exit"
 AGENT_CONTEXT = "ccr-agent"
+HOLD_CONTEXT = "ccr-inbound"
+HOLDING_BRIDGE = "holding_bridge"
+"""BridgeTechnology of the bridge a caller waits in (BridgeWait in ccr-inbound)."""
 
 ORIGINATE_REASONS = {3: DeclineReason.NO_ANSWER, 5: DeclineReason.BUSY}
 """OriginateResponse Reason -> OfferDeclined reason; anything else is `failed`."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable
 from enum import StrEnum
+from typing import Protocol
 
 import structlog
 
@@ -30,7 +31,6 @@ from cc_router.adapters.ami.effects import (
 )
 from cc_router.adapters.ami.protocol import Message, header, parse_frame
 from cc_router.adapters.ami.registry import (
-    HOLDING_BRIDGE,
     PENDING,
     SETTLED,
     AgentLeg,
@@ -39,9 +39,10 @@ from cc_router.adapters.ami.registry import (
     CallerStage,
     LegState,
     Registry,
-    Setup,
 )
+from cc_router.config import Config
 from cc_router.config.models import AsteriskNode
+from cc_router.core import Router
 from cc_router.core import events as ev
 from cc_router.core.vocabulary import CALLER_HANGUP, DeclineReason
 from cc_router.store import queue_log as qlog
@@ -67,6 +68,16 @@ class Ended(StrEnum):
 def device_busy_of(state: str) -> bool | None:
     """A DeviceState as busy (True), free (False) or neither (None: unavailable, unknown)."""
     return True if state in DEVICE_BUSY else False if state in DEVICE_FREE else None
+
+
+class Setup(Protocol):
+    """What the translators read of the service (live: a config reload replaces `config`)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def router(self) -> Router: ...
 
 
 FrameHandler = Callable[[bytes, float], Effects]
@@ -223,7 +234,7 @@ class AmiToCore:
         return NOTHING
 
     def _on_bridge_leave(self, frame: bytes, now: float) -> Effects:
-        if header(frame, b"BridgeTechnology: ") == HOLDING_BRIDGE:
+        if header(frame, b"BridgeTechnology: ") == act.HOLDING_BRIDGE:
             return NOTHING  # the caller leaving the hold for the agent bridge (or hanging up)
         uid = header(frame, b"Uniqueid: ")
         caller = self.registry.callers.get(uid)

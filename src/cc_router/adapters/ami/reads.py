@@ -16,9 +16,13 @@ from cc_router.adapters.ami.connection import AmiError, Reply
 from cc_router.adapters.ami.effects import Effects
 from cc_router.adapters.ami.events_in import AmiToCore
 from cc_router.adapters.ami.protocol import Message
-from cc_router.adapters.ami.registry import UNKNOWN_NAME, Arrival, Registry, held_in_inbound
+from cc_router.adapters.ami.registry import Arrival, Registry
 
 READ_TIMEOUT_S = 15.0
+HOLD_APPLICATIONS = frozenset({"BridgeWait", "MusicOnHold"})
+"""Application of a caller on hold in ccr-inbound (MusicOnHold: dialplans before BridgeWait)."""
+UNKNOWN_NAME = "<unknown>"
+"""How Asterisk lists a channel without a caller name."""
 
 SendAction = Callable[[Mapping[str, str | Sequence[str]]], Awaitable[Reply]]
 
@@ -52,6 +56,11 @@ class AsteriskReads:
     async def barrier(self) -> None:
         """Events Asterisk queued for this session before the Ping are delivered before its reply."""
         await asyncio.wait_for(self._send({"Action": "Ping"}), READ_TIMEOUT_S)
+
+
+def held_in_inbound(channel: Message) -> bool:
+    """A channel list entry of a caller on hold in ccr-inbound."""
+    return channel.get("Context") == act.HOLD_CONTEXT and channel.get("Application") in HOLD_APPLICATIONS
 
 
 @dataclass(slots=True, frozen=True)

@@ -12,20 +12,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
-
-from cc_router.config import Config
-from cc_router.core import Router
-
-
-class Setup(Protocol):
-    """What the translators read of the service (live: a config reload replaces `config`)."""
-
-    @property
-    def config(self) -> Config: ...
-
-    @property
-    def router(self) -> Router: ...
 
 
 class CallerStage(StrEnum):
@@ -55,14 +41,6 @@ SETTLED = frozenset({LegState.DONE, LegState.CANCELLED})
 LIVE = frozenset({LegState.SENDING, LegState.QUEUED, LegState.ANSWERED})
 """Legs that make the agent's phone busy because of the router (device states are not
 the node's to report then)."""
-
-HOLD_CONTEXT = "ccr-inbound"
-HOLDING_BRIDGE = "holding_bridge"
-"""BridgeTechnology of the bridge a caller waits in (BridgeWait in ccr-inbound)."""
-HOLD_APPLICATIONS = frozenset({"BridgeWait", "MusicOnHold"})
-"""Application of a caller on hold in ccr-inbound (MusicOnHold: dialplans before BridgeWait)."""
-UNKNOWN_NAME = "<unknown>"
-"""How Asterisk lists a channel without a caller name."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -225,8 +203,3 @@ class Registry:
             if is_agent(key):
                 return key
         return None
-
-
-def held_in_inbound(channel: dict[str, str]) -> bool:
-    """A channel list entry of a caller on hold in ccr-inbound."""
-    return channel.get("Context") == HOLD_CONTEXT and channel.get("Application") in HOLD_APPLICATIONS

@@ -26,7 +26,6 @@ from cc_router.adapters.ami.connection import (
     EventHandler,
     Reply,
 )
-from cc_router.adapters.ami.registry import HOLDING_BRIDGE
 from cc_router.config.models import AsteriskNode
 
 log = structlog.get_logger("cc_router.ami.node")
@@ -45,7 +44,7 @@ SESSION_FILTERS: tuple[tuple[str, str], ...] = (
     ("action(exclude),name(DeviceStateChange),header(Device),method(starts_with)", "Local/"),
     # A waiting caller leaving its holding bridge (ccr-inbound's BridgeWait) is being
     # connected, not ending its call.
-    ("action(exclude),name(BridgeLeave),header(BridgeTechnology),method(exact)", HOLDING_BRIDGE),
+    ("action(exclude),name(BridgeLeave),header(BridgeTechnology),method(exact)", act.HOLDING_BRIDGE),
 )
 """AMI `Filter`s this node puts on its own session after login: only the events it handles
 reach it (one call: about 12 events instead of 31, so fewer reads and wake-ups). Per
