@@ -184,3 +184,23 @@ async def test_originate_refused_declines_offer(harness: Harness) -> None:
     await asyncio.sleep(0)  # the reply callback runs on the loop, as it would from the socket
     [declined] = harness.of(ev.OfferDeclined)
     assert declined.reason == "failed" and declined.agent_id == "1001"
+
+
+@pytest.mark.asyncio
+async def test_unsent_originate_is_declined_when_the_connection_drops(harness: Harness) -> None:
+    harness.login("1001")
+    harness.node.supervisor.outbox.append(({"Action": "Ping"}, None))  # the send loop's turn is still to come
+    harness.replay("d_caller_hangup_while_waiting.ami", until="UserEvent: CCREnqueue")
+    [iid] = [e.interaction_id for e in harness.of(ev.InteractionArrived)]
+    assert [a["Action"] for a, _ in harness.node.supervisor.outbox] == ["Ping", "QueueLog", "Originate"]
+    harness.conn.connected = False
+    harness.node.on_lost()
+    assert harness.of(ev.OfferDeclined) == [ev.OfferDeclined(iid, "1001", "failed")]
+    # blocked first, so the declined caller is not offered to the agent again while down
+    blocked = harness.events.index(ev.AgentDeviceChanged("1001", True))
+    assert blocked < harness.events.index(ev.OfferDeclined(iid, "1001", "failed"))
+    assert len(harness.outbox("Originate")) == 0
+    left = [(a["Action"], a.get("Event")) for a, _ in harness.node.supervisor.outbox]
+    # the ENTERQUEUE line and the RINGNOANSWER of the offer are kept for the next connection
+    assert left == [("Ping", None), ("QueueLog", "ENTERQUEUE"), ("QueueLog", "RINGNOANSWER")]
+    assert harness.node.registry.legs == {}
