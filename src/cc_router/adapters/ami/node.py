@@ -143,7 +143,7 @@ class AmiNode:
                             "ami_user_event_hook_failed", node=self.node, user_event=msg["UserEvent"]
                         )
                 return
-        # AmiToCore.feed without its call: most frames have no handler (one call: 33 frames).
+        # AmiToCore.feed inlined: one Python call less for each of the ~33 frames of a call.
         handler = self.ami_in.handlers.get(name)
         if handler is not None:
             effects = handler(frame, time.time())
