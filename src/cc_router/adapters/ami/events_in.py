@@ -373,8 +373,12 @@ class AmiToCore:
         registry.device_events[aid] = registry.device_events.get(aid, 0) + 1
         if aid in registry.blocked:
             return NOTHING
-        busy = device_busy_of(header(frame, b"State: "))
-        return NOTHING if busy is None else self.set_device(aid, busy)
+        state = header(frame, b"State: ")
+        if state in DEVICE_BUSY:
+            return self.set_device(aid, True)
+        if state in DEVICE_FREE:
+            return self.set_device(aid, False)
+        return NOTHING
 
     def set_device(self, agent_id: str, busy: bool, *, force: bool = False) -> Effects:
         registry = self.registry
