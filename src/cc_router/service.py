@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -21,6 +21,10 @@ from cc_router.config import Config
 from cc_router.core import Router
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
+
+if TYPE_CHECKING:
+    from cc_router.core.estimate import Estimator
+    from cc_router.live import LiveView
 
 log = structlog.get_logger("cc_router.service")
 
@@ -36,6 +40,49 @@ class Component(Protocol):
     async def run(self) -> None: ...
 
 
+class AsteriskLink(Protocol):
+    """What /readyz and /metrics read from an Asterisk node (adapters/ami)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def node(self) -> str: ...
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def drift(self) -> Mapping[str, int]: ...
+
+
+class StoreLink(Protocol):
+    """What /readyz reads from the store writer (store/writer.py)."""
+
+    @property
+    def healthy(self) -> bool: ...
+    @property
+    def last_error(self) -> str: ...
+
+
+class BrokerLink(Protocol):
+    """What /readyz reads from the MQTT component (mqtt/component.py)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+
+@dataclass
+class Parts:
+    """The adapters that health checks, metrics and the other surfaces look at; each
+    adapter's attach function sets its own field."""
+
+    nodes: list[AsteriskLink] = field(default_factory=list)
+    store: StoreLink | None = None
+    mqtt: BrokerLink | None = None
+    live: LiveView | None = None
+    """The one live view HTTP, MQTT and the terminal share (`LiveView.attach`)."""
+    expected_wait: Estimator | None = None
+    """Expected waits for the live view, the API and announcements (`live.expected_wait`)."""
+
+
 @dataclass
 class Service:
     config: Config
@@ -45,8 +92,7 @@ class Service:
     listeners: list[EventListener] = field(default_factory=list)
     components: list[Component] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
-    extras: dict[str, object] = field(default_factory=dict)
-    """Adapters other adapters or health checks need to look at (store, AMI nodes...)."""
+    parts: Parts = field(default_factory=Parts)
     _wake: asyncio.Event | None = None
     _sleep_until: float = 0.0
 

@@ -43,6 +43,7 @@ OPS = [
     "tick",
     "queue_priority",
     "transfer",
+    "reprioritise",
 ]
 
 op_st = st.tuples(st.sampled_from(OPS), st.integers(0, 50), st.integers(0, 50), st.floats(0, 40))
@@ -101,6 +102,8 @@ def to_event(router: Router, op: str, i: int, j: int, counter: list[int]) -> ev.
         return ev.AgentWrapUpDone(agent)
     if op == "move":
         return ev.InteractionMoved(pick, queues[i % len(queues)])
+    if op == "reprioritise":
+        return ev.InteractionPriorityChanged(pick, i % 7 - 3)
     if op == "skills":
         skills = [{"zh": 4, "billing": 2}, {"en": 5}, {"zh": 2, "vip": 1, "sales": 1}, {}]
         return ev.AgentSkillsChanged(agent, skills[j % len(skills)])

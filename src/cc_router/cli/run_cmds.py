@@ -11,6 +11,7 @@ from typing import Annotated
 import structlog
 import typer
 
+from cc_router.cli.options import load_or_exit
 from cc_router.config import Config
 from cc_router.logs import configure_logging
 
@@ -47,13 +48,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run cc-router: route calls on the configured Asterisk nodes until SIGINT/SIGTERM."""
-        from cc_router.config import ConfigError, load_config
-
-        try:
-            cfg = load_config(config)
-        except ConfigError as e:
-            typer.echo(str(e), err=True)
-            raise typer.Exit(2) from None
+        cfg = load_or_exit(config, 2)
         configure_logging(cfg.logging)
         import uvloop
 

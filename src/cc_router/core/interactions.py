@@ -332,3 +332,26 @@ class Interactions(Matching):
             self._enqueue_direct(it, target)
         else:
             self._join(it, QueueReason.TRANSFERRED)
+
+    def _on_priority(self, e: ev.InteractionPriorityChanged) -> None:
+        it = self._interaction(e, e.interaction_id)
+        if it is None:
+            return
+        if it.stage is Stage.OFFERED:
+            it.priority = e.priority  # counts if the offer comes back
+            return
+        if it.stage is not Stage.WAITING:
+            self._reject(e, RejectCode.NOT_WAITING, f"interaction {it.id} is not waiting")
+            return
+        it.priority = e.priority
+        if it.bucket is None:
+            return  # waiting for one named agent: no queue order to change
+        self._leave_bucket(it)
+        self._place(it)
+        spec = it.queue.spec
+        self._out.append(
+            cmd.InteractionQueued(
+                it.id, spec.name, spec.channel, it.step, QueueReason.REPRIORITISED, self.now
+            )
+        )
+        self._match_interaction(it, Trigger.REPRIORITISED)

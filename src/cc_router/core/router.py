@@ -106,6 +106,7 @@ Router._handlers = {
     ev.InteractionEnded: Router._on_end,
     ev.InteractionMoved: Router._on_move,
     ev.InteractionTransferred: Router._on_move,
+    ev.InteractionPriorityChanged: Router._on_priority,
     ev.QueueChanged: Router._on_queue_changed,
     ev.CentreReplaced: Router._on_centre,
     ev.Tick: Router._on_tick,

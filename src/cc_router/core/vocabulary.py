@@ -96,6 +96,8 @@ class QueueReason(StrEnum):
     TRANSFERRED_TO_AGENT = "transferred_to_agent"
     DIRECT_FALLBACK = "direct_fallback"
     """The named agent did not take it in time; it now waits in the queue."""
+    REPRIORITISED = "reprioritised"
+    """A supervisor changed its priority: same visit and step, another place."""
 
 
 ENTRY_REASONS = frozenset(
@@ -118,6 +120,7 @@ class Trigger(StrEnum):
     OVERFLOWED = "overflowed"
     TRANSFERRED = "transferred"
     DIRECT_FALLBACK = "direct_fallback"
+    REPRIORITISED = "reprioritised"
     APP_QUEUE = "app_queue"
     """Offers of the app_queue model the simulator compares the core with."""
 
@@ -132,6 +135,7 @@ QUEUED_TRIGGER: dict[QueueReason, Trigger] = {
     QueueReason.TRANSFERRED: Trigger.TRANSFERRED,
     QueueReason.TRANSFERRED_TO_AGENT: Trigger.DIRECT,
     QueueReason.DIRECT_FALLBACK: Trigger.DIRECT_FALLBACK,
+    QueueReason.REPRIORITISED: Trigger.REPRIORITISED,
 }
 """The trigger of the offer made right after an interaction joins its queue."""
 

@@ -10,21 +10,17 @@ from cc_router.service import Service
 def readiness(service: Service) -> tuple[bool, list[dict[str, Any]]]:
     """(ready, checks): ready only if every AMI node, the store and MQTT (if used) are up."""
     checks: list[dict[str, Any]] = []
-    nodes = service.extras.get("ami", [])
-    if isinstance(nodes, list | tuple):
-        for i, node in enumerate(nodes):
-            # A node's component name (`ami:<asterisk name>`) is its check, like store and mqtt.
-            name = getattr(node, "name", None) or f"ami[{i}]"
-            checks.append({"check": name, "ok": bool(getattr(node, "ready", False))})
-    store = service.extras.get("store")
+    parts = service.parts
+    for i, node in enumerate(parts.nodes):
+        # A node's component name (`ami:<asterisk name>`) is its check, like store and mqtt.
+        checks.append({"check": node.name or f"ami[{i}]", "ok": bool(node.ready)})
+    store = parts.store
     if store is not None:
-        check: dict[str, Any] = {"check": "store", "ok": bool(getattr(store, "healthy", False))}
-        err = getattr(store, "last_error", "")
-        if err and not check["ok"]:
+        check: dict[str, Any] = {"check": "store", "ok": bool(store.healthy)}
+        if store.last_error and not check["ok"]:
             # The writer's message names the driver error; URLs are redacted by the writer.
-            check["detail"] = str(err)[:200]
+            check["detail"] = str(store.last_error)[:200]
         checks.append(check)
-    if service.config.mqtt.enabled or "mqtt" in service.extras:
-        mqtt = service.extras.get("mqtt")
-        checks.append({"check": "mqtt", "ok": bool(getattr(mqtt, "connected", False))})
+    if service.config.mqtt.enabled or parts.mqtt is not None:
+        checks.append({"check": "mqtt", "ok": parts.mqtt is not None and bool(parts.mqtt.connected)})
     return all(c["ok"] for c in checks), checks

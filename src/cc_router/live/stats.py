@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-INTERVAL_S = 900
-"""The store's report interval: 15 minutes."""
+from cc_router.core.reporting import INTERVAL_S
+
+__all__ = ["INTERVAL_S", "QueueCounters", "service_level_pct"]
 
 
 def service_level_pct(answered_within_sl: int, answered: int, abandoned_after_sl: int) -> float | None:

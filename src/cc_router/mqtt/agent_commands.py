@@ -82,11 +82,16 @@ def _request_id(payload: bytes) -> str | None:
 
 
 def authorise(command: AgentCommand, api_token: SecretStr | None) -> None:
+    check_token(command.token, api_token)
+
+
+def check_token(token: SecretStr | None, api_token: SecretStr | None) -> None:
+    """Raise `CommandError` unless `token` is the configured control API token."""
     if api_token is None or not api_token.get_secret_value():
         # Same rule as the HTTP control API: no token configured means no control at all,
         # never control for anyone.
         raise CommandError("control commands are disabled: set http.token or CC_ROUTER_API_TOKEN")
-    given = command.token.get_secret_value() if command.token is not None else ""
+    given = token.get_secret_value() if token is not None else ""
     if not given:
         raise CommandError("token required")
     if not hmac.compare_digest(given.encode(), api_token.get_secret_value().encode()):

@@ -509,14 +509,20 @@ class AppQueueRouter:
         # The caller waits `retry` before trying again; so does everyone behind it.
         self._poll_later(c.queue)
 
-    def _on_accept(self, e: ev.OfferAccepted) -> None:
+    def _pending(self, e: ev.OfferAccepted | ev.OfferDeclined) -> _Offer | None:
         c = self.callers.get(e.interaction_id)
         o = self.offers.get(c.ringing) if c is not None and c.ringing else None
-        if c is None or o is None or o.member.id != e.agent_id:
+        if o is None or o.member.id != e.agent_id:
             self._out.append(cmd.EventRejected(e, RejectCode.NO_PENDING_OFFER, "no such pending offer"))
+            return None
+        return o
+
+    def _on_accept(self, e: ev.OfferAccepted) -> None:
+        o = self._pending(e)
+        if o is None:
             return
         self._close(o)
-        m = o.member
+        c, m = o.caller, o.member
         q = c.queue
         q.callers.remove(c)
         c.connected_to = m.id
@@ -529,12 +535,9 @@ class AppQueueRouter:
         self._refresh(m)
 
     def _on_decline(self, e: ev.OfferDeclined) -> None:
-        c = self.callers.get(e.interaction_id)
-        o = self.offers.get(c.ringing) if c is not None and c.ringing else None
-        if c is None or o is None or o.member.id != e.agent_id:
-            self._out.append(cmd.EventRejected(e, RejectCode.NO_PENDING_OFFER, "no such pending offer"))
-            return
-        self._no_answer(o)
+        o = self._pending(e)
+        if o is not None:
+            self._no_answer(o)
 
     def _on_abandon(self, e: ev.InteractionAbandoned | ev.InteractionEnded) -> None:
         c = self.callers.get(e.interaction_id)

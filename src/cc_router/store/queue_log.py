@@ -34,7 +34,14 @@ from cc_router.core.commands import (
     InteractionQueued,
 )
 from cc_router.core.events import OfferDeclined
-from cc_router.core.vocabulary import ABANDONED_OUTCOMES, CALLER_HANGUP, ENTRY_REASONS, ExitReason, Outcome
+from cc_router.core.vocabulary import (
+    ABANDONED_OUTCOMES,
+    CALLER_HANGUP,
+    ENTRY_REASONS,
+    AgentState,
+    ExitReason,
+    Outcome,
+)
 
 NONE = "NONE"
 CALLER_ENDED = frozenset({CALLER_HANGUP, "caller"})
@@ -166,13 +173,13 @@ def agent_state(c: AgentStateChanged, queues: Sequence[str] = (NONE,)) -> list[Q
     a = c.agent_id
     out: list[QueueLogRecord] = []
     for q in queues:
-        if c.previous == "logged_out" and c.state != "logged_out":
+        if c.previous == AgentState.LOGGED_OUT and c.state != AgentState.LOGGED_OUT:
             out.append(QueueLogRecord(t, "MANAGER", q, a, "ADDMEMBER", ("",)))
-        if c.previous == "paused" and c.state != "paused":
+        if c.previous == AgentState.PAUSED and c.state != AgentState.PAUSED:
             out.append(QueueLogRecord(t, NONE, q, a, "UNPAUSE", ("",)))
-        if c.state == "paused":  # paused -> paused means a new reason
+        if c.state == AgentState.PAUSED:  # paused -> paused means a new reason
             out.append(QueueLogRecord(t, NONE, q, a, "PAUSE", (c.reason,)))
-        if c.state == "logged_out" and c.previous != "logged_out":
+        if c.state == AgentState.LOGGED_OUT and c.previous != AgentState.LOGGED_OUT:
             out.append(QueueLogRecord(t, "MANAGER", q, a, "REMOVEMEMBER", ("",)))
     return out
 

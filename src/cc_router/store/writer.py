@@ -28,8 +28,9 @@ from cc_router.core.commands import (
     Offer,
 )
 from cc_router.core.spec import Channel
-from cc_router.core.vocabulary import Outcome, Trigger
+from cc_router.core.vocabulary import AgentState, Outcome, Trigger
 from cc_router.store.tables import agent_states, decisions, interactions, utc, utc_or_none
+from cc_router.url_redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,6 @@ def _decision_row(c: Offer, now: float) -> dict[str, Any]:
         "at": utc(now),
         "explanation": explanation_json(c.explanation),
     }
-
-
-def redact(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 class StoreWriter:
@@ -273,7 +270,7 @@ async def _write_states(
             prev["ended_at"] = at
         elif c.agent_id in open_agents:
             closes.append({"b_agent": c.agent_id, "b_at": at})
-        elif c.previous != "logged_out" and c.previous_since < c.at:
+        elif c.previous != AgentState.LOGGED_OUT and c.previous_since < c.at:
             # First sight of this agent and it was already doing something: keep that
             # interval too; its reason was never seen, so it is left empty.
             rows.append(
@@ -369,7 +366,7 @@ async def bench_store(url: str, n: int = 20_000, batch_size: int = 500) -> dict[
     finally:
         await engine.dispose()
     return {
-        "store": redact(url),
+        "store": redact_url(url),
         "dialect": make_url(url).get_backend_name(),
         "rows": n,
         "batch_size": batch_size,
