@@ -89,8 +89,8 @@ class FakeMqtt:
 
 async def test_livez_and_readyz(env: Env) -> None:
     assert (await env.client.get("/livez")).json() == {"status": "alive"}
-    node = FakeNode("ast1", True)
-    env.service.parts.nodes = [node, FakeNode("ast2", True)]
+    node = FakeNode("ami:ast1", True)  # as AmiNode names itself (tests/ami/test_health.py)
+    env.service.parts.nodes = [node, FakeNode("ami:ast2", True)]
     env.service.parts.store = FakeStore()
     r = await env.client.get("/readyz")
     assert r.status_code == 200 and r.json()["ready"] is True

@@ -12,8 +12,8 @@ def readiness(service: Service) -> tuple[bool, list[dict[str, Any]]]:
     checks: list[dict[str, Any]] = []
     parts = service.parts
     for i, node in enumerate(parts.nodes):
-        name = node.name or f"ami[{i}]"
-        checks.append({"check": f"ami:{name}", "ok": bool(node.ready)})
+        # A node's component name (`ami:<asterisk name>`) is its check, like store and mqtt.
+        checks.append({"check": node.name or f"ami[{i}]", "ok": bool(node.ready)})
     store = parts.store
     if store is not None:
         check: dict[str, Any] = {"check": "store", "ok": bool(store.healthy)}
