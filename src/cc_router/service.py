@@ -47,6 +47,11 @@ class Service:
     started_at: float = field(default_factory=time.time)
     extras: dict[str, object] = field(default_factory=dict)
     """Adapters other adapters or health checks need to look at (store, AMI nodes...)."""
+    starting: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run in order before routing starts (leadership, journal replay, session restore);
+    components marked `runs_on_standby` (HTTP) are already up while they wait."""
+    durability: list[Callable[[float], Awaitable[bool]]] = field(default_factory=list)
+    """Each waits (up to the given seconds) until what was submitted so far is stored."""
     _wake: asyncio.Event | None = None
     _sleep_until: float = 0.0
 
@@ -74,6 +79,12 @@ class Service:
                 self._wake.set()
         return out
 
+    async def stored(self, timeout_s: float = 5.0) -> bool:
+        """True once every change submitted so far is in the store: what a control path
+        awaits before it acknowledges a change."""
+        results = [await wait(timeout_s) for wait in self.durability]
+        return all(results)
+
     async def tick_forever(self, max_sleep_s: float = 1.0) -> None:
         """Fire the core's timers on time: sleep until the next one is due, then tick."""
         self._wake = asyncio.Event()
@@ -97,8 +108,16 @@ class Service:
         gc.collect()
         gc.freeze()
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.tick_forever(), name="ticker")
+            later = []
             for component in self.components:
+                if getattr(component, "runs_on_standby", False):
+                    tg.create_task(supervise(component.name, component.run), name=component.name)
+                else:
+                    later.append(component)
+            for step in self.starting:
+                await step()
+            tg.create_task(self.tick_forever(), name="ticker")
+            for component in later:
                 tg.create_task(supervise(component.name, component.run), name=component.name)
 
 

@@ -69,4 +69,8 @@ def build_service(config: Config, *, store_url_override: str | None = None) -> S
     from cc_router.omni.attach import attach as attach_omni
 
     attach_omni(service, url)  # tasks, offers, campaigns; after HTTP, MQTT and AMI to hook onto them
+    # --- surviving restarts: leadership, the writer's journal, durable agent sessions
+    from cc_router.ha.attach import attach as attach_ha
+
+    attach_ha(service, url, writer)
     return service

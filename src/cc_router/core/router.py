@@ -260,6 +260,29 @@ class Router:
         self._publish(a)
         self._refresh(a, "agent_free")
 
+    def _on_restore(self, e: ev.AgentSessionRestored) -> None:
+        a = self._agent(e, e.agent_id)
+        if a is None:
+            return
+        if a.presence is not Presence.LOGGED_OUT:
+            self._out.append(cmd.EventRejected(e, f"agent {a.id} is already logged in"))
+            return
+        since = min(e.since, self.now)
+        a.presence = Presence.READY
+        a.idle_since = since
+        for pools in a.pools.values():
+            for p in pools:
+                cast(Pool, p).logged_in += 1
+        if e.paused:
+            a.presence = Presence.PAUSED
+            a.pause_reason = e.reason
+            a.pause_token += 1
+            if e.max_s is not None and e.max_s > 0:
+                # Already over: the timer fires on the next event or tick.
+                self._timer(since + e.max_s, "pause", a.id, a.pause_token)
+        self._publish(a, since)
+        self._refresh(a, "agent_free")
+
     def _on_logout(self, e: ev.AgentLoggedOut) -> None:
         a = self._agent(e, e.agent_id)
         if a is not None:
@@ -374,12 +397,16 @@ class Router:
         if not any(a.load.values()):
             a.idle_since = self.now
 
-    def _publish(self, a: AgentRec) -> None:
+    def _publish(self, a: AgentRec, since: float | None = None) -> None:
+        """`since`: the agent has been in its new state since then (restored after a
+        restart); the change itself is still reported now, closing the stored interval
+        that was open when the router stopped."""
         state, reason = a.derive_state()
         if state is a.state and reason == a.state_reason:
             return
         self._out.append(cmd.AgentStateChanged(a.id, state, reason, self.now, a.state, a.state_since))
-        a.state, a.state_reason, a.state_since = state, reason, self.now
+        a.state, a.state_reason = state, reason
+        a.state_since = self.now if since is None else since
 
     def _leave_if_empty(self, a: AgentRec) -> None:
         """Callers in a queue nobody can serve any more leave by its empty exit."""
@@ -976,6 +1003,7 @@ Router._handlers = {
     ev.AgentDeviceChanged: Router._on_device,
     ev.AgentSkillsChanged: Router._on_skills,
     ev.AgentWrapUpDone: Router._on_wrap_done,
+    ev.AgentSessionRestored: Router._on_restore,
     ev.InteractionArrived: Router._on_arrival,
     ev.InteractionAbandoned: Router._on_abandon,
     ev.OfferAccepted: Router._on_accept,

@@ -10,6 +10,13 @@ from cc_router.service import Service
 def readiness(service: Service) -> tuple[bool, list[dict[str, Any]]]:
     """(ready, checks): ready only if every AMI node, the store and MQTT (if used) are up."""
     checks: list[dict[str, Any]] = []
+    lead = service.extras.get("leadership")
+    if lead is not None:
+        role = str(getattr(lead, "role", ""))
+        check: dict[str, Any] = {"check": "leadership", "ok": role == "leader", "role": role}
+        if role != "leader":
+            check["leader"] = getattr(lead, "leader_address", "") or None
+        checks.append(check)
     nodes = service.extras.get("ami", [])
     if isinstance(nodes, list | tuple):
         for i, node in enumerate(nodes):
@@ -17,7 +24,7 @@ def readiness(service: Service) -> tuple[bool, list[dict[str, Any]]]:
             checks.append({"check": f"ami:{name}", "ok": bool(getattr(node, "ready", False))})
     store = service.extras.get("store")
     if store is not None:
-        check: dict[str, Any] = {"check": "store", "ok": bool(getattr(store, "healthy", False))}
+        check = {"check": "store", "ok": bool(getattr(store, "healthy", False))}
         err = getattr(store, "last_error", "")
         if err and not check["ok"]:
             # The writer's message names the driver error; URLs are redacted by the writer.

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -28,6 +30,7 @@ from cc_router.core.commands import (
     Offer,
 )
 from cc_router.core.spec import Channel
+from cc_router.store import journal as jr
 from cc_router.store.tables import agent_states, decisions, interactions, utc, utc_or_none
 
 log = logging.getLogger(__name__)
@@ -97,6 +100,7 @@ class StoreWriter:
         *,
         max_backoff_s: float = 30.0,
         engine: AsyncEngine | None = None,
+        journal: jr.Journal | None = None,
     ) -> None:
         self.url = url
         self.batch_size = batch_size
@@ -109,6 +113,11 @@ class StoreWriter:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._running = False
+        self.journal = journal
+        self._records: deque[tuple[int, int]] = deque()
+        """(commands, journal seq) per journalled record still in the buffer, oldest first."""
+        self._unsynced = False
+        self.replayed = 0
         self._open_agents: set[str] | None = None
         """Agents with an open (ended_at NULL) agent_states row; loaded on first flush."""
         self.healthy = True
@@ -127,9 +136,15 @@ class StoreWriter:
     def submit(self, commands: Iterable[Command], now: float) -> None:
         """Queue the commands worth storing. Never awaits, never touches the database."""
         buf = self._buf
+        before = len(buf)
         for c in commands:
             if isinstance(c, _STORED):
                 buf.append((c, now))
+        if self.journal is not None and len(buf) > before:
+            added = len(buf) - before
+            seq = self.journal.append([buf[i] for i in range(before, len(buf))])
+            self._records.append((added, seq))
+            self._unsynced = True
         if len(buf) >= self.batch_size:
             self._wake.set()
 
@@ -159,8 +174,10 @@ class StoreWriter:
                             await self._wake.wait()
                     self._wake.clear()
                 try:
+                    await self._sync_journal()
                     while self._buf:
                         await self._flush_batch()
+                    await self._rotate_journal()
                 except Exception as exc:  # any driver error: keep the rows, retry later
                     self.healthy = False
                     self.last_error = f"{type(exc).__name__}: {exc}"
@@ -207,11 +224,50 @@ class StoreWriter:
                     await asyncio.sleep(0.01)
 
             await asyncio.wait_for(drained(), timeout)
+        await self._retire_journal()
         if self._owns_engine:
             await self._engine.dispose()
 
+    async def _retire_journal(self) -> None:
+        """Everything is committed: this process's journal is no longer needed."""
+        j = self.journal
+        if j is None or self._buf:
+            return
+        self.journal = None
+        j.close()
+        j.path.unlink(missing_ok=True)
+        with contextlib.suppress(Exception):
+            async with self._engine.begin() as conn:
+                await jr.forget(conn, j.name)
+
+    async def _sync_journal(self) -> None:
+        if self.journal is not None and self._unsynced:
+            self._unsynced = False
+            await asyncio.to_thread(self.journal.sync)
+
+    async def _rotate_journal(self) -> None:
+        j = self.journal
+        if j is None or self._buf or j.bytes < jr.ROTATE_BYTES:
+            return
+        old = j.rotate()
+        old.unlink(missing_ok=True)
+        async with self._engine.begin() as conn:
+            await jr.forget(conn, old.name)
+
     async def _flush_batch(self) -> None:
         n = min(self.batch_size, len(self._buf))
+        seq, records = 0, 0
+        if self._records:
+            # A batch ends on a journal record's boundary, so the mark committed with it
+            # says exactly which records are in the store.
+            covered = 0
+            for count, rseq in self._records:
+                if covered >= n:
+                    break
+                covered += count
+                seq = rseq
+                records += 1
+            n = covered
         batch = [self._buf[i] for i in range(n)]
         async with self._engine.begin() as conn:
             if self._open_agents is None:
@@ -219,12 +275,48 @@ class StoreWriter:
             else:
                 open_agents = set(self._open_agents)
             written = await _write(conn, batch, open_agents)
+            if seq and self.journal is not None:
+                await jr.mark(conn, self.journal.name, seq)
         # Only after the commit: a failed batch is retried whole, with the old state.
         for _ in range(n):
             self._buf.popleft()
+        for _ in range(records):
+            self._records.popleft()
         self._open_agents = open_agents
         self.transactions += 1
         self.rows_written += written
+
+    async def replay(self, directory: Path) -> int:
+        """Write what dead processes' journals in `directory` hold and their marks say was
+        never committed; then remove those journals. Call before `run()`. Returns the
+        number of commands written."""
+        written = 0
+        for path, fd in jr.orphans(directory):
+            try:
+                async with self._engine.begin() as conn:
+                    done = await jr.committed_seq(conn, path.name)
+                    open_agents = await self._load_open_agents(conn)
+                    items: list[_Item] = []
+                    last = done
+                    for seq, record in jr.read_records(path):
+                        if seq > done:
+                            items.extend(record)
+                            last = seq
+                    for i in range(0, len(items), self.batch_size):
+                        await _write(conn, items[i : i + self.batch_size], open_agents)
+                    if last > done:
+                        await jr.mark(conn, path.name, last)
+                if items:
+                    log.warning("replayed %d commands from %s (its process died)", len(items), path)
+                written += len(items)
+                path.unlink(missing_ok=True)
+                async with self._engine.begin() as conn:
+                    await jr.forget(conn, path.name)
+            finally:
+                os.close(fd)
+        self._open_agents = None
+        self.replayed += written
+        return written
 
     async def _load_open_agents(self, conn: AsyncConnection) -> set[str]:
         rows = await conn.execute(

@@ -26,6 +26,7 @@ from cc_router.config.models import AsteriskNode
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.spec import Channel
+from cc_router.ha.gate import outbox_gate
 from cc_router.service import Service
 from cc_router.store import queue_log as qlog
 
@@ -240,6 +241,7 @@ class AmiNode:
                     ping_interval_s=self.spec.ping_interval_s,
                     ping_timeout_s=self.spec.ping_timeout_s,
                     name=self.spec.name,
+                    may_send=outbox_gate(self.service),
                 )
                 try:
                     await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))
