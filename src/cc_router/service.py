@@ -52,6 +52,8 @@ class Service:
     components marked `runs_on_standby` (HTTP) are already up while they wait."""
     durability: list[Callable[[float], Awaitable[bool]]] = field(default_factory=list)
     """Each waits (up to the given seconds) until what was submitted so far is stored."""
+    routing: bool = False
+    """True once the starting steps are done and the routing components run."""
     _wake: asyncio.Event | None = None
     _sleep_until: float = 0.0
 
@@ -116,6 +118,7 @@ class Service:
                     later.append(component)
             for step in self.starting:
                 await step()
+            self.routing = True
             tg.create_task(self.tick_forever(), name="ticker")
             for component in later:
                 tg.create_task(supervise(component.name, component.run), name=component.name)

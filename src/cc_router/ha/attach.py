@@ -110,7 +110,7 @@ def attach(service: Service, url: str, writer: StoreWriter) -> None:
     async def start() -> None:
         http = service.extras.get("http")
         started = getattr(http, "started", None)
-        if isinstance(started, asyncio.Event):
+        if isinstance(lead, PgLeadership) and isinstance(started, asyncio.Event):
             # The address a standby names is the one HTTP really listens on.
             async with asyncio.timeout(30):
                 await started.wait()

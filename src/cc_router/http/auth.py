@@ -61,8 +61,10 @@ def not_leading(service: Service) -> JSONResponse | None:
     """503 naming the leader while this router stands by (or has not started routing)."""
     lead = service.extras.get("leadership")
     role = getattr(lead, "role", "leader")
-    if role == "leader":
+    if role == "leader" and (lead is None or service.routing):
         return None
+    if role == "leader":
+        role = "starting"
     leader = getattr(lead, "leader_address", "") or None
     message = (
         "this router is a standby; send control actions to the leader"

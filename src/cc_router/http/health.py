@@ -13,7 +13,9 @@ def readiness(service: Service) -> tuple[bool, list[dict[str, Any]]]:
     lead = service.extras.get("leadership")
     if lead is not None:
         role = str(getattr(lead, "role", ""))
-        check: dict[str, Any] = {"check": "leadership", "ok": role == "leader", "role": role}
+        # A new leader is ready only once it has restored state and routes.
+        ok = role == "leader" and service.routing
+        check: dict[str, Any] = {"check": "leadership", "ok": ok, "role": role}
         if role != "leader":
             check["leader"] = getattr(lead, "leader_address", "") or None
         checks.append(check)
