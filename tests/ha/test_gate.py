@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import pytest
 from pydantic import SecretStr
@@ -14,6 +15,16 @@ from cc_router.core import events as ev
 from cc_router.service import Service
 from tests.ami.fake_ami import FakeAmi
 from tests.ami.test_connection import CALLER_UID, CONFIG, HOLD, _until
+
+
+@dataclass
+class _Lead:
+    leading: list[bool]
+    role: str = "leader"
+    leader_address: str = ""
+
+    def may_send(self) -> bool:
+        return self.leading[0]
 
 
 @pytest.mark.asyncio
@@ -50,7 +61,7 @@ async def test_node_originates_only_while_the_gate_is_open() -> None:
     config = loads_config(CONFIG.format(port=fake.port))
     service = Service.from_config(config)
     leading = [True]
-    service.extras["outbox_gate"] = lambda: leading[0]
+    service.parts.leadership = _Lead(leading)
     node = AmiNode(service, config.asterisk[0])
     service.sinks.append(node.on_commands)
     seen: list[ev.Event] = []

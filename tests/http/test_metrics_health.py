@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -72,6 +72,8 @@ async def test_offer_declines_counted_by_reason(env: Env) -> None:
 class FakeNode:
     name: str
     ready: bool
+    node: str = ""
+    drift: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,8 +90,8 @@ class FakeMqtt:
 async def test_livez_and_readyz(env: Env) -> None:
     assert (await env.client.get("/livez")).json() == {"status": "alive"}
     node = FakeNode("ast1", True)
-    env.service.extras["ami"] = [node, FakeNode("ast2", True)]
-    env.service.extras["store"] = FakeStore()
+    env.service.parts.nodes = [node, FakeNode("ast2", True)]
+    env.service.parts.store = FakeStore()
     r = await env.client.get("/readyz")
     assert r.status_code == 200 and r.json()["ready"] is True
     assert [c["check"] for c in r.json()["checks"]] == ["ami:ast1", "ami:ast2", "store"]
@@ -98,11 +100,11 @@ async def test_livez_and_readyz(env: Env) -> None:
     assert r.status_code == 503
     assert {"check": "ami:ast1", "ok": False} in r.json()["checks"]
     node.ready = True
-    env.service.extras["store"] = FakeStore(healthy=False, last_error="OperationalError: gone")
+    env.service.parts.store = FakeStore(healthy=False, last_error="OperationalError: gone")
     r = await env.client.get("/readyz")
     assert r.status_code == 503 and r.json()["checks"][-1]["detail"] == "OperationalError: gone"
-    env.service.extras["store"] = FakeStore()
-    env.service.extras["mqtt"] = FakeMqtt(connected=False)
+    env.service.parts.store = FakeStore()
+    env.service.parts.mqtt = FakeMqtt(connected=False)
     assert (await env.client.get("/readyz")).status_code == 503
-    env.service.extras["mqtt"] = FakeMqtt(connected=True)
+    env.service.parts.mqtt = FakeMqtt(connected=True)
     assert (await env.client.get("/readyz")).status_code == 200

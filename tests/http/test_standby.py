@@ -21,7 +21,7 @@ class _Lead:
 
 @pytest.mark.asyncio
 async def test_standby_refuses_actions_naming_the_leader(env: Env) -> None:
-    env.service.extras["leadership"] = _Lead("standby", "http://10.0.0.7:8080")
+    env.service.parts.leadership = _Lead("standby", "http://10.0.0.7:8080")
     r = await env.client.post("/api/agents/1001/login", headers=env.auth)
     assert r.status_code == 503
     assert r.json() == {
@@ -39,7 +39,7 @@ async def test_standby_refuses_actions_naming_the_leader(env: Env) -> None:
 
 @pytest.mark.asyncio
 async def test_a_leader_not_yet_routing_refuses_then_accepts(env: Env) -> None:
-    env.service.extras["leadership"] = _Lead("leader", "http://me")
+    env.service.parts.leadership = _Lead("leader", "http://me")
     r = await env.client.post("/api/agents/1001/login", headers=env.auth)
     assert r.status_code == 503 and r.json()["role"] == "starting"
     env.service.routing = True

@@ -58,10 +58,11 @@ def leg_token(stream: bytes) -> str | None:
 async def replay_cpu_s(config: Config, reads: Sequence[bytes], agents: Sequence[str]) -> tuple[float, int]:
     """(CPU seconds to process `reads`, interactions admitted) with every agent logged in
     first (not counted). The recording must start with the node's first offer."""
-    from cc_router.wiring import build_service
+    from cc_router.wiring import build
 
-    service = build_service(config)
-    node: Any = service.extras["ami"][0]  # type: ignore[index]
+    built = build(config)
+    service = built.service
+    node: Any = built.nodes[0]
     node.exit_unknown_numbers = False
     conn = _NullConnection()
     node.conn = conn

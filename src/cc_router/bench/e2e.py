@@ -653,7 +653,7 @@ async def ccrouter_phase(
     from cc_router.config.models import LoggingConfig
     from cc_router.core import events as ev
     from cc_router.logs import configure_logging
-    from cc_router.wiring import build_service
+    from cc_router.wiring import build
 
     store_url = f"sqlite+aiosqlite:///{workdir / 'store.db'}"
     config = parse_config(ccrouter_config(agents, settings, store_url, _free_port()), source="<e2e bench>")
@@ -661,8 +661,8 @@ async def ccrouter_phase(
     # and stdout stays for the benchmark rows.
     log_file = (workdir / "service.log").open("w", encoding="utf-8")
     configure_logging(LoggingConfig.model_validate({"level": "info", "json": True}), stream=log_file)
-    service = build_service(config, store_url_override=store_url)
-    node = service.extras["ami"][0]  # type: ignore[index]
+    built = build(config, store_url_override=store_url)
+    service, node = built.service, built.nodes[0]
     # Tests may be using the same sandbox: their callers (other numbers) are not ours to
     # hang up.
     node.exit_unknown_numbers = False

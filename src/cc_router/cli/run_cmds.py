@@ -13,6 +13,7 @@ from typing import Annotated
 import structlog
 import typer
 
+from cc_router.cli.options import load_or_exit
 from cc_router.config import Config
 from cc_router.logs import configure_logging
 
@@ -23,24 +24,21 @@ async def serve(config: Config, store_url: str | None = None) -> str:
     """Run until SIGINT/SIGTERM, then stop every component (the store flushes on the way
     out). Returns "stopped", or "step_down" when leadership was lost (the caller starts
     the process again, as a standby)."""
-    from cc_router.ha.attach import LeaderWatch
-    from cc_router.wiring import build_service
+    from cc_router.wiring import build
 
-    service = build_service(config, store_url_override=store_url)
+    built = build(config, store_url_override=store_url)
+    service = built.service
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     runner = asyncio.create_task(service.run(), name="service")
     waiters = {runner, asyncio.create_task(stop.wait(), name="stop-signal")}
-    watch = service.extras.get("leader_watch")
-    lost: asyncio.Task[object] | None = None
-    if isinstance(watch, LeaderWatch):
-        lost = asyncio.create_task(watch.lost.wait(), name="leadership-lost")
-        waiters.add(lost)
+    lost = asyncio.create_task(built.leader.lost.wait(), name="leadership-lost")
+    waiters.add(lost)
     log.info("service_started", centre=config.centre.name, components=[c.name for c in service.components])
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    outcome = "step_down" if lost is not None and lost.done() else "stopped"
+    outcome = "step_down" if lost.done() else "stopped"
     log.info("service_stopping", reason=outcome)
     for w in waiters:
         w.cancel()
@@ -68,13 +66,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run cc-router: route calls on the configured Asterisk nodes until SIGINT/SIGTERM."""
-        from cc_router.config import ConfigError, load_config
-
-        try:
-            cfg = load_config(config)
-        except ConfigError as e:
-            typer.echo(str(e), err=True)
-            raise typer.Exit(2) from None
+        cfg = load_or_exit(config, 2)
         configure_logging(cfg.logging)
         import uvloop
 

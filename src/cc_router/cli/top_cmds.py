@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Annotated, Any
 
 import typer
+
+from cc_router.config import environment
 
 STATE_STYLE = {
     "ready": "green",
@@ -116,7 +117,7 @@ def top(
     from rich.live import Live
     from rich.text import Text
 
-    token = token or os.environ.get("CC_ROUTER_API_TOKEN")
+    token = token or environment.api_token()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     console = Console()
     base = url.rstrip("/")

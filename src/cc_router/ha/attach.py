@@ -14,7 +14,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import structlog
 from sqlalchemy.engine import make_url
@@ -33,24 +33,21 @@ from cc_router.store import StoreWriter, migrate
 from cc_router.store.journal import Journal, journal_dir_for
 from cc_router.store.sessions import SessionStore
 
+if TYPE_CHECKING:
+    from cc_router.http import HttpComponent
+
 log = structlog.get_logger("cc_router.ha")
 
 T = TypeVar("T")
 ENV_ADVERTISE = "CC_ROUTER_ADVERTISE_URL"
 
 
-def leadership(service: Service) -> Leadership | None:
-    found = service.extras.get("leadership")
-    return found if isinstance(found, SingleProcess | PgLeadership) else None
-
-
-def advertised_address(service: Service) -> str:
+def advertised_address(service: Service, http: HttpComponent | None) -> str:
     """The leader's HTTP address as a standby names it (CC_ROUTER_ADVERTISE_URL, else this
     host and the port HTTP listens on)."""
     if env := os.environ.get(ENV_ADVERTISE):
         return env
-    http = service.extras.get("http")
-    port = getattr(http, "bound_port", None) or service.config.http.port
+    port = (http.bound_port if http is not None else None) or service.config.http.port
     host = service.config.http.host
     if host in ("0.0.0.0", "::", ""):
         host = socket.gethostname()
@@ -59,12 +56,25 @@ def advertised_address(service: Service) -> str:
 
 @dataclass
 class LeaderWatch:
-    """Runs while this process leads; sets `lost` (the CLI then steps down) when it cannot."""
+    """This process's leadership as the rest of the service sees it (`service.parts.leadership`);
+    as a component it runs while this process leads and sets `lost` (the CLI then steps
+    down) when that can no longer be proved."""
 
     lead: Leadership
     name: str = "leadership"
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str = ""
+
+    @property
+    def role(self) -> str:
+        return self.lead.role
+
+    @property
+    def leader_address(self) -> str:
+        return self.lead.leader_address
+
+    def may_send(self) -> bool:
+        return self.lead.may_send()
 
     async def run(self) -> None:
         try:
@@ -86,34 +96,29 @@ class SessionComponent:
             await self.store.close()
 
 
-def attach(service: Service, url: str, writer: StoreWriter) -> None:
+def attach(service: Service, url: str, writer: StoreWriter, http: HttpComponent | None) -> LeaderWatch:
     backend = make_url(url).get_backend_name()
     lead: Leadership
     if backend == "postgresql":
-        lead = PgLeadership(asyncpg_dsn(url), lambda: advertised_address(service))
+        lead = PgLeadership(asyncpg_dsn(url), lambda: advertised_address(service, http))
     else:
         lead = SingleProcess(sqlite_lock_path(url))
-    service.extras["leadership"] = lead
-    service.extras["outbox_gate"] = lead.may_send
+    watch = LeaderWatch(lead)
+    service.parts.leadership = watch
+    service.components.append(watch)
 
     sessions = SessionStore(writer.engine)
     recorder = SessionRecorder(service.router, sessions)
     service.listeners.append(recorder.listen)
     service.sinks.append(recorder.sink)
     service.durability.append(sessions.stored)
-    service.extras["sessions"] = sessions
     service.components.append(SessionComponent(sessions))
-    watch = LeaderWatch(lead)
-    service.extras["leader_watch"] = watch
-    service.components.append(watch)
 
     async def start() -> None:
-        http = service.extras.get("http")
-        started = getattr(http, "started", None)
-        if isinstance(lead, PgLeadership) and isinstance(started, asyncio.Event):
+        if isinstance(lead, PgLeadership) and http is not None:
             # The address a standby names is the one HTTP really listens on.
             async with asyncio.timeout(30):
-                await started.wait()
+                await http.started.wait()
         await lead.acquire()
         t0 = time.monotonic()
         await _until_done("migrate", lambda: migrate(url))
@@ -128,8 +133,7 @@ def attach(service: Service, url: str, writer: StoreWriter) -> None:
         agents, queues = await _until_done("sessions", sessions.load)
         recorder.seed(agents)
         now = service.clock()
-        events = restore_events(service.router.centre, agents, queues)
-        for e in events:
+        for e in restore_events(service.router.centre, agents, queues):
             service.submit(e, now)
         log.info(
             "state_restored",
@@ -139,6 +143,7 @@ def attach(service: Service, url: str, writer: StoreWriter) -> None:
         )
 
     service.starting.append(start)
+    return watch
 
 
 async def _until_done(what: str, call: Callable[[], Awaitable[T]]) -> T:
@@ -156,4 +161,4 @@ async def _until_done(what: str, call: Callable[[], Awaitable[T]]) -> T:
             backoff = min(backoff * 2, 10.0)
 
 
-__all__ = ["LeaderWatch", "advertised_address", "attach", "leadership"]
+__all__ = ["LeaderWatch", "advertised_address", "attach"]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import cast
 
 from cc_router.service import Service
 
 
 def outbox_gate(service: Service) -> Callable[[], bool] | None:
     """The check to make before every AMI write, or None where nothing fences (no store)."""
-    gate = service.extras.get("outbox_gate")
-    return cast(Callable[[], bool], gate) if callable(gate) else None
+    lead = service.parts.leadership
+    return None if lead is None else lead.may_send
 
 
 __all__ = ["outbox_gate"]

@@ -41,10 +41,6 @@ class HttpError(Exception):
         self.body = {"error": message, **extra}
 
 
-def error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
-
-
 async def parse_body(request: Request, model: type[B], empty_ok: bool = False) -> B:
     raw = await request.body()
     if not raw.strip():

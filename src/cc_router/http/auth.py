@@ -9,25 +9,21 @@ cannot send headers, so reads also accept `?token=`.
 from __future__ import annotations
 
 import hmac
-import os
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from cc_router.config.load import ENV_API_TOKEN
+from cc_router.config import environment
 from cc_router.service import Service
 
 NO_TOKEN_MESSAGE = (
     "supervisor actions are disabled: no API token is configured. Set http.token in the "
-    f"config file or the environment variable {ENV_API_TOKEN}, then restart cc-router"
+    f"config file or the environment variable {environment.API_TOKEN}, then restart cc-router"
 )
 
 
 def configured_token(service: Service) -> str | None:
-    secret = service.config.http.token
-    if secret is not None and secret.get_secret_value():
-        return secret.get_secret_value()
-    return os.environ.get(ENV_API_TOKEN) or None
+    return environment.api_token(service.config.http.token)
 
 
 def _presented(request: Request, allow_query: bool) -> str | None:
@@ -59,13 +55,15 @@ def check_action(request: Request, service: Service) -> JSONResponse | None:
 
 def not_leading(service: Service) -> JSONResponse | None:
     """503 naming the leader while this router stands by (or has not started routing)."""
-    lead = service.extras.get("leadership")
-    role = getattr(lead, "role", "leader")
-    if role == "leader" and (lead is None or service.routing):
+    lead = service.parts.leadership
+    if lead is None:
+        return None
+    role = lead.role
+    if role == "leader" and service.routing:
         return None
     if role == "leader":
         role = "starting"
-    leader = getattr(lead, "leader_address", "") or None
+    leader = lead.leader_address or None
     message = (
         "this router is a standby; send control actions to the leader"
         if role == "standby"

@@ -35,6 +35,3 @@ class QueuePatch(_Body):
 
 class MoveBody(_Body):
     queue: str = Field(min_length=1, description="Queue to move the waiting interaction to (same channel).")
-
-
-BODY_MODELS: tuple[type[BaseModel], ...] = (PauseBody, SkillsBody, QueuePatch, MoveBody)

@@ -125,9 +125,8 @@ class _AmiDriftCollector(Collector):
             "Differences between the router's view and an Asterisk snapshot, by node and kind",
             labels=["node", "kind"],
         )
-        nodes = self.service.extras.get("ami")
-        for node in nodes if isinstance(nodes, list) else ():
-            for kind, n in getattr(node, "drift", {}).items():
+        for node in self.service.parts.nodes:
+            for kind, n in node.drift.items():
                 fam.add_metric([str(node.node), kind], n)
         yield fam
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cc_router.core.reporting import INTERVAL_S
 from cc_router.store.reports import ABANDONED
-
-INTERVAL_S = 900
-"""The store's report interval: 15 minutes."""
 
 __all__ = ["ABANDONED", "INTERVAL_S", "QueueCounters", "service_level_pct"]
 

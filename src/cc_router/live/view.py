@@ -1,7 +1,7 @@
 """`LiveView`: what supervisors watch, kept up to date from the router's commands.
 
 Attach once with `LiveView.attach(service)` (idempotent: the view lives in
-`service.extras["live"]`, so HTTP, MQTT and the terminal share one). Its sink costs O(1)
+`service.parts.live`, so HTTP, MQTT and the terminal share one). Its sink costs O(1)
 per command (O(queues the agent serves) for an agent state change); anything that
 scales with the number of agents or waiting interactions is computed when read, except
 the agent list order, which is kept (agents leave and join a state group in O(1)) so a
@@ -56,7 +56,6 @@ from cc_router.store.reports import ANSWERED
 if TYPE_CHECKING:
     from cc_router.service import Service
 
-EXTRAS_KEY = "live"
 ENTRY_REASONS = frozenset({"arrived", "moved", "overflowed", "transferred"})
 """InteractionQueued reasons that mean "entered this queue" (not returned/escalated/rebuilt)."""
 STATES = tuple(s.value for s in AgentState)
@@ -105,13 +104,13 @@ class LiveView:
     @classmethod
     def attach(cls, service: Service, max_updates_per_s: float = 4.0) -> LiveView:
         """The service's view, created and hooked in as listener + sink the first time."""
-        existing = service.extras.get(EXTRAS_KEY)
-        if isinstance(existing, LiveView):
+        existing = service.parts.live
+        if existing is not None:
             return existing
         view = cls(service, max_updates_per_s)
         service.listeners.append(view.on_event)
         service.sinks.append(view.on_commands)
-        service.extras[EXTRAS_KEY] = view
+        service.parts.live = view
         return view
 
     def now(self) -> float:

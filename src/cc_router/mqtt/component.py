@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 import uuid
 from collections import deque
@@ -17,6 +16,7 @@ import aiomqtt
 import structlog
 from pydantic import SecretStr
 
+from cc_router.config import environment
 from cc_router.config.models import MqttConfig
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
@@ -84,8 +84,8 @@ class MqttComponent:
         self.topics = Topics(config.topic_prefix.rstrip("/"))
         if api_token is None:
             api_token = service.config.http.token
-        if api_token is None and os.environ.get("CC_ROUTER_API_TOKEN"):
-            api_token = SecretStr(os.environ["CC_ROUTER_API_TOKEN"])
+        if api_token is None and (env_token := environment.api_token()):
+            api_token = SecretStr(env_token)
         self._api_token = api_token
         self.state = RetainedState(service.router, live, self.topics, min_interval_s)
         self.initial_backoff_s = initial_backoff_s
@@ -281,5 +281,5 @@ def attach_mqtt(service: Service) -> MqttComponent | None:
     service.listeners.append(component.on_event)
     service.sinks.append(component.on_commands)
     service.components.append(component)
-    service.extras["mqtt"] = component
+    service.parts.mqtt = component
     return component

@@ -43,10 +43,10 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from cc_router.core.reporting import INTERVAL_S as INTERVAL_S
 from cc_router.core.spec import AgentSpec
 from cc_router.sim.dists import Dist, DistKind
 
-INTERVAL_S = 900
 DAY_S = 86_400
 _CLOCK_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 

@@ -32,6 +32,7 @@ from cc_router.core.commands import (
 from cc_router.core.spec import Channel
 from cc_router.store import journal as jr
 from cc_router.store.tables import agent_states, decisions, interactions, utc, utc_or_none
+from cc_router.url_redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +80,6 @@ def _decision_row(c: Offer, now: float) -> dict[str, Any]:
         "at": utc(now),
         "explanation": explanation_json(c.explanation),
     }
-
-
-def redact(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 class StoreWriter:
@@ -467,7 +464,7 @@ async def bench_store(
     finally:
         await engine.dispose()
     return {
-        "store": redact(url),
+        "store": redact_url(url),
         "dialect": make_url(url).get_backend_name(),
         "rows": n,
         "batch_size": batch_size,
