@@ -229,6 +229,9 @@ class AmiNode:
         from cc_router.adapters.ami.snapshot import rebuild
 
         backoff = 0.5
+        # Agents restored from the store may be on calls the snapshot has yet to see: none
+        # is offered a caller before the first snapshot has read the device states.
+        self._block_agents()
         sender = asyncio.create_task(self._send_loop(), name=f"{self.name}-send")
         try:
             while True:
