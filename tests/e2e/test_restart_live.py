@@ -5,14 +5,19 @@ agent serves the caller, with nobody logging in again."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
+from cc_router.ha.leader import asyncpg_dsn
 from cc_router.sandbox import SandboxSettings
 from cc_router.testing.live import AmiAdmin, call, kill_all, wait_until
+from tests.databases import create_scratch_database, drop_scratch_database
 from tests.e2e.conftest import CENTRE
 from tests.ha.processes import Router, act, agent, free_port, ready
 
@@ -21,8 +26,8 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 TOKEN = "ha-test-token"
 
 
-def _config(tmp: Path, settings: SandboxSettings) -> Path:
-    path = tmp / "centre.yaml"
+def _config(tmp: Path, settings: SandboxSettings, name: str = "centre.yaml") -> Path:
+    path = tmp / name
     path.write_text(
         CENTRE
         + f"""
@@ -96,3 +101,61 @@ async def test_sigkill_with_a_caller_waiting_and_agents_paused(
     assert ("ea1", "answered") in rows
     # Journalled before the kill, written after: ready, paused (before), paused (after), then on.
     assert states[:4] == [("ready", ""), ("paused", "meeting"), ("paused", "meeting"), ("ready", "")]
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    url = asyncio.run(create_scratch_database("ccr_e2e_failover"))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_scratch_database(url))
+
+
+@pytest.mark.postgres
+async def test_standby_takes_over_with_a_caller_waiting(
+    admin: AmiAdmin, sandbox_settings: SandboxSettings, tmp_path: Path, pg_url: str
+) -> None:
+    leader = Router(_config(tmp_path, sandbox_settings, "a.yaml"), pg_url, tmp_path / "a.log").start()
+    standby = Router(_config(tmp_path, sandbox_settings, "b.yaml"), pg_url, tmp_path / "b.log")
+    caller = None
+    try:
+        a_url = leader.url()
+        ready(a_url, timeout_s=30)
+        standby.start()
+        b_url = standby.url()
+        assert ready(b_url, role="standby")["leader"] == a_url
+        for aid, body in (("ea1", {"reason": "meeting", "max_s": 16}), ("ea2", {"reason": "lunch"})):
+            assert act(a_url, "POST", f"/api/agents/{aid}/login").status_code == 200
+            assert act(a_url, "POST", f"/api/agents/{aid}/pause", body).status_code == 200
+        paused_at = time.time()
+        caller = await call(sandbox_settings, "20086", 60000, num="13800000902")
+        leader.wait_log("queued", timeout_s=15)
+
+        killed = time.monotonic()
+        leader.kill()
+        ready(b_url, timeout_s=15)
+        took_over_s = time.monotonic() - killed
+        # Leader SIGKILL -> the standby routes (AMI logged in, snapshot read, sessions back).
+        print(f"failover_to_routing_s={took_over_s:.3f}")
+        assert took_over_s < 5
+        assert standby.wait_log("queued", timeout_s=10)
+        assert agent(b_url, "ea1")["reason"] == "meeting"
+        await wait_until(
+            lambda: any(ln.get("event") == "connected" for ln in standby.lines()), 30, "caller connected"
+        )
+        assert time.time() - paused_at >= 16 - 0.5
+        await wait_until(
+            lambda: any(ln.get("event") == "finished" for ln in standby.lines()), 20, "call finished"
+        )
+    finally:
+        leader.kill()
+        standby.stop()
+        if caller is not None:
+            kill_all([caller])
+    conn = await asyncpg.connect(asyncpg_dsn(pg_url))
+    try:
+        rows = await conn.fetch("SELECT agent_id, outcome FROM interactions")
+    finally:
+        await conn.close()
+    assert ("ea1", "answered") in [(r["agent_id"], r["outcome"]) for r in rows]
