@@ -63,8 +63,15 @@ async def test_sigkill_with_a_caller_waiting_and_agents_paused(
             assert act(base, "POST", f"/api/agents/{aid}/pause", body).status_code == 200
         paused_at = time.time()
         before = {aid: agent(base, aid) for aid in ("ea1", "ea2")}
+        dialled = time.time()
         caller = await call(sandbox_settings, "20086", 60000, num="13800000901")
         first.wait_log("queued", timeout_s=15)
+        # The hold stamped the caller's arrival on its channel, to the millisecond.
+        (ch,) = [c for c in await admin.channels() if c.get("CallerIDNum") == "13800000901"]
+        reply = await admin.action({"Action": "Getvar", "Channel": ch["Channel"], "Variable": "CCR_ARRIVED"})
+        stamped = reply["Value"]
+        assert "." in stamped and len(stamped.split(".")[1]) == 3
+        assert dialled - 1 < float(stamped) < time.time()
         first.kill()
 
         again = Router(config, url, tmp_path / "again.log").start()
