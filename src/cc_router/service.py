@@ -23,6 +23,7 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 
 if TYPE_CHECKING:
+    from cc_router.core.estimate import Estimator
     from cc_router.live import LiveView
 
 log = structlog.get_logger("cc_router.service")
@@ -92,6 +93,8 @@ class Parts:
     """Absent where nothing decides leadership (in-process tests): this process routes."""
     live: LiveView | None = None
     """The one live view HTTP, MQTT and the terminal share (`LiveView.attach`)."""
+    expected_wait: Estimator | None = None
+    """Expected waits for the live view, the API and announcements (`live.expected_wait`)."""
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 Groups: core (routing core vs brute force), ami (frame parser), store (SQL writer),
 surfaces (live view and decision logs), sim (simulator and app_queue comparison),
+ewt (expected-wait error beside app_queue's holdtime, in the simulator;
+CC_ROUTER_BENCH_SMALL=1 for a short run),
 e2e (real Asterisk with SIPp, cc-router beside app_queue), ha (session restore, standby
 takeover; CC_ROUTER_BENCH_SMALL=1 for a short run). No group: all of them.
 Each group runs in its own interpreter so memory figures do not mix.
@@ -68,6 +70,18 @@ def _sim() -> None:
         print(json.dumps(row, ensure_ascii=False), flush=True)
 
 
+def _ewt() -> None:
+    import os
+    from pathlib import Path
+
+    from cc_router.sim.ewt import ewt_bench_rows
+
+    root = Path(__file__).resolve().parents[3]
+    small = os.environ.get("CC_ROUTER_BENCH_SMALL") == "1"
+    for row in ewt_bench_rows(str(root), small=small):
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
 def _e2e() -> None:
     from cc_router.bench.e2e import run_e2e_rows
 
@@ -95,6 +109,7 @@ GROUPS: dict[str, Callable[[], None]] = {
     "store": _store,
     "surfaces": _surfaces,
     "sim": _sim,
+    "ewt": _ewt,
     "e2e": _e2e,
     "ha": _ha,
 }

@@ -46,6 +46,7 @@ def render(queues: dict[str, Any], agents: dict[str, Any], max_agents: int) -> A
         ("Ch", "left"),
         ("Waiting", "right"),
         ("Longest", "right"),
+        ("EWT", "right"),
         ("SL today", "right"),
         ("Offered", "right"),
         ("Answered", "right"),
@@ -72,6 +73,8 @@ def render(queues: dict[str, Any], agents: dict[str, Any], max_agents: int) -> A
             q["channel"],
             Text(str(q["waiting"]), style=wstyle),
             _dur(q["longest_wait_s"]) if q["waiting"] else "-",
+            # Expected wait of a caller joining now (older servers do not send it).
+            _dur(q.get("ewt_new_s")),
             _pct(today["sl_pct"]),
             str(today["offered"]),
             str(today["answered"]),

@@ -127,6 +127,15 @@ class InteractionTransferred:
 
 
 @dataclass(frozen=True, slots=True)
+class InteractionPriorityChanged:
+    """A supervisor gives a waiting interaction another priority: its place in every
+    queue's serving order follows at once (seniority kept)."""
+
+    interaction_id: str
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
 class QueueChanged:
     queue: QueueSpec
 
@@ -157,6 +166,7 @@ Event = (
     | InteractionEnded
     | InteractionMoved
     | InteractionTransferred
+    | InteractionPriorityChanged
     | QueueChanged
     | CentreReplaced
     | Tick

@@ -24,7 +24,7 @@ from cc_router.core import events as ev
 from cc_router.core import expr
 from cc_router.core.spec import StepSpec
 from cc_router.http.auth import check_action
-from cc_router.http.bodies import MoveBody, PauseBody, QueuePatch, SkillsBody
+from cc_router.http.bodies import MoveBody, PauseBody, PriorityBody, QueuePatch, SkillsBody
 from cc_router.http.context import HttpContext
 
 log = structlog.get_logger("cc_router.http")
@@ -63,9 +63,9 @@ async def parse_body(request: Request, model: type[B], empty_ok: bool = False) -
 
 def _submit(ctx: HttpContext, event: ev.Event) -> list[cmd.Command]:
     out = ctx.service.submit(event)
-    for c in out:
-        if isinstance(c, cmd.EventRejected) and c.event is event:
-            raise HttpError(409, c.reason)
+    rejected = cmd.rejection(out, event)
+    if rejected is not None:
+        raise HttpError(409, rejected.reason)
     return out
 
 
@@ -181,6 +181,21 @@ async def interaction_move(request: Request) -> JSONResponse:
         _submit(ctx, ev.InteractionMoved(iid, body.queue))
         _log_action(request, "move", interaction_id=iid, queue=body.queue)
         return JSONResponse({"ok": True, "position": ctx.service.router.position(iid), "queue": body.queue})
+
+    return await _guarded(request, act)
+
+
+async def interaction_priority(request: Request) -> JSONResponse:
+    async def act(ctx: HttpContext) -> JSONResponse:
+        iid = str(request.path_params["interaction_id"])
+        if iid not in ctx.service.router.interactions:
+            raise HttpError(404, f"unknown interaction {iid!r}")
+        body = await parse_body(request, PriorityBody)
+        _submit(ctx, ev.InteractionPriorityChanged(iid, body.priority))
+        _log_action(request, "priority", interaction_id=iid, priority=body.priority)
+        return JSONResponse(
+            {"ok": True, "priority": body.priority, "position": ctx.service.router.position(iid)}
+        )
 
     return await _guarded(request, act)
 

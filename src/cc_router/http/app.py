@@ -67,6 +67,7 @@ def create_app(ctx: HttpContext, extra_routes: Sequence[BaseRoute] = ()) -> Star
         Route("/api/agents/{agent_id}/skills", actions.agent_skills, methods=["PUT"]),
         Route("/api/interactions", reads.interactions),
         Route("/api/interactions/{interaction_id}/move", actions.interaction_move, methods=["POST"]),
+        Route("/api/interactions/{interaction_id}/priority", actions.interaction_priority, methods=["POST"]),
         Route("/api/config/reload", actions.config_reload, methods=["POST"]),
         Route("/api/stream", reads.stream),
         Route("/metrics", reads.metrics),

@@ -35,3 +35,9 @@ class QueuePatch(_Body):
 
 class MoveBody(_Body):
     queue: str = Field(min_length=1, description="Queue to move the waiting interaction to (same channel).")
+
+
+class PriorityBody(_Body):
+    priority: int = Field(
+        ge=-1000, le=1000, strict=True, description="The waiting interaction's own priority (higher first)."
+    )

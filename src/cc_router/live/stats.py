@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cc_router.core.reporting import INTERVAL_S
-from cc_router.store.reports import ABANDONED
 
-__all__ = ["ABANDONED", "INTERVAL_S", "QueueCounters", "service_level_pct"]
+__all__ = ["INTERVAL_S", "QueueCounters", "service_level_pct"]
 
 
 def service_level_pct(answered_within_sl: int, answered: int, abandoned_after_sl: int) -> float | None:

@@ -33,8 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
-from cc_router.core.records import Presence
 from cc_router.core.router import Router
+from cc_router.core.vocabulary import Presence
 
 MAX_PAYLOAD = 4096
 
@@ -82,11 +82,16 @@ def _request_id(payload: bytes) -> str | None:
 
 
 def authorise(command: AgentCommand, api_token: SecretStr | None) -> None:
+    check_token(command.token, api_token)
+
+
+def check_token(token: SecretStr | None, api_token: SecretStr | None) -> None:
+    """Raise `CommandError` unless `token` is the configured control API token."""
     if api_token is None or not api_token.get_secret_value():
         # Same rule as the HTTP control API: no token configured means no control at all,
         # never control for anyone.
         raise CommandError("control commands are disabled: set http.token or CC_ROUTER_API_TOKEN")
-    given = command.token.get_secret_value() if command.token is not None else ""
+    given = token.get_secret_value() if token is not None else ""
     if not given:
         raise CommandError("token required")
     if not hmac.compare_digest(given.encode(), api_token.get_secret_value().encode()):
@@ -132,9 +137,9 @@ def execute(
         authorise(command, api_token)
         event = event_for(router, agent_id, command)
         if event is not None:
-            for c in submit(event):
-                if isinstance(c, cmd.EventRejected) and c.event is event:
-                    raise CommandError(c.reason)
+            rejected = cmd.rejection(submit(event), event)
+            if rejected is not None:
+                raise CommandError(rejected.reason)
     except CommandError as exc:
         return {"ok": False, "error": str(exc), **result}
     agent = router.agents[agent_id]

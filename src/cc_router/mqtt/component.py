@@ -21,7 +21,7 @@ from cc_router.config.models import MqttConfig
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.live import LiveView
-from cc_router.mqtt import agent_commands
+from cc_router.mqtt import agent_commands, interaction_commands
 from cc_router.mqtt.event_stream import event_of
 from cc_router.mqtt.state import RetainedState
 from cc_router.mqtt.topics import Topics
@@ -97,7 +97,10 @@ class MqttComponent:
         self.dropped = 0
         """Outgoing messages dropped because the outbox was full (broker away too long)."""
         self._outbox: deque[_Outgoing] = deque(maxlen=max_outbox)
-        self._handlers: list[tuple[str, Handler]] = [(self.topics.agent_commands, self._on_agent_command)]
+        self._handlers: list[tuple[str, Handler]] = [
+            (self.topics.agent_commands, self._on_agent_command),
+            (self.topics.interaction_commands, self._on_interaction_command),
+        ]
         self._new_filters: list[str] = []
         self._wake = asyncio.Event()
 
@@ -269,6 +272,19 @@ class MqttComponent:
                 "agent_command_refused", agent_id=agent_id, action=result["action"], error=result["error"]
             )
         self.publish(self.topics.agent_result(agent_id), result, qos=1)
+
+    async def _on_interaction_command(self, topic: str, payload: bytes) -> None:
+        iid = self.topics.interaction_of_command(topic)
+        if iid is None:
+            return
+        result = interaction_commands.execute(
+            self.service.router, self.service.submit, self._api_token, iid, payload
+        )
+        if result["ok"]:
+            log.info("interaction_command", interaction_id=iid, action=result["action"])
+        else:
+            log.warning("interaction_command_refused", interaction_id=iid, error=result["error"])
+        self.publish(self.topics.interaction_result(iid), result, qos=1)
 
 
 def attach_mqtt(service: Service) -> MqttComponent | None:

@@ -213,9 +213,6 @@ class Traffic(_Model):
     breaks: list[Break] = Field(default_factory=list)
     pauses: list[RandomPause] = Field(default_factory=list)
 
-    def day_start(self, tz: ZoneInfo) -> float:
-        return datetime.combine(self.date, time(0), tzinfo=tz).timestamp()
-
     def day_starts(self, tz: ZoneInfo) -> list[float]:
         # Days are calendar days: a DST change makes one 23 or 25 hours long.
         return [

@@ -30,6 +30,7 @@ from cc_router.core.commands import (
     Offer,
 )
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import AgentState, Outcome, Trigger
 from cc_router.store import journal as jr
 from cc_router.store.tables import agent_states, decisions, interactions, utc, utc_or_none
 from cc_router.url_redaction import redact_url
@@ -361,7 +362,7 @@ async def _write_states(
             prev["ended_at"] = at
         elif c.agent_id in open_agents:
             closes.append({"b_agent": c.agent_id, "b_at": at})
-        elif c.previous != "logged_out" and c.previous_since < c.at:
+        elif c.previous != AgentState.LOGGED_OUT and c.previous_since < c.at:
             # First sight of this agent and it was already doing something: keep that
             # interval too; its reason was never seen, so it is left empty.
             rows.append(
@@ -396,7 +397,7 @@ async def _write_states(
 
 def _bench_commands(n: int, t0: float) -> list[InteractionFinished]:
     expl = Explanation(
-        trigger="arrival",
+        trigger=Trigger.ARRIVAL,
         queue="bench",
         strategy="longest_idle",
         step=0,
@@ -413,7 +414,7 @@ def _bench_commands(n: int, t0: float) -> list[InteractionFinished]:
             queue="bench",
             channel=Channel.VOICE,
             caller="张伟",
-            outcome="answered",
+            outcome=Outcome.ANSWERED,
             agent_id=f"a{i % 50}",
             enqueued_at=t0 + i * 0.01,
             offered_at=t0 + i * 0.01 + 2,

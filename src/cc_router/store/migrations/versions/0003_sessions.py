@@ -1,7 +1,7 @@
 """Durable agent sessions, live queue changes, writer journal marks, router leadership.
 
 Revision ID: 0003_sessions
-Revises: 0002
+Revises: 0003_callbacks
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 import cc_router.store.session_tables  # noqa: F401
 
 revision: str = "0003_sessions"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_callbacks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
