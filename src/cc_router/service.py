@@ -62,6 +62,18 @@ class StoreLink(Protocol):
     def last_error(self) -> str: ...
 
 
+class LeadershipLink(Protocol):
+    """Who routes (ha/): read by /readyz and the control API, asked by the AMI outbox."""
+
+    @property
+    def role(self) -> str:
+        """leader, standby, starting, fenced"""
+
+    @property
+    def leader_address(self) -> str: ...
+    def may_send(self) -> bool: ...
+
+
 class BrokerLink(Protocol):
     """What /readyz reads from the MQTT component (mqtt/component.py)."""
 
@@ -77,6 +89,8 @@ class Parts:
     nodes: list[AsteriskLink] = field(default_factory=list)
     store: StoreLink | None = None
     mqtt: BrokerLink | None = None
+    leadership: LeadershipLink | None = None
+    """Absent where nothing decides leadership (in-process tests): this process routes."""
     live: LiveView | None = None
     """The one live view HTTP, MQTT and the terminal share (`LiveView.attach`)."""
     expected_wait: Estimator | None = None
@@ -93,6 +107,13 @@ class Service:
     components: list[Component] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     parts: Parts = field(default_factory=Parts)
+    starting: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run in order before routing starts (leadership, journal replay, session restore);
+    components marked `runs_on_standby` (HTTP) are already up while they wait."""
+    durability: list[Callable[[float], Awaitable[bool]]] = field(default_factory=list)
+    """Each waits (up to the given seconds) until what was submitted so far is stored."""
+    routing: bool = False
+    """True once the starting steps are done and the routing components run."""
     _wake: asyncio.Event | None = None
     _sleep_until: float = 0.0
 
@@ -120,6 +141,12 @@ class Service:
                 self._wake.set()
         return out
 
+    async def stored(self, timeout_s: float = 5.0) -> bool:
+        """True once every change submitted so far is in the store: what a control path
+        awaits before it acknowledges a change."""
+        results = [await wait(timeout_s) for wait in self.durability]
+        return all(results)
+
     async def tick_forever(self, max_sleep_s: float = 1.0) -> None:
         """Fire the core's timers on time: sleep until the next one is due, then tick."""
         self._wake = asyncio.Event()
@@ -143,8 +170,17 @@ class Service:
         gc.collect()
         gc.freeze()
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.tick_forever(), name="ticker")
+            later = []
             for component in self.components:
+                if getattr(component, "runs_on_standby", False):
+                    tg.create_task(supervise(component.name, component.run), name=component.name)
+                else:
+                    later.append(component)
+            for step in self.starting:
+                await step()
+            self.routing = True
+            tg.create_task(self.tick_forever(), name="ticker")
+            for component in later:
                 tg.create_task(supervise(component.name, component.run), name=component.name)
 
 

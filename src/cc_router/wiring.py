@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from cc_router.adapters import ami
 from cc_router.adapters.ami import AmiNode
 from cc_router.config import Config, environment
+from cc_router.ha.attach import LeaderWatch
+from cc_router.ha.attach import attach as attach_ha
 from cc_router.http import HttpComponent, attach_http
 from cc_router.logs import attach_decision_log
 from cc_router.mqtt import MqttComponent, attach_mqtt
@@ -52,6 +54,7 @@ class Built:
     http: HttpComponent
     mqtt: MqttComponent | None
     omni: Omni
+    leader: LeaderWatch
 
 
 def store_url(config: Config, override: str | None = None) -> str:
@@ -91,7 +94,10 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
 
     # --- omnichannel: sink, component, and hooks onto MQTT and the AMI nodes
     install_omni(service, omni, mqtt=mqtt, nodes=nodes)
-    return Built(service, writer, nodes, http, mqtt, omni)
+
+    # --- surviving restarts: leadership, the writer's journal, durable agent sessions
+    leader = attach_ha(service, url, writer, http)
+    return Built(service, writer, nodes, http, mqtt, omni, leader)
 
 
 def build_service(config: Config, *, store_url_override: str | None = None) -> Service:

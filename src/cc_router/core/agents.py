@@ -9,7 +9,16 @@ from cc_router.core import events as ev
 from cc_router.core.expr import evaluate
 from cc_router.core.interactions import Interactions
 from cc_router.core.records import AgentRec
-from cc_router.core.vocabulary import CancelReason, ExitReason, Presence, RejectCode, Stage, Trigger
+from cc_router.core.timers import Timer
+from cc_router.core.vocabulary import (
+    CancelReason,
+    ExitReason,
+    Presence,
+    RejectCode,
+    Stage,
+    TimerKind,
+    Trigger,
+)
 
 # Enum members are read through EnumType's attribute hook, several times slower than a
 # module global; the hot path compares against these instead.
@@ -41,6 +50,29 @@ class Agents(Interactions):
             for p in pools:
                 p.logged_in += 1
         self._publish(a)
+        self._refresh(a, _AGENT_FREE)
+
+    def _on_restore(self, e: ev.AgentSessionRestored) -> None:
+        a = self._agent(e, e.agent_id)
+        if a is None:
+            return
+        if a.presence is not _LOGGED_OUT:
+            self._reject(e, RejectCode.LOGGED_IN, f"agent {a.id} is already logged in")
+            return
+        since = min(e.since, self.now)
+        a.presence = _READY
+        a.idle_since = since
+        for pools in a.pools.values():
+            for p in pools:
+                p.logged_in += 1
+        if e.paused:
+            a.presence = _PAUSED
+            a.pause_reason = e.reason
+            a.pause_token += 1
+            if e.max_s is not None and e.max_s > 0:
+                # Already over: the timer fires on the next event or tick.
+                self._timer(since + e.max_s, Timer(TimerKind.PAUSE, a.id, a.pause_token))
+        self._publish(a, since)
         self._refresh(a, _AGENT_FREE)
 
     def _on_logout(self, e: ev.AgentLoggedOut) -> None:

@@ -99,6 +99,7 @@ Router._handlers = {
     ev.AgentDeviceChanged: Router._on_device,
     ev.AgentSkillsChanged: Router._on_skills,
     ev.AgentWrapUpDone: Router._on_wrap_done,
+    ev.AgentSessionRestored: Router._on_restore,
     ev.InteractionArrived: Router._on_arrival,
     ev.InteractionAbandoned: Router._on_abandon,
     ev.OfferAccepted: Router._on_accept,

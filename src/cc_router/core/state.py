@@ -49,12 +49,16 @@ class RouterState:
     def _reject(self, event: object, code: RejectCode, reason: str) -> None:
         self._out.append(cmd.EventRejected(event, code, reason))
 
-    def _publish(self, a: AgentRec) -> None:
+    def _publish(self, a: AgentRec, since: float | None = None) -> None:
+        """`since`: the agent has been in its new state since then (restored after a
+        restart); the change itself is still reported now, closing the stored interval
+        that was open when the router stopped."""
         state, reason = a.derive_state()
         if state is a.state and reason == a.state_reason:
             return
         self._out.append(cmd.AgentStateChanged(a.id, state, reason, self.now, a.state, a.state_since))
-        a.state, a.state_reason, a.state_since = state, reason, self.now
+        a.state, a.state_reason = state, reason
+        a.state_since = self.now if since is None else since
 
     def _pause(self, a: AgentRec, reason: str, max_s: float | None) -> None:
         a.presence = Presence.PAUSED

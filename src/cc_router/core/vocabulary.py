@@ -165,6 +165,8 @@ class RejectCode(StrEnum):
     ALREADY_KNOWN = "already_known"
     """An interaction arrived under an id the core already routes."""
     LOGGED_OUT = "logged_out"
+    LOGGED_IN = "logged_in"
+    """A stored session is restored only into a logged-out agent."""
     BAD_SKILLS = "bad_skills"
     NO_PENDING_OFFER = "no_pending_offer"
     NOT_WAITING = "not_waiting"

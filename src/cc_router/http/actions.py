@@ -69,6 +69,12 @@ def _submit(ctx: HttpContext, event: ev.Event) -> list[cmd.Command]:
     return out
 
 
+async def _stored(ctx: HttpContext) -> None:
+    """A change is acknowledged only once it is in the store (it survives a restart)."""
+    if not await ctx.service.stored():
+        raise HttpError(503, "the change is applied but not yet stored: the store is unavailable")
+
+
 def _agent_id(ctx: HttpContext, request: Request) -> str:
     aid = str(request.path_params["agent_id"])
     if aid not in ctx.service.router.agents:
@@ -94,6 +100,7 @@ async def _agent_action(request: Request, ctx: HttpContext, action: str) -> JSON
     else:
         event = ev.AgentLoggedOut(aid)
     _submit(ctx, event)
+    await _stored(ctx)
     _log_action(request, action, agent_id=aid)
     return JSONResponse({"ok": True, "agent": ctx.live.agent(aid)})
 
@@ -123,6 +130,7 @@ async def agent_skills(request: Request) -> JSONResponse:
         if unknown:
             raise HttpError(422, f"unknown skill {', '.join(unknown)} (not declared under skills)")
         _submit(ctx, ev.AgentSkillsChanged(aid, dict(body.root)))
+        await _stored(ctx)
         _log_action(request, "skills", agent_id=aid, skills=dict(body.root))
         return JSONResponse({"ok": True, "agent": ctx.live.agent(aid)})
 
@@ -155,6 +163,7 @@ async def queue_patch(request: Request) -> JSONResponse:
         if not changes:
             raise HttpError(422, "nothing to change: give priority and/or steps")
         _submit(ctx, ev.QueueChanged(replace(spec, **changes)))
+        await _stored(ctx)
         _log_action(request, "queue_changed", queue=name, fields=sorted(changes))
         return JSONResponse({"ok": True, "queue": ctx.live.queue(name)})
 

@@ -50,7 +50,26 @@ def check_action(request: Request, service: Service) -> JSONResponse | None:
         return _unauthorized("missing bearer token (header 'Authorization: Bearer <token>')")
     if not hmac.compare_digest(given.encode(), token.encode()):
         return _unauthorized("wrong token")
-    return None
+    return not_leading(service)
+
+
+def not_leading(service: Service) -> JSONResponse | None:
+    """503 naming the leader while this router stands by (or has not started routing)."""
+    lead = service.parts.leadership
+    if lead is None:
+        return None
+    role = lead.role
+    if role == "leader" and service.routing:
+        return None
+    if role == "leader":
+        role = "starting"
+    leader = lead.leader_address or None
+    message = (
+        "this router is a standby; send control actions to the leader"
+        if role == "standby"
+        else f"this router is not routing ({role}); try again shortly or ask the leader"
+    )
+    return JSONResponse({"error": message, "role": role, "leader": leader}, status_code=503)
 
 
 def check_read(request: Request, service: Service) -> JSONResponse | None:

@@ -30,6 +30,8 @@ class HttpComponent:
     """API, wallboard, metrics and health on `config.http.host:port` (port 0: any free one)."""
 
     name = "http"
+    runs_on_standby = True
+    """Up while the router waits for leadership: /readyz names the leader."""
 
     def __init__(
         self,

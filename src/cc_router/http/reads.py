@@ -187,5 +187,11 @@ async def livez(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    ready, checks = readiness(_ctx(request).service)
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    service = _ctx(request).service
+    ready, checks = readiness(service)
+    body: dict[str, Any] = {"ready": ready, "checks": checks}
+    lead = service.parts.leadership
+    if lead is not None:
+        body["role"] = lead.role
+        body["leader"] = lead.leader_address or None
+    return JSONResponse(body, status_code=200 if ready else 503)

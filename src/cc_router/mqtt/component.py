@@ -262,6 +262,9 @@ class MqttComponent:
         result = agent_commands.execute(
             self.service.router, self.service.submit, self._api_token, agent_id, payload
         )
+        if result["ok"] and not await self.service.stored():
+            # Acknowledged only once stored, as over HTTP.
+            result = {**result, "ok": False, "error": "applied but not yet stored: the store is unavailable"}
         if result["ok"]:
             log.info("agent_command", agent_id=agent_id, action=result["action"], state=result["state"])
         else:

@@ -36,6 +36,7 @@ from cc_router.config.models import AsteriskNode
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.vocabulary import DeclineReason
+from cc_router.ha.gate import outbox_gate
 from cc_router.service import Service
 
 log = structlog.get_logger("cc_router.ami.node")
@@ -71,7 +72,9 @@ class AmiNode:
         self.ami_in = AmiToCore(self.registry, service, spec, prefix=f"{spec.name}." if multi_node else "")
         self.ami_out = CoreToAmi(self.ami_in)
         secret = secret or spec.secret or SecretStr("")
-        self.supervisor = Supervisor(spec, secret, self, self.on_ami_event, name=self.name)
+        self.supervisor = Supervisor(
+            spec, secret, self, self.on_ami_event, name=self.name, may_send=outbox_gate(service)
+        )
         self.checker = Checker(
             self.registry, self.ami_in, AsteriskReads(self.supervisor.send_action), self.apply
         )
@@ -97,6 +100,9 @@ class AmiNode:
         self.ami_in.index_agents()
 
     async def run(self) -> None:
+        # Agents restored from the store may be on calls the snapshot has yet to see: none
+        # is offered a caller before the first snapshot has read the device states.
+        self.apply(self.ami_in.block_agents())
         await self.supervisor.run()
 
     # ------------------------------------------------------------------ effects

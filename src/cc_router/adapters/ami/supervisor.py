@@ -82,8 +82,11 @@ class Supervisor:
         on_event: EventHandler,
         *,
         name: str,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.spec = spec
+        self.may_send = may_send
+        """Asked by the connection before every write (leadership fencing); None: always."""
         self.secret = secret
         self.owner = owner
         self.on_event = on_event
@@ -113,6 +116,7 @@ class Supervisor:
                     ping_interval_s=self.spec.ping_interval_s,
                     ping_timeout_s=self.spec.ping_timeout_s,
                     name=self.spec.name,
+                    may_send=self.may_send,
                 )
                 try:
                     await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))
