@@ -39,3 +39,33 @@ async def scratch_pg_engine(prefix: str) -> AsyncIterator[AsyncEngine]:
             yield engine
         finally:
             await engine.dispose()
+
+
+async def _admin(sql: str) -> None:
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await admin.dispose()
+
+
+async def create_scratch_database(prefix: str) -> str:
+    """A database of its own (for tests with several processes, which cannot share a
+    search_path setting); returns its SQLAlchemy URL. Drop it with `drop_scratch_database`."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+
+async def drop_scratch_database(url: str) -> None:
+    await _admin(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+@contextlib.asynccontextmanager
+async def scratch_database(prefix: str) -> AsyncIterator[str]:
+    url = await create_scratch_database(prefix)
+    try:
+        yield url
+    finally:
+        await drop_scratch_database(url)

@@ -12,13 +12,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from cc_router.accounts.book import AccountBook
 from cc_router.accounts.users import add_user
 from cc_router.config import Config, loads_config
-from cc_router.http import HttpComponent
 from cc_router.service import Service
 from cc_router.store import migrate
-from cc_router.wiring import build_service
+from cc_router.wiring import build
 
 TOKEN = "desk-admin-token"
 PASSWORD = "agent-pass-1"
@@ -66,20 +64,14 @@ async def desk_stack(tmp: Path, extra: str = "", config: Config | None = None) -
         await add_user(engine, name, "agent", PASSWORD, agent_id=aid)
     await add_user(engine, "boss", "supervisor", PASSWORD)
     config = config or loads_config(CENTRE + extra, env={})
-    service = build_service(config, store_url_override=url)
-    http = service.extras["http"]
-    assert isinstance(http, HttpComponent)
+    built = build(config, store_url_override=url)
+    service, http = built.service, built.http
     http.port = 0
     task = asyncio.create_task(service.run())
     try:
         await asyncio.wait_for(http.started.wait(), 15)
-        book = service.extras["accounts"]
-        assert isinstance(book, AccountBook)
-        await asyncio.wait_for(book.loaded.wait(), 15)
-        omni = service.extras.get("omni")
-        ready = getattr(getattr(omni, "intake", None), "ready", None)
-        if ready is not None:
-            await asyncio.wait_for(ready.wait(), 15)
+        await asyncio.wait_for(built.accounts.loaded.wait(), 15)
+        await asyncio.wait_for(built.omni.intake.ready.wait(), 15)
         yield Stack(service, f"http://127.0.0.1:{http.bound_port}", engine, url)
     finally:
         task.cancel()

@@ -18,6 +18,7 @@ import structlog
 
 from cc_router.config import Config
 from cc_router.core import events as ev
+from cc_router.core.vocabulary import Presence
 from cc_router.sandbox.provision import SandboxSettings, cli
 from cc_router.service import Service
 
@@ -101,11 +102,11 @@ class DemoTraffic:
         """Agents take breaks now and then, so the wallboard shows paused with reasons."""
         while True:
             await asyncio.sleep(rng.uniform(5, 15))
-            agents = [a for a in self.service.router.agents.values() if a.presence != "logged_out"]
+            agents = [a for a in self.service.router.agents.values() if a.presence is not Presence.LOGGED_OUT]
             if not agents:
                 continue
             a = rng.choice(agents)
-            if a.presence == "paused":
+            if a.presence is Presence.PAUSED:
                 self.service.submit(ev.AgentUnpaused(a.id))
             else:
                 reason = rng.choice(("break", "lunch", "training", "toilet"))

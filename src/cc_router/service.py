@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
@@ -21,6 +21,11 @@ from cc_router.config import Config
 from cc_router.core import Router
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
+
+if TYPE_CHECKING:
+    from cc_router.accounts.book import AccountBook
+    from cc_router.core.estimate import Estimator
+    from cc_router.live import LiveView
 
 log = structlog.get_logger("cc_router.service")
 
@@ -36,6 +41,65 @@ class Component(Protocol):
     async def run(self) -> None: ...
 
 
+class AsteriskLink(Protocol):
+    """What /readyz and /metrics read from an Asterisk node (adapters/ami)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def node(self) -> str: ...
+    @property
+    def ready(self) -> bool: ...
+    @property
+    def drift(self) -> Mapping[str, int]: ...
+
+
+class StoreLink(Protocol):
+    """What /readyz reads from the store writer (store/writer.py)."""
+
+    @property
+    def healthy(self) -> bool: ...
+    @property
+    def last_error(self) -> str: ...
+
+
+class LeadershipLink(Protocol):
+    """Who routes (ha/): read by /readyz and the control API, asked by the AMI outbox."""
+
+    @property
+    def role(self) -> str:
+        """leader, standby, starting, fenced"""
+
+    @property
+    def leader_address(self) -> str: ...
+    def may_send(self) -> bool: ...
+
+
+class BrokerLink(Protocol):
+    """What /readyz reads from the MQTT component (mqtt/component.py)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+
+@dataclass
+class Parts:
+    """The adapters that health checks, metrics and the other surfaces look at; each
+    adapter's attach function sets its own field."""
+
+    nodes: list[AsteriskLink] = field(default_factory=list)
+    store: StoreLink | None = None
+    mqtt: BrokerLink | None = None
+    leadership: LeadershipLink | None = None
+    """Absent where nothing decides leadership (in-process tests): this process routes."""
+    live: LiveView | None = None
+    """The one live view HTTP, MQTT and the terminal share (`LiveView.attach`)."""
+    expected_wait: Estimator | None = None
+    """Expected waits for the live view, the API and announcements (`live.expected_wait`)."""
+    accounts: AccountBook | None = None
+    """Users, roles and login sessions (`accounts.attach`); absent: the machine token only."""
+
+
 @dataclass
 class Service:
     config: Config
@@ -45,8 +109,14 @@ class Service:
     listeners: list[EventListener] = field(default_factory=list)
     components: list[Component] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
-    extras: dict[str, object] = field(default_factory=dict)
-    """Adapters other adapters or health checks need to look at (store, AMI nodes...)."""
+    parts: Parts = field(default_factory=Parts)
+    starting: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run in order before routing starts (leadership, journal replay, session restore);
+    components marked `runs_on_standby` (HTTP) are already up while they wait."""
+    durability: list[Callable[[float], Awaitable[bool]]] = field(default_factory=list)
+    """Each waits (up to the given seconds) until what was submitted so far is stored."""
+    routing: bool = False
+    """True once the starting steps are done and the routing components run."""
     _wake: asyncio.Event | None = None
     _sleep_until: float = 0.0
 
@@ -74,6 +144,12 @@ class Service:
                 self._wake.set()
         return out
 
+    async def stored(self, timeout_s: float = 5.0) -> bool:
+        """True once every change submitted so far is in the store: what a control path
+        awaits before it acknowledges a change."""
+        results = [await wait(timeout_s) for wait in self.durability]
+        return all(results)
+
     async def tick_forever(self, max_sleep_s: float = 1.0) -> None:
         """Fire the core's timers on time: sleep until the next one is due, then tick."""
         self._wake = asyncio.Event()
@@ -97,8 +173,17 @@ class Service:
         gc.collect()
         gc.freeze()
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.tick_forever(), name="ticker")
+            later = []
             for component in self.components:
+                if getattr(component, "runs_on_standby", False):
+                    tg.create_task(supervise(component.name, component.run), name=component.name)
+                else:
+                    later.append(component)
+            for step in self.starting:
+                await step()
+            self.routing = True
+            tg.create_task(self.tick_forever(), name="ticker")
+            for component in later:
                 tg.create_task(supervise(component.name, component.run), name=component.name)
 
 

@@ -1,11 +1,30 @@
-"""Where the service is put together: every adapter is attached here and nowhere else."""
+"""Where the service is put together: every adapter is attached here and nowhere else.
+
+`build` reads top to bottom in the order the parts are attached (which is the order their
+sinks see each command); each part is handed what it uses from the parts before it.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from cc_router.config import Config
+from cc_router.accounts.attach import attach as attach_accounts
+from cc_router.accounts.attach import routes as account_routes
+from cc_router.accounts.book import AccountBook
+from cc_router.adapters import ami
+from cc_router.adapters.ami import AmiNode
+from cc_router.config import Config, environment
+from cc_router.desk.attach import build as build_desk
+from cc_router.desk.attach import install as install_desk
+from cc_router.desk.hub import DesktopHub
+from cc_router.ha.attach import LeaderWatch
+from cc_router.ha.attach import attach as attach_ha
+from cc_router.http import HttpComponent, attach_http
+from cc_router.logs import attach_decision_log
+from cc_router.mqtt import MqttComponent, attach_mqtt
+from cc_router.omni.attach import Omni
+from cc_router.omni.attach import build as build_omni
+from cc_router.omni.attach import install as install_omni
 from cc_router.service import Service
 from cc_router.store import StoreWriter, migrate
 from cc_router.store.interval_job import IntervalReporter
@@ -31,11 +50,26 @@ class StoreComponent:
             await self.writer.close(timeout=10)
 
 
+@dataclass
+class Built:
+    """The service and the parts attached to it, for callers that look at one of them."""
+
+    service: Service
+    store: StoreWriter
+    nodes: list[AmiNode]
+    http: HttpComponent
+    mqtt: MqttComponent | None
+    omni: Omni
+    leader: LeaderWatch
+    accounts: AccountBook
+    desk: DesktopHub
+
+
 def store_url(config: Config, override: str | None = None) -> str:
-    return override or os.environ.get("CC_ROUTER_STORE_URL") or config.store.url
+    return override or environment.store_url() or config.store.url
 
 
-def build_service(config: Config, *, store_url_override: str | None = None) -> Service:
+def build(config: Config, *, store_url_override: str | None = None) -> Built:
     service = Service.from_config(config)
 
     # --- store: every interaction, agent state and decision in SQL
@@ -45,36 +79,43 @@ def build_service(config: Config, *, store_url_override: str | None = None) -> S
     )
     service.sinks.append(writer.submit)
     service.components.append(StoreComponent(writer, url))
-    service.extras["store"] = writer
+    service.parts.store = writer
     levels = {q.name: q.service_level_s for q in config.queues}
     service.components.append(IntervalReporter(writer, levels))
 
     # --- logs: (surfaces) decision log lines
-    from cc_router.logs import attach_decision_log
-
     attach_decision_log(service)
+
     # --- AMI: (asterisk) one adapter per Asterisk node
-    from cc_router.adapters import ami
+    nodes = [c for c in ami.build(service) if isinstance(c, AmiNode)]
+    service.components.extend(nodes)
 
-    service.components.extend(ami.build(service))
-    # --- HTTP: (surfaces) API, wallboard, metrics, health
-    from cc_router.http import attach_http
+    # --- omnichannel parts (tasks, offers, campaigns): built now so HTTP can serve their
+    # routes; they share the store's engine, whose component migrates the schema.
+    omni = build_omni(service, writer.engine, migrate_schema=False)
 
-    attach_http(service)
     # --- accounts: (surfaces) users, roles, login sessions for the API and the desktop
-    from cc_router.accounts.attach import attach as attach_accounts
+    book = attach_accounts(service, writer.engine)
 
-    attach_accounts(service, url)
-    # --- MQTT: (surfaces) agent desktops, state topics
-    from cc_router.mqtt import attach_mqtt
+    # --- agent desktop: (surfaces) /agent, its stream and actions; its hub is fed below
+    hub, desk_routes = build_desk(service, writer.engine, omni, nodes)
 
-    attach_mqtt(service)  # only when mqtt.enabled
-    # --- omnichannel: (tasks, campaigns)
-    from cc_router.omni.attach import attach as attach_omni
+    # --- HTTP: (surfaces) API, wallboard, metrics, health, task, login and desktop routes
+    http = attach_http(service, routes=[*omni.routes(), *account_routes(book), *desk_routes])
 
-    attach_omni(service, url)  # tasks, offers, campaigns; after HTTP, MQTT and AMI to hook onto them
-    # --- agent desktop: (surfaces) /agent, its stream and actions; after omnichannel
-    from cc_router.desk.attach import attach as attach_desk
+    # --- MQTT: (surfaces) agent desktops, state topics; only when mqtt.enabled
+    mqtt = attach_mqtt(service)
 
-    attach_desk(service)
-    return service
+    # --- omnichannel: sink, component, and hooks onto MQTT and the AMI nodes
+    install_omni(service, omni, mqtt=mqtt, nodes=nodes)
+
+    # --- agent desktop: after omnichannel, so the hub sees offers once the task board has
+    install_desk(service, hub)
+
+    # --- surviving restarts: leadership, the writer's journal, durable agent sessions
+    leader = attach_ha(service, url, writer, http)
+    return Built(service, writer, nodes, http, mqtt, omni, leader, book, hub)
+
+
+def build_service(config: Config, *, store_url_override: str | None = None) -> Service:
+    return build(config, store_url_override=store_url_override).service

@@ -65,16 +65,16 @@ async def make_env(tmp_path: Path, *, host: str = "127.0.0.1", token: str | None
     config = loads_config(text, env={})
     clock = FakeClock()
     service = Service.from_config(config, clock=clock)
-    component = attach_http(service, port=0)
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'acc.db'}")
     await migrate(engine)
     for name, spec in USERS.items():
         await add_user(
             engine, name, str(spec["role"]), PASSWORD, **{k: v for k, v in spec.items() if k != "role"}
         )  # type: ignore[arg-type]
-    from cc_router.accounts.attach import install
+    from cc_router.accounts.attach import install, routes
 
     book = install(service, AccountBook(engine, config.accounts, clock=clock))
+    component = attach_http(service, port=0, routes=routes(book))
     await book.refresh()
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=component.app), base_url="http://test")
     return Env(service, book, client, clock, engine)

@@ -13,6 +13,7 @@ import pytest
 from cc_router.adapters.ami.connection import Reply
 from cc_router.adapters.ami.node import AmiNode
 from cc_router.adapters.ami.protocol import FrameSplitter, event_name
+from cc_router.adapters.ami.registry import LegState
 from cc_router.config import loads_config
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
@@ -85,27 +86,24 @@ class Harness:
             for frame in splitter.feed(data[i : i + chunk]):
                 name = event_name(frame)
                 if name is not None:
-                    self.node._on_event(name, frame)
+                    self.node.on_ami_event(name, frame)
 
     def outbox(self, action: str) -> list[dict[str, Any]]:
         """Actions of this kind the node wrote at once or still holds for its send loop."""
         written = [a for a in self.conn.sent if a.get("Action") == action]
-        return written + [dict(a) for a, _ in self.node._outbox if a.get("Action") == action]
+        return written + [dict(a) for a, _ in self.node.supervisor.outbox if a.get("Action") == action]
 
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
 
     def rekey_last_leg(self, channel_id: str, action_id: str, other_id: str = "") -> None:
         """Give the node's newest agent leg the ids the recording used (it sent no ChannelId)."""
-        leg = list(self.node.legs.values())[-1]
-        for uid in (leg.channel_id, leg.other_id):
-            self.node.leg_by_uid.pop(uid, None)
-        self.node.leg_by_action.pop(leg.action_id, None)
+        registry = self.node.registry
+        leg = list(registry.legs.values())[-1]
+        registry.forget_leg(leg)
         leg.channel_id, leg.other_id, leg.action_id = channel_id, other_id or f"{channel_id}-2", action_id
-        self.node.leg_by_uid[leg.channel_id] = leg
-        self.node.leg_by_uid[leg.other_id] = leg
-        self.node.leg_by_action[action_id] = leg
-        leg.state = "queued"
+        registry.add_leg(leg)
+        leg.state = LegState.QUEUED
 
     def login(self, *agents: str) -> None:
         for a in agents:

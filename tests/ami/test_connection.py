@@ -10,6 +10,7 @@ import pytest
 
 from cc_router.adapters.ami.connection import AmiConnection, ConnectionLost, LoginFailed
 from cc_router.adapters.ami.node import AmiNode
+from cc_router.adapters.ami.registry import LegState
 from cc_router.config import loads_config
 from cc_router.core import events as ev
 from cc_router.service import Service
@@ -106,7 +107,7 @@ async def test_drop_mid_originate_is_not_resent(leg_survives: bool) -> None:
         declined = [e for e in events if isinstance(e, ev.OfferDeclined)]
         if leg_survives:
             assert declined == []  # the leg exists: the Originate was carried out
-            assert node.legs and next(iter(node.legs.values())).state == "queued"
+            assert node.registry.legs and next(iter(node.registry.legs.values())).state is LegState.QUEUED
         else:
             assert declined == [ev.OfferDeclined(CALLER_UID, "1001", "failed")]
         # the caller is still on hold in the snapshot: still waiting, not abandoned

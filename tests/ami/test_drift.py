@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from cc_router.adapters.ami.drift import check_drift
 from cc_router.core import events as ev
 from tests.ami.fake_ami import FakeAmi
 from tests.ami.test_connection import CALLER_UID, HOLD, _node, _until
@@ -31,20 +30,23 @@ async def test_drift_finds_gone_unknown_and_orphans_and_corrects_them() -> None:
     fake = FakeAmi()
     await fake.start()
     service, node, events, task = await _node(fake)
-    node.drift_grace_s = 0.05
+    node.drift_check.grace_s = 0.05
     try:
         # A waiting caller the router knows, whose Hangup is then lost.
         fake.channels.append(HOLD)
         fake.sessions[0].send(_enqueue(CALLER_UID, HOLD["Channel"]))
         await _until(lambda: CALLER_UID in service.router.interactions)
-        assert await check_drift(node) == {}  # nothing differs: nothing reported
+        assert await node.drift_check.check() == {}  # nothing differs: nothing reported
         fake.channels.clear()
         # A caller on hold whose CCREnqueue was lost, and an agent leg of ours with no offer.
         other = {**HOLD, "Channel": "PJSIP/trunk-00000002", "Uniqueid": "1700000000.2"}
-        orphan = {"Channel": "Local/1001@ccr-sim-agent-00000001;1", "Uniqueid": f"ccr-{node.run_token}-77"}
+        orphan = {
+            "Channel": "Local/1001@ccr-sim-agent-00000001;1",
+            "Uniqueid": f"ccr-{node.registry.run_token}-77",
+        }
         fake.channels += [other, orphan]
         fake.variables.update(CCR_NUMBER="10086", CCR_LANG="zh", CCR_PRIORITY="0")
-        found = await check_drift(node)
+        found = await node.drift_check.check()
         assert found == {"caller_gone": 1, "caller_unknown": 1, "leg_orphan": 1}
         assert ev.InteractionAbandoned(CALLER_UID) in events
         assert "1700000000.2" in service.router.interactions
@@ -63,13 +65,13 @@ async def test_drift_suspect_cleared_by_late_event() -> None:
     fake = FakeAmi()
     await fake.start()
     service, node, events, task = await _node(fake)
-    node.drift_grace_s = 0.3
+    node.drift_check.grace_s = 0.3
     try:
         fake.channels.append(HOLD)
         fake.sessions[0].send(_enqueue(CALLER_UID, HOLD["Channel"]))
         await _until(lambda: CALLER_UID in service.router.interactions)
         fake.channels.clear()
-        check = asyncio.create_task(check_drift(node))
+        check = asyncio.create_task(node.drift_check.check())
         await asyncio.sleep(0.1)
         fake.sessions[0].send({"Event": "Hangup", "Channel": HOLD["Channel"], "Uniqueid": CALLER_UID})
         assert await check == {}
@@ -87,14 +89,14 @@ async def test_drift_loop_runs_periodically_and_leaves_foreign_callers() -> None
     await fake.start()
     service, node, _events, task = await _node(fake)
     node.exit_unknown_numbers = False
-    node.drift_grace_s = 0.01
+    node.drift_check.grace_s = 0.01
     try:
         foreign = {**HOLD, "Uniqueid": "1700000000.9"}
         fake.channels.append(foreign)
         fake.variables.update(CCR_NUMBER="99999")  # not ours: another router's caller
-        node.drift_check_s = 0.05
+        node.drift_check.interval_s = 0.05
         # the loop was started with the config's interval; it re-reads it on every round
-        await _until(lambda: node.drift_checks >= 2 or len(fake.actions("CoreShowChannels")) >= 3, 70)
+        await _until(lambda: node.drift_check.checks >= 2 or len(fake.actions("CoreShowChannels")) >= 3, 70)
         assert node.drift == {}
         assert "1700000000.9" not in service.router.interactions
     finally:

@@ -53,7 +53,7 @@ async def test_connect_agent_hangs_up(harness: Harness) -> None:
     assert finished[0].caller == "张伟 <13800138000>"
     logged = [a["Event"] for a in harness.outbox("QueueLog")]
     assert logged[:1] == ["ADDMEMBER"] and {"ENTERQUEUE", "CONNECT", "COMPLETEAGENT"} <= set(logged)
-    assert harness.node.callers == {} and harness.node.legs == {}
+    assert harness.node.registry.callers == {} and harness.node.registry.legs == {}
 
 
 @pytest.mark.asyncio
@@ -108,7 +108,7 @@ async def test_caller_hangs_up_while_waiting(harness: Harness) -> None:
     [arrived] = harness.of(ev.InteractionArrived)
     assert harness.of(ev.InteractionAbandoned) == [ev.InteractionAbandoned(arrived.interaction_id)]
     assert [a["Event"] for a in harness.outbox("QueueLog")] == ["ENTERQUEUE", "ABANDON"]
-    assert harness.node.callers == {}
+    assert harness.node.registry.callers == {}
 
 
 @pytest.mark.asyncio
@@ -184,3 +184,23 @@ async def test_originate_refused_declines_offer(harness: Harness) -> None:
     await asyncio.sleep(0)  # the reply callback runs on the loop, as it would from the socket
     [declined] = harness.of(ev.OfferDeclined)
     assert declined.reason == "failed" and declined.agent_id == "1001"
+
+
+@pytest.mark.asyncio
+async def test_unsent_originate_is_declined_when_the_connection_drops(harness: Harness) -> None:
+    harness.login("1001")
+    harness.node.supervisor.outbox.append(({"Action": "Ping"}, None))  # the send loop's turn is still to come
+    harness.replay("d_caller_hangup_while_waiting.ami", until="UserEvent: CCREnqueue")
+    [iid] = [e.interaction_id for e in harness.of(ev.InteractionArrived)]
+    assert [a["Action"] for a, _ in harness.node.supervisor.outbox] == ["Ping", "QueueLog", "Originate"]
+    harness.conn.connected = False
+    harness.node.on_lost()
+    assert harness.of(ev.OfferDeclined) == [ev.OfferDeclined(iid, "1001", "failed")]
+    # blocked first, so the declined caller is not offered to the agent again while down
+    blocked = harness.events.index(ev.AgentDeviceChanged("1001", True))
+    assert blocked < harness.events.index(ev.OfferDeclined(iid, "1001", "failed"))
+    assert len(harness.outbox("Originate")) == 0
+    left = [(a["Action"], a.get("Event")) for a, _ in harness.node.supervisor.outbox]
+    # the ENTERQUEUE line and the RINGNOANSWER of the offer are kept for the next connection
+    assert left == [("Ping", None), ("QueueLog", "ENTERQUEUE"), ("QueueLog", "RINGNOANSWER")]
+    assert harness.node.registry.legs == {}

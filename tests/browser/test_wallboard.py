@@ -31,6 +31,10 @@ def _waiting(queue: str) -> str:
     return f'document.querySelector(\'[data-queue="{queue}"] [data-field="waiting"]\')?.textContent'
 
 
+def _queue_field(queue: str, field: str) -> str:
+    return f'document.querySelector(\'[data-queue="{queue}"] [data-field="{field}"]\')?.textContent'
+
+
 def _agent_state(agent: str) -> str:
     return f'document.querySelector(\'[data-agent="{agent}"] [data-field="state"]\')?.dataset.state'
 
@@ -71,6 +75,8 @@ async def test_wallboard_follows_events(tmp_path: Path, page: Page, artifacts: P
         service.submit(ev.InteractionArrived("c1", "billing", caller="13800138000"))
         service.submit(ev.InteractionArrived("c2", "billing", caller="13900139000"))
         await wait_for(page, f"{_waiting('billing')} === '2'", timeout=1.5)
+        # Both billing agents are paused: no expected wait can be given.
+        assert await page.evaluate(_queue_field("billing", "ewt")) == "–"
 
         # 1001 comes back from lunch: offered c1, answers; billing drops to one waiting.
         out = service.submit(ev.AgentUnpaused("1001"))
@@ -79,6 +85,9 @@ async def test_wallboard_follows_events(tmp_path: Path, page: Page, artifacts: P
         await wait_for(page, f"{_agent_state('1001')} === 'reserved'", timeout=1.5)
         service.submit(ev.OfferAccepted(offer.interaction_id, "1001"))
         await wait_for(page, f"{_waiting('billing')} === '1'", timeout=1.5)
+        # 1001 now talks, c2 waits: a new caller would have c2 and then itself to wait for,
+        # one (default) talk time each.
+        await wait_for(page, f"{_queue_field('billing', 'ewt')} === '6:00'", timeout=1.5)
         await wait_for(page, f"{_agent_state('1001')} === 'busy'", timeout=1.5)
         service.submit(ev.InteractionArrived("c3", "sales", caller="13700137000", priority=1))
         await wait_for(page, f"{_agent_state('1002')} === 'reserved'", timeout=1.5)

@@ -4,7 +4,6 @@ reference router that decides by brute force."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,9 +12,10 @@ from cc_router.core import Router
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.expr import any_of, evaluate, parse
+from cc_router.core.matching import Candidate
 from cc_router.core.naive import NaiveRouter
-from cc_router.core.records import AgentRec, InteractionRec, Presence, Stage
 from cc_router.core.spec import CentreSpec, Strategy
+from cc_router.core.vocabulary import Presence, Stage, Trigger
 
 from .centres import small_centre
 
@@ -43,6 +43,7 @@ OPS = [
     "tick",
     "queue_priority",
     "transfer",
+    "reprioritise",
 ]
 
 op_st = st.tuples(st.sampled_from(OPS), st.integers(0, 50), st.integers(0, 50), st.floats(0, 40))
@@ -51,11 +52,12 @@ op_st = st.tuples(st.sampled_from(OPS), st.integers(0, 50), st.integers(0, 50), 
 class AuditedRouter(Router):
     """Checks, at the moment of each offer, that the agent may take it."""
 
-    def _offer(self, it: InteractionRec, a: AgentRec, *args: Any) -> None:
+    def _offer(self, found: Candidate, trigger: Trigger) -> None:
+        it, a = found.interaction, found.agent
         assert a.presence is Presence.READY, f"offer to {a.id} who is {a.presence}"
         assert it.channel in a.free_channels(), f"{a.id} has no free {it.channel}"
         assert it.stage is Stage.WAITING
-        super()._offer(it, a, *args)
+        super()._offer(found, trigger)
 
 
 def requirement_at(centre: CentreSpec, queue: str, step: int) -> object:
@@ -100,6 +102,8 @@ def to_event(router: Router, op: str, i: int, j: int, counter: list[int]) -> ev.
         return ev.AgentWrapUpDone(agent)
     if op == "move":
         return ev.InteractionMoved(pick, queues[i % len(queues)])
+    if op == "reprioritise":
+        return ev.InteractionPriorityChanged(pick, i % 7 - 3)
     if op == "skills":
         skills = [{"zh": 4, "billing": 2}, {"en": 5}, {"zh": 2, "vip": 1, "sales": 1}, {}]
         return ev.AgentSkillsChanged(agent, skills[j % len(skills)])

@@ -175,10 +175,11 @@ async def test_drift_check_repairs_lost_events(
     """Events lost behind the router's back (handlers silenced, the connection stays up)
     are found by the periodic drift check against Asterisk's channel list and repaired."""
     node = live.node
-    node.drift_grace_s = 0.3
+    node.drift_check.grace_s = 0.3
     num = "13800000051"
-    enqueue = node._user_handlers["CCREnqueue"]
-    node._user_handlers["CCREnqueue"] = lambda msg: None  # the CCREnqueue is lost
+    user_handlers = node.ami_in.user_handlers
+    enqueue = user_handlers["CCREnqueue"]
+    user_handlers["CCREnqueue"] = lambda msg, now: ()  # the CCREnqueue is lost
     caller = await call(sandbox_settings, "20086", 30000, num=num)  # nobody logged in: waits
     try:
         deadline = asyncio.get_running_loop().time() + 10
@@ -186,25 +187,25 @@ async def test_drift_check_repairs_lost_events(
             assert asyncio.get_running_loop().time() < deadline, "caller never reached hold"
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # its (lost) CCREnqueue is long gone
-        node._user_handlers["CCREnqueue"] = enqueue
+        user_handlers["CCREnqueue"] = enqueue
         assert live.iid_of_caller(num) is None
-        node.drift_check_s = 1.0
+        node.drift_check.interval_s = 1.0
         await wait_until(lambda: live.iid_of_caller(num) is not None, 10, "drift admits the caller")
         assert node.drift["caller_unknown"] == 1
         iid = live.iid_of_caller(num) or ""
         # Now its Hangup is lost: hang the caller up behind the router's back.
-        hangup = node._handlers["Hangup"]
-        node._handlers["Hangup"] = lambda frame: None
+        hangup = node.ami_in.handlers["Hangup"]
+        node.ami_in.handlers["Hangup"] = lambda frame, now: ()
         try:
             await admin.hangup_all(lambda c: c.get("CallerIDNum") == num)
             await admin.wait_no_channels(5, match=lambda c: c.get("CallerIDNum") == num)
             await asyncio.sleep(0.3)
         finally:
-            node._handlers["Hangup"] = hangup
+            node.ami_in.handlers["Hangup"] = hangup
         assert live.finished(iid) is None
         await wait_until(lambda: live.finished(iid) is not None, 10, "drift abandons the gone caller")
         assert live.finished(iid).outcome == "abandoned"  # type: ignore[union-attr]
         assert node.drift["caller_gone"] == 1
     finally:
-        node.drift_check_s = 0
+        node.drift_check.interval_s = 0
         caller.kill()

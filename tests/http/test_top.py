@@ -38,5 +38,6 @@ async def test_top_prints_queues_and_agents(tmp_path: Path) -> None:
     text = out.decode()
     assert proc.returncode == 0, err.decode()
     assert "billing" in text and "sales" in text
+    assert "EWT" in text  # expected wait of a new caller, per queue
     assert "张伟" in text and "1001" in text
     assert text.count("queues") >= 2  # refreshed more than once

@@ -219,7 +219,7 @@ async def test_reconnects_and_republishes_after_broker_restart(
     await private_broker.ready()
     async with running(prefix, port) as r:
         await r.connected()
-        assert r.service.extras["mqtt"] is r.mqtt and r.mqtt.connects == 1
+        assert r.service.parts.mqtt is r.mqtt and r.mqtt.connects == 1
         r.service.submit(ev.AgentLoggedIn("1001"))
         agent_topic = r.topic("state/agents/1001")
         async with watcher(prefix, port, "state/#") as w:
@@ -271,4 +271,4 @@ def test_disabled_by_default_needs_no_broker(prefix: str) -> None:
     )
     service = Service.from_config(config)
     assert attach_mqtt(service) is None
-    assert service.components == [] and "mqtt" not in service.extras and service.sinks == []
+    assert service.components == [] and service.parts.mqtt is None and service.sinks == []

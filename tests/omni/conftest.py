@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.applications import Starlette
 
 from cc_router.config import Config
 from cc_router.config.load import loads_config
 from cc_router.core import events as ev
+from cc_router.http import HttpComponent, attach_http
 from cc_router.omni.attach import Omni, build, install
 from cc_router.service import Service
 from tests.databases import scratch_pg_engine
@@ -85,14 +87,18 @@ async def start_omni(
     config: Config, engine: AsyncEngine, clock: Clock | None = None, *, http: bool = False
 ) -> tuple[Service, Omni, asyncio.Task[None]]:
     service = Service.from_config(config, clock=clock or Clock())
+    omni = build(service, engine)
     if http:
-        from cc_router.http import attach_http
-
-        attach_http(service, port=0)
-    omni = install(service, build(service, engine))
+        attach_http(service, port=0, routes=omni.routes())
+    install(service, omni)
     task = asyncio.create_task(omni.component.run())
     await asyncio.wait_for(omni.intake.ready.wait(), 10)
     return service, omni, task
+
+
+def http_app(service: Service) -> Starlette:
+    """The app of the HTTP component `start_omni(http=True)` attached."""
+    return next(c.app for c in service.components if isinstance(c, HttpComponent))
 
 
 async def stop_omni(task: asyncio.Task[None]) -> None:

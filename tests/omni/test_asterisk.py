@@ -57,7 +57,9 @@ async def live_omni(
 ) -> AsyncIterator[tuple[LiveService, Omni]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'omni.db'}"
     live = LiveService(sandbox_config(centre(), sandbox_settings, store_url=url))
-    omni = install(live.service, build(live.service, live.writer.engine, migrate_schema=False))
+    omni = install(
+        live.service, build(live.service, live.writer.engine, migrate_schema=False), nodes=live.nodes
+    )
     assert omni.asterisk is not None
     # The sandbox trunk has no fixed contact: the "gateway" is the SIPp receiver.
     omni.asterisk.reply_template = f"pjsip:trunk/sip:{{user}}@127.0.0.1:{REPLY_PORT}"

@@ -14,7 +14,7 @@ from cc_router.config import Config
 from cc_router.omni.attach import Omni
 from cc_router.service import Service
 
-from .conftest import centre_config, login, start_omni, stop_omni
+from .conftest import centre_config, http_app, login, start_omni, stop_omni
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -30,7 +30,7 @@ async def api(
     config: Config, sqlite_engine: AsyncEngine
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Service, Omni]]:
     service, omni, run = await start_omni(config, sqlite_engine, http=True)
-    app = service.extras["http"].app  # type: ignore[attr-defined]
+    app = http_app(service)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         yield client, service, omni
     await stop_omni(run)
@@ -131,7 +131,7 @@ async def test_long_poll_times_out_empty(api: tuple[httpx.AsyncClient, Service, 
 async def test_no_token_configured_means_no_task_submission_over_http(sqlite_engine: AsyncEngine) -> None:
     service, _, run = await start_omni(centre_config(), sqlite_engine, http=True)
     try:
-        app = service.extras["http"].app  # type: ignore[attr-defined]
+        app = http_app(service)
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             r = await client.post("/api/tasks", json=TASK)
             assert r.status_code == 403 and "no API token" in r.json()["error"]

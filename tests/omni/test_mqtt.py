@@ -41,7 +41,7 @@ async def test_task_over_mqtt_end_to_end(sqlite_engine: AsyncEngine) -> None:
     service = Service.from_config(config)
     mqtt = attach_mqtt(service)
     assert mqtt is not None
-    omni = install(service, build(service, sqlite_engine))
+    omni = install(service, build(service, sqlite_engine), mqtt=mqtt)
     assert omni.mqtt is not None
     tasks = [asyncio.create_task(c.run()) for c in (mqtt, omni.component)]
     seen: list[tuple[str, Any]] = []

@@ -4,28 +4,20 @@
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Callable, Iterable
 
 from cc_router.accounts.book import AccountBook
 from cc_router.accounts.roles import MACHINE, Principal, Role
-from cc_router.config.load import ENV_API_TOKEN
+from cc_router.config import environment
 from cc_router.service import Service
-
-ACCOUNTS_KEY = "accounts"
-"""`service.extras` key of the `AccountBook`, when accounts are attached."""
 
 
 def configured_token(service: Service) -> str | None:
-    secret = service.config.http.token
-    if secret is not None and secret.get_secret_value():
-        return secret.get_secret_value()
-    return os.environ.get(ENV_API_TOKEN) or None
+    return environment.api_token(service.config.http.token)
 
 
 def account_book(service: Service) -> AccountBook | None:
-    book = service.extras.get(ACCOUNTS_KEY)
-    return book if isinstance(book, AccountBook) else None
+    return service.parts.accounts
 
 
 def control_possible(service: Service) -> bool:
@@ -44,8 +36,8 @@ def resolve(service: Service, token: str) -> Principal | None:
 def agent_scope(service: Service, agent_id: str) -> tuple[list[str], str]:
     """Queues the agent can serve and its seat pool (what a supervisor's scope is matched on)."""
     rec = service.router.agents.get(agent_id)
-    view = getattr(service.extras.get("live"), "agent", None)
-    info = view(agent_id) if callable(view) else None
+    live = service.parts.live
+    info = live.agent(agent_id) if live is not None else None
     queues = list(info.get("queues", ())) if isinstance(info, dict) else []
     return queues, rec.spec.pool if rec is not None else ""
 

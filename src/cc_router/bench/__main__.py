@@ -2,13 +2,17 @@
 
 Groups: core (routing core vs brute force), ami (frame parser), store (SQL writer),
 surfaces (live view and decision logs), sim (simulator and app_queue comparison),
-e2e (real Asterisk with SIPp, cc-router beside app_queue). No group: all of them.
+ewt (expected-wait error beside app_queue's holdtime, in the simulator;
+CC_ROUTER_BENCH_SMALL=1 for a short run),
+e2e (real Asterisk with SIPp, cc-router beside app_queue), ha (session restore, standby
+takeover; CC_ROUTER_BENCH_SMALL=1 for a short run). No group: all of them.
 Each group runs in its own interpreter so memory figures do not mix.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -32,6 +36,7 @@ def _ami() -> None:
 def _store() -> None:
     import asyncio
     import tempfile
+    from pathlib import Path
 
     from cc_router.store import bench_store
 
@@ -40,11 +45,14 @@ def _store() -> None:
             f"sqlite+aiosqlite:///{tmp}/bench.db",
             "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
         ):
-            try:
-                row = asyncio.run(bench_store(url, 20_000))
-            except OSError as exc:  # no PostgreSQL on this machine: say so, go on
-                row = {"store": url.split(":")[0], "error": str(exc)}
-            print(json.dumps({"name": f"store_{row.get('dialect', 'x')}", **row}, default=str), flush=True)
+            for journal in (False, True):
+                jdir = Path(tmp) / "journal" if journal else None
+                try:
+                    row = asyncio.run(bench_store(url, 20_000, journal_dir=jdir))
+                except OSError as exc:  # no PostgreSQL on this machine: say so, go on
+                    row = {"store": url.split(":")[0], "error": str(exc)}
+                name = f"store_{row.get('dialect', 'x')}{'_journal' if journal else ''}"
+                print(json.dumps({"name": name, **row}, default=str), flush=True)
 
 
 def _surfaces() -> None:
@@ -62,11 +70,37 @@ def _sim() -> None:
         print(json.dumps(row, ensure_ascii=False), flush=True)
 
 
+def _ewt() -> None:
+    import os
+    from pathlib import Path
+
+    from cc_router.sim.ewt import ewt_bench_rows
+
+    root = Path(__file__).resolve().parents[3]
+    small = os.environ.get("CC_ROUTER_BENCH_SMALL") == "1"
+    for row in ewt_bench_rows(str(root), small=small):
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
 def _e2e() -> None:
     from cc_router.bench.e2e import run_e2e_rows
 
     for row in run_e2e_rows():
         print(json.dumps(row), flush=True)
+
+
+def _ha() -> None:
+    import asyncio
+
+    from cc_router.bench.ha_bench import failover_rows, restore_row
+
+    small = os.environ.get("CC_ROUTER_BENCH_SMALL") == "1"
+    print(json.dumps(asyncio.run(restore_row(2_000 if small else 20_000))), flush=True)
+    try:
+        for row in failover_rows("postgresql+asyncpg://postgres@127.0.0.1:5432/test", 2 if small else 10):
+            print(json.dumps(row), flush=True)
+    except OSError as exc:  # no PostgreSQL on this machine: say so, go on
+        print(json.dumps({"name": "ha_failover_ready", "error": str(exc)}), flush=True)
 
 
 GROUPS: dict[str, Callable[[], None]] = {
@@ -75,7 +109,9 @@ GROUPS: dict[str, Callable[[], None]] = {
     "store": _store,
     "surfaces": _surfaces,
     "sim": _sim,
+    "ewt": _ewt,
     "e2e": _e2e,
+    "ha": _ha,
 }
 
 

@@ -58,17 +58,18 @@ def leg_token(stream: bytes) -> str | None:
 async def replay_cpu_s(config: Config, reads: Sequence[bytes], agents: Sequence[str]) -> tuple[float, int]:
     """(CPU seconds to process `reads`, interactions admitted) with every agent logged in
     first (not counted). The recording must start with the node's first offer."""
-    from cc_router.wiring import build_service
+    from cc_router.wiring import build
 
-    service = build_service(config)
-    node: Any = service.extras["ami"][0]  # type: ignore[index]
+    built = build(config)
+    service = built.service
+    node: Any = built.nodes[0]
     node.exit_unknown_numbers = False
     conn = _NullConnection()
     node.conn = conn
     token = leg_token(b"".join(reads))
     if token is not None:
-        node._run_token = token
-    node._leg_seq = 0
+        node.registry.run_token = token
+    node.registry.leg_seq = 0
     arrived = 0
 
     def count(event: ev.Event, _now: float) -> None:
@@ -77,12 +78,15 @@ async def replay_cpu_s(config: Config, reads: Sequence[bytes], agents: Sequence[
             arrived += 1
 
     service.listeners.append(count)
-    dispatcher = AmiConnection("127.0.0.1", 0, "replay", node._secret, on_event=node._on_event, name="replay")
+    supervisor = node.supervisor
+    dispatcher = AmiConnection(
+        "127.0.0.1", 0, "replay", supervisor.secret, on_event=node.on_ami_event, name="replay"
+    )
 
     def drain() -> None:
-        while node._outbox:
-            action, on_reply = node._outbox.popleft()
-            conn.send_action(action).add_done_callback(node._reply_handler(action, on_reply))
+        while supervisor.outbox:
+            action, on_reply = supervisor.outbox.popleft()
+            conn.send_action(action).add_done_callback(supervisor.reply_handler(action, on_reply))
 
     for agent in agents:
         service.submit(ev.AgentLoggedIn(agent))

@@ -483,35 +483,37 @@ def _instrument(service: Any, node: Any, probe: RouterProbe) -> Callable[[], Non
     # Before the AMI node's sink: the Offer time is taken before its Originate is queued.
     service.sinks.insert(0, sink)
 
-    orig_enqueue = node._user_handlers["CCREnqueue"]
-    orig_newchannel = node._handlers["Newchannel"]
+    handlers, user_handlers = node.ami_in.handlers, node.ami_in.user_handlers
+    orig_enqueue = user_handlers["CCREnqueue"]
+    orig_newchannel = handlers["Newchannel"]
 
-    def on_enqueue(msg: Mapping[str, str]) -> None:
+    def on_enqueue(msg: Mapping[str, str], now: float) -> Any:
         ts = msg.get("Timestamp")
         if ts:
-            probe.ast_enqueue[f"{node._prefix}{msg.get('Uniqueid', '')}"] = float(ts)
-        orig_enqueue(msg)
+            probe.ast_enqueue[f"{node.ami_in.prefix}{msg.get('Uniqueid', '')}"] = float(ts)
+        return orig_enqueue(msg, now)
 
-    def on_newchannel(frame: bytes) -> None:
-        orig_newchannel(frame)
+    def on_newchannel(frame: bytes, now: float) -> Any:
+        effects = orig_newchannel(frame, now)
         uid = header(frame, b"Uniqueid")
-        leg = node.leg_by_uid.get(uid) if uid else None
+        leg = node.registry.leg_by_uid.get(uid) if uid else None
         if leg is not None and uid == leg.channel_id:
             ts = header(frame, b"Timestamp")
             if ts is not None:
                 probe.ast_agent_channel.setdefault(leg.iid, float(ts))
+        return effects
 
-    orig_on_event = node._on_event
+    orig_on_event = node.supervisor.on_event
 
     def on_event(name: str, frame: bytes) -> None:
         probe.ami_events += 1
         probe.ami_bytes += len(frame) + 4
         orig_on_event(name, frame)
 
-    node._user_handlers["CCREnqueue"] = on_enqueue
-    node._handlers["Newchannel"] = on_newchannel
-    # The connection is made in node.run() and takes node._on_event then.
-    node._on_event = on_event
+    user_handlers["CCREnqueue"] = on_enqueue
+    handlers["Newchannel"] = on_newchannel
+    # The connection is made in node.run() and takes the supervisor's on_event then.
+    node.supervisor.on_event = on_event
 
     real_send = AmiConnection.send_action
     unwritten: list[str] = []
@@ -520,7 +522,7 @@ def _instrument(service: Any, node: Any, probe: RouterProbe) -> Callable[[], Non
         fut = real_send(self, action, **kw)
         probe.actions[str(action.get("Action"))] += 1
         if action.get("Action") == "Originate":
-            leg = node.leg_by_action.get(str(action.get("ActionID", "")))
+            leg = node.registry.leg_by_action.get(str(action.get("ActionID", "")))
             if leg is not None:
                 unwritten.append(leg.iid)
         return fut
@@ -557,9 +559,9 @@ def _instrument(service: Any, node: Any, probe: RouterProbe) -> Callable[[], Non
         AmiConnection.send_action = real_send  # type: ignore[method-assign]
         AmiProtocol.send_bytes = real_send_bytes  # type: ignore[method-assign]
         AmiProtocol.data_received = real_received  # type: ignore[method-assign]
-        node._user_handlers["CCREnqueue"] = orig_enqueue
-        node._handlers["Newchannel"] = orig_newchannel
-        del node._on_event
+        user_handlers["CCREnqueue"] = orig_enqueue
+        handlers["Newchannel"] = orig_newchannel
+        node.supervisor.on_event = orig_on_event
         service.listeners.remove(listener)
         service.sinks.remove(sink)
 
@@ -593,7 +595,7 @@ async def run_ccrouter(
     router_cpu = cpu.self_s
     loop_cpu = time.thread_time() - loop_cpu0
     sys_cpu = os.times().system - times0.system
-    await _settle(lambda: not node.by_iid, params.settle_s)
+    await _settle(lambda: not node.registry.by_iid, params.settle_s)
     probe.recording = False
     surrogates = await asyncio.to_thread(stuck_surrogates, settings) - surrogates0
     replay_s, replay_calls = await replay_cpu_s(config, probe.reads, agents)
@@ -653,7 +655,7 @@ async def ccrouter_phase(
     from cc_router.config.models import LoggingConfig
     from cc_router.core import events as ev
     from cc_router.logs import configure_logging
-    from cc_router.wiring import build_service
+    from cc_router.wiring import build
 
     store_url = f"sqlite+aiosqlite:///{workdir / 'store.db'}"
     config = parse_config(ccrouter_config(agents, settings, store_url, _free_port()), source="<e2e bench>")
@@ -661,8 +663,8 @@ async def ccrouter_phase(
     # and stdout stays for the benchmark rows.
     log_file = (workdir / "service.log").open("w", encoding="utf-8")
     configure_logging(LoggingConfig.model_validate({"level": "info", "json": True}), stream=log_file)
-    service = build_service(config, store_url_override=store_url)
-    node = service.extras["ami"][0]  # type: ignore[index]
+    built = build(config, store_url_override=store_url)
+    service, node = built.service, built.nodes[0]
     # Tests may be using the same sandbox: their callers (other numbers) are not ours to
     # hang up.
     node.exit_unknown_numbers = False

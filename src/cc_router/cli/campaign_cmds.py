@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,26 +12,25 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-STORE_URL_ENV = "CC_ROUTER_STORE_URL"
-CONFIG_ENV = "CC_ROUTER_CONFIG"
+from cc_router.cli.options import load_or_exit
+from cc_router.config import Config, environment
+
 DEFAULT_CONFIG = "config/example.yaml"
 CSV_COLUMNS = ("subscriber", "enrolled_at", "message_id")
 
 
-def _load(config_path: str | None) -> Any:
-    from cc_router.config import load_config
-    from cc_router.config.load import ConfigError
-
-    path = config_path or os.environ.get(CONFIG_ENV, DEFAULT_CONFIG)
-    try:
-        return load_config(path)
-    except ConfigError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2) from None
+ConfigPath = Annotated[
+    str | None,
+    typer.Option("--config", "-c", help=f"Config file (default ${environment.CONFIG} or example)."),
+]
 
 
-def _store_url(config: Any, given: str | None) -> str:
-    return given or os.environ.get(STORE_URL_ENV) or str(config.store.url)
+def _load(config_path: str | None) -> Config:
+    return load_or_exit(config_path or environment.config_path(DEFAULT_CONFIG), 2)
+
+
+def _store_url(config: Config, given: str | None) -> str:
+    return given or environment.store_url() or str(config.store.url)
 
 
 async def _rows(url: str, campaign: str) -> list[dict[str, Any]]:
@@ -65,10 +63,7 @@ def register(app: typer.Typer) -> None:
 
     @campaign.command("list")
     def list_(
-        config_path: Annotated[
-            str | None,
-            typer.Option("--config", "-c", help=f"Config file (default ${CONFIG_ENV} or example)."),
-        ] = None,
+        config_path: ConfigPath = None,
     ) -> None:
         """The configured campaigns, their windows (centre time) and whether they run now."""
         config = _load(config_path)
@@ -88,13 +83,11 @@ def register(app: typer.Typer) -> None:
     def export(
         name: Annotated[str, typer.Argument(help="Campaign name.")],
         store_url: Annotated[
-            str | None, typer.Option("--store-url", help=f"Store URL (default ${STORE_URL_ENV} or config).")
+            str | None,
+            typer.Option("--store-url", help=f"Store URL (default ${environment.STORE_URL} or config)."),
         ] = None,
         out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file (default: stdout).")] = None,
-        config_path: Annotated[
-            str | None,
-            typer.Option("--config", "-c", help=f"Config file (default ${CONFIG_ENV} or example)."),
-        ] = None,
+        config_path: ConfigPath = None,
     ) -> None:
         """Write a campaign's enrolments as CSV for settlement (times in the centre's zone)."""
         config = _load(config_path)

@@ -16,14 +16,11 @@ def check_config(
     ] = True,
 ) -> None:
     """Check a config file; print a one-line summary, or every problem found (exit 1)."""
-    from cc_router.config import ConfigError, load_config, summary
+    from cc_router.cli.options import load_or_exit
+    from cc_router.config import summary
 
     t0 = time.perf_counter()
-    try:
-        config = load_config(file)
-    except ConfigError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(1) from None
+    config = load_or_exit(file, 1)
     if build:
         from cc_router.core.router import Router
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cc_router.config import ConfigError, load_config
+from cc_router.cli.options import load_or_exit
 from cc_router.sandbox.provision import SandboxError, SandboxSettings, down, up
 
 
@@ -29,11 +29,7 @@ def demo(
     from cc_router.demo import DemoTraffic
     from cc_router.wiring import build_service
 
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+    cfg = load_or_exit(config, 1)
     from cc_router.logs import configure_logging
 
     configure_logging(cfg.logging)

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import typer
+
+from cc_router.config import Config, ConfigError, load_config
+
+
+def load_or_exit(path: str | os.PathLike[str], exit_code: int) -> Config:
+    """The config in `path`; every problem printed and exit `exit_code` if it has any."""
+    try:
+        return load_config(path)
+    except ConfigError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(exit_code) from None
 
 
 def parse_when(text: str) -> datetime:

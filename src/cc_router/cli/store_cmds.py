@@ -6,7 +6,6 @@ import asyncio
 import csv
 import io
 import json
-import os
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -17,9 +16,9 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cc_router.cli.options import parse_when
+from cc_router.config import environment
 
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///cc-router.db"
-STORE_URL_ENV = "CC_ROUTER_STORE_URL"
 
 COLUMNS = (
     "interval_start",
@@ -139,7 +138,8 @@ def register(app: typer.Typer) -> None:
         from_: Annotated[str, typer.Option("--from", help="Start (ISO 8601; UTC if no zone).")],
         to: Annotated[str, typer.Option("--to", help="End, exclusive (ISO 8601; UTC if no zone).")],
         store_url: Annotated[
-            str | None, typer.Option("--store-url", help=f"Store URL (default ${STORE_URL_ENV} or sqlite).")
+            str | None,
+            typer.Option("--store-url", help=f"Store URL (default ${environment.STORE_URL} or sqlite)."),
         ] = None,
         fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.TABLE,
         service_level: Annotated[
@@ -154,7 +154,7 @@ def register(app: typer.Typer) -> None:
         start, end = _when(from_), _when(to)
         if end <= start:
             raise typer.BadParameter("--to must be after --from")
-        url = store_url or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL)
+        url = store_url or environment.get(environment.STORE_URL, DEFAULT_STORE_URL)
         rows = asyncio.run(
             _report(url, start, end, _parse_levels(service_level or []), default_service_level)
         )
@@ -167,7 +167,7 @@ def register(app: typer.Typer) -> None:
         """Create or upgrade the store's tables (Alembic, to head)."""
         from cc_router.store.migrations import migrate
 
-        url = store_url or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL)
+        url = store_url or environment.get(environment.STORE_URL, DEFAULT_STORE_URL)
         asyncio.run(migrate(url))
         typer.echo("store at head")
 
@@ -179,7 +179,7 @@ def register(app: typer.Typer) -> None:
         """Print the sustained insert rate through StoreWriter, as JSON."""
         from cc_router.store.writer import bench_store
 
-        url = store_url or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL)
+        url = store_url or environment.get(environment.STORE_URL, DEFAULT_STORE_URL)
         typer.echo(json.dumps(asyncio.run(bench_store(url, rows))))
 
     app.add_typer(store, name="store")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Annotated, Any
 
 import typer
+
+from cc_router.config import environment
 
 STATE_STYLE = {
     "ready": "green",
@@ -45,6 +46,7 @@ def render(queues: dict[str, Any], agents: dict[str, Any], max_agents: int) -> A
         ("Ch", "left"),
         ("Waiting", "right"),
         ("Longest", "right"),
+        ("EWT", "right"),
         ("SL today", "right"),
         ("Offered", "right"),
         ("Answered", "right"),
@@ -71,6 +73,8 @@ def render(queues: dict[str, Any], agents: dict[str, Any], max_agents: int) -> A
             q["channel"],
             Text(str(q["waiting"]), style=wstyle),
             _dur(q["longest_wait_s"]) if q["waiting"] else "-",
+            # Expected wait of a caller joining now (older servers do not send it).
+            _dur(q.get("ewt_new_s")),
             _pct(today["sl_pct"]),
             str(today["offered"]),
             str(today["answered"]),
@@ -116,7 +120,7 @@ def top(
     from rich.live import Live
     from rich.text import Text
 
-    token = token or os.environ.get("CC_ROUTER_API_TOKEN")
+    token = token or environment.api_token()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     console = Console()
     base = url.rstrip("/")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,18 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cc_router.accounts import users as u
 from cc_router.accounts.passwords import PasswordError
-from cc_router.cli.store_cmds import DEFAULT_STORE_URL, STORE_URL_ENV
+from cc_router.cli.store_cmds import DEFAULT_STORE_URL
+from cc_router.config import environment
 from cc_router.store import migrate
 
 T = TypeVar("T")
 StoreUrl = Annotated[
-    str | None, typer.Option("--store-url", help=f"Store URL (default ${STORE_URL_ENV} or sqlite).")
+    str | None, typer.Option("--store-url", help=f"Store URL (default ${environment.STORE_URL} or sqlite).")
 ]
 
 
 def _run(url: str | None, job: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     async def go() -> T:
-        engine = create_async_engine(url or os.environ.get(STORE_URL_ENV, DEFAULT_STORE_URL))
+        engine = create_async_engine(url or environment.get(environment.STORE_URL, DEFAULT_STORE_URL))
         try:
             await migrate(engine)
             return await job(engine)

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from cc_router.config import environment
 from cc_router.core.spec import CentreSpec
 
 # Ordered so that small --skills values still get a usable centre (a language, a line of
@@ -154,7 +155,7 @@ def generate_dict(agents: int = 20_000, skills: int = 100, queues: int = 60, see
                 "host": "127.0.0.1",
                 "port": 15038,
                 "username": "ccrouter",
-                "secret": "${CC_ROUTER_AMI_SECRET:-ccrouter-sandbox}",
+                "secret": f"${{{environment.AMI_SECRET}:-{environment.SANDBOX_AMI_SECRET}}}",
             }
         ],
         "routing": {"max_misses": 3, "seed": seed},

@@ -4,7 +4,8 @@ Every model forbids unknown keys: in a file edited by hand at 3 a.m. a misspelt 
 more likely than a deliberate extension, and silently ignoring it would leave a default in
 force. Checks that need only one value live here (so pydantic reports them all at once);
 checks that relate sections to each other (a queue's skills, an agent's pool...) live in
-`cc_router.config.load`, which runs them once every section is known to be well formed.
+`cc_router.config.checks`, run by `cc_router.config.load` once every section is known to
+be well formed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pydantic import (
 from cc_router.config.desk import AccountsConfig, DispositionSet, PauseReasonConfig
 from cc_router.core import expr
 from cc_router.core.spec import CentreSpec, Channel, ExitKind, ExitTarget, Strategy
+from cc_router.url_redaction import redact_url
 
 SKILL_LEVEL_MIN = 1
 """Lowest level an agent can hold: level 0 means "does not have the skill" in expressions."""
@@ -376,10 +378,6 @@ class StoreConfig(_Model):
             yield key, (redact_url(value) if key == "url" else value)
 
 
-def redact_url(url: str) -> str:
-    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
-
-
 class HttpConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -562,7 +560,7 @@ class Config(_Model):
         return self.asterisk[0].name if self.asterisk else None
 
     def to_centre(self) -> CentreSpec:
-        """The `CentreSpec` the routing core consumes (see `cc_router.config.load.build_centre`)."""
-        from cc_router.config.load import build_centre
+        """The `CentreSpec` the routing core consumes (see `cc_router.config.convert.build_centre`)."""
+        from cc_router.config.convert import build_centre
 
         return build_centre(self)

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cc_router.core.spec import Channel, ExitTarget
+from cc_router.core.vocabulary import (
+    AgentState,
+    CancelReason,
+    ExitReason,
+    Outcome,
+    QueueReason,
+    RejectCode,
+    Trigger,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
     """Why an offer went where it went, in terms a supervisor can check."""
 
-    trigger: str
-    """arrival, agent_free, escalation, returned, retry, rebalance"""
+    trigger: Trigger
     queue: str
     strategy: str
     step: int
@@ -52,7 +61,7 @@ class CancelOffer:
     offer_id: str
     interaction_id: str
     agent_id: str
-    reason: str
+    reason: CancelReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +70,7 @@ class InteractionQueued:
     queue: str
     channel: Channel
     step: int
-    reason: str
-    """arrived, returned, escalated, moved, overflowed, transferred"""
+    reason: QueueReason
     at: float
     original_position: int = 0
 
@@ -84,8 +92,7 @@ class ExitInteraction:
     interaction_id: str
     queue: str
     target: ExitTarget | None
-    reason: str
-    """max_wait, max_length, empty, queue_removed"""
+    reason: ExitReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +103,7 @@ class InteractionFinished:
     queue: str
     channel: Channel
     caller: str
-    outcome: str
-    """answered, abandoned, abandoned_ringing, overflowed, timed_out, max_length, empty, ..."""
+    outcome: Outcome
     agent_id: str | None
     enqueued_at: float
     offered_at: float | None
@@ -115,11 +121,10 @@ class InteractionFinished:
 @dataclass(frozen=True, slots=True)
 class AgentStateChanged:
     agent_id: str
-    state: str
-    """logged_out, ready, reserved, busy, wrap_up, paused"""
+    state: AgentState
     reason: str
     at: float
-    previous: str
+    previous: AgentState
     previous_since: float
 
 
@@ -141,7 +146,9 @@ class EventRejected:
     """The event could not be applied; the core state is unchanged by it."""
 
     event: object
+    code: RejectCode
     reason: str
+    """The same for people: names the agent, interaction or queue concerned."""
 
 
 Command = (
@@ -155,3 +162,11 @@ Command = (
     | WrapUpEnded
     | EventRejected
 )
+
+
+def rejection(commands: Iterable[Command], event: object) -> EventRejected | None:
+    """The core's refusal of `event` among `commands`, if it refused it."""
+    for c in commands:
+        if type(c) is EventRejected and c.event is event:
+            return c
+    return None

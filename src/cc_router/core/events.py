@@ -53,6 +53,20 @@ class AgentWrapUpDone:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentSessionRestored:
+    """An agent's presence as it was stored before the router restarted.
+
+    `since` is when the agent entered it, so time in state and idle order continue; a
+    pause with `max_s` still ends at `since + max_s`. Only a logged-out agent is restored."""
+
+    agent_id: str
+    paused: bool
+    since: float
+    reason: str = ""
+    max_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class InteractionArrived:
     interaction_id: str
     queue: str
@@ -113,6 +127,15 @@ class InteractionTransferred:
 
 
 @dataclass(frozen=True, slots=True)
+class InteractionPriorityChanged:
+    """A supervisor gives a waiting interaction another priority: its place in every
+    queue's serving order follows at once (seniority kept)."""
+
+    interaction_id: str
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
 class QueueChanged:
     queue: QueueSpec
 
@@ -135,6 +158,7 @@ Event = (
     | AgentDeviceChanged
     | AgentSkillsChanged
     | AgentWrapUpDone
+    | AgentSessionRestored
     | InteractionArrived
     | InteractionAbandoned
     | OfferAccepted
@@ -142,6 +166,7 @@ Event = (
     | InteractionEnded
     | InteractionMoved
     | InteractionTransferred
+    | InteractionPriorityChanged
     | QueueChanged
     | CentreReplaced
     | Tick

@@ -7,20 +7,20 @@ baseline the benchmark compares the indexed router against.
 
 from __future__ import annotations
 
-from typing import cast
-
 from cc_router.core.expr import evaluate
+from cc_router.core.matching import Candidate
 from cc_router.core.pools import Bucket
-from cc_router.core.records import AgentRec, InteractionRec, Stage
-from cc_router.core.router import FoundAgent, FoundInteraction, Router
+from cc_router.core.records import AgentRec, InteractionRec
+from cc_router.core.router import Router
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import Stage
 
 
 class NaiveRouter(Router):
     def _make_available(self, a: AgentRec, channels: list[Channel]) -> None:
         return
 
-    def _find_agent(self, it: InteractionRec, bucket: Bucket) -> FoundAgent | None:
+    def _find_agent(self, it: InteractionRec, bucket: Bucket) -> Candidate | None:
         pool = bucket.pool
         best: tuple[tuple[float, ...], AgentRec] | None = None
         excluded: list[tuple[str, str]] = []
@@ -37,16 +37,17 @@ class NaiveRouter(Router):
                 best = (key, a)
         if best is None:
             return None
-        return best[1], best[0], [(best[1].id, best[0])], excluded, free
+        key, a = best
+        return Candidate(it, a, bucket, a.id, key, [(a.id, key)], excluded, free)
 
-    def _find_interaction(self, a: AgentRec, channels: list[Channel]) -> FoundInteraction | None:
+    def _find_interaction(self, a: AgentRec, channels: list[Channel]) -> Candidate | None:
         best: tuple[tuple[float, ...], InteractionRec, Bucket] | None = None
         excluded: list[tuple[str, str]] = []
         waiting = 0
         for it in self.interactions.values():
-            if it.stage is not Stage.WAITING or it.channel not in channels or it.bucket is None:
+            bucket = it.bucket
+            if it.stage is not Stage.WAITING or it.channel not in channels or bucket is None:
                 continue
-            bucket = cast(Bucket, it.bucket)
             if not evaluate(bucket.pool.requirement, a.skills):
                 continue
             if self._is_excluded(it, a.id):
@@ -59,4 +60,4 @@ class NaiveRouter(Router):
         if best is None:
             return None
         key, it, bucket = best
-        return it, bucket, key, [(it.id, key)], excluded, waiting
+        return Candidate(it, a, bucket, it.id, key, [(it.id, key)], excluded, waiting)

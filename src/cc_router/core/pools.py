@@ -15,11 +15,22 @@ import random
 from dataclasses import dataclass, field
 
 from cc_router.core.expr import Node, positive_skills
-from cc_router.core.records import AgentRec, InteractionRec, QueueRec, Stage
+from cc_router.core.records import AgentRec, InteractionRec, QueueRec
 from cc_router.core.spec import Channel, Strategy
+from cc_router.core.vocabulary import Stage
 
 AgentEntry = tuple[tuple[float, ...], int, str, int]
 InteractionEntry = tuple[tuple[float, ...], str, int]
+
+# Enum members are read through EnumType's attribute hook, several times slower than a
+# module global; the hot path compares against these instead.
+_WAITING = Stage.WAITING
+_LONGEST_IDLE, _FEWEST, _ROUND_ROBIN = (
+    Strategy.LONGEST_IDLE,
+    Strategy.FEWEST_INTERACTIONS,
+    Strategy.ROUND_ROBIN,
+)
+_LINEAR, _RANDOM, _WEIGHTED = Strategy.LINEAR, Strategy.RANDOM, Strategy.WEIGHTED_RANDOM
 
 
 @dataclass(slots=True, eq=False)
@@ -46,17 +57,17 @@ class Pool:
     def key(self, agent: AgentRec, rng: random.Random) -> tuple[float, ...]:
         """Smaller is better. Fixed while the agent stays free, so it can live in a heap."""
         s = self.strategy
-        if s is Strategy.LONGEST_IDLE:
+        if s is _LONGEST_IDLE:
             return (agent.idle_since, agent.index)
-        if s is Strategy.FEWEST_INTERACTIONS:
+        if s is _FEWEST:
             return (agent.handled, agent.idle_since, agent.index)
-        if s is Strategy.ROUND_ROBIN:
+        if s is _ROUND_ROBIN:
             return (self.rr_memory.get(agent.id, -1), agent.index)
-        if s is Strategy.LINEAR:
+        if s is _LINEAR:
             return (agent.index,)
-        if s is Strategy.RANDOM:
+        if s is _RANDOM:
             return (rng.random(), agent.index)
-        if s is Strategy.WEIGHTED_RANDOM:
+        if s is _WEIGHTED:
             # Exponential race: the smallest Exp(weight) draw wins with probability
             # proportional to weight (Efraimidis-Spirakis), so a heap can hold it.
             w = agent.spec.weight
@@ -72,7 +83,7 @@ class Pool:
         self.heap = live
 
     def remember_offer(self, agent_id: str) -> None:
-        if self.strategy is Strategy.ROUND_ROBIN:
+        if self.strategy is _ROUND_ROBIN:
             self.rr_seq += 1
             self.rr_memory[agent_id] = self.rr_seq
 
@@ -103,7 +114,7 @@ class Bucket:
         while heap:
             top = heap[0]
             it = inters.get(top[1])
-            if it is not None and it.token == top[2] and it.stage is Stage.WAITING:
+            if it is not None and it.token == top[2] and it.stage is _WAITING:
                 return top
             heapq.heappop(heap)
         return None
@@ -113,5 +124,5 @@ class Bucket:
         return sorted(
             e
             for e in self.heap
-            if (it := inters.get(e[1])) is not None and it.token == e[2] and it.stage is Stage.WAITING
+            if (it := inters.get(e[1])) is not None and it.token == e[2] and it.stage is _WAITING
         )

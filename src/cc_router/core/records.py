@@ -4,34 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from cc_router.core.commands import Explanation
 from cc_router.core.spec import AgentSpec, Channel, ProfileSpec, QueueSpec
+from cc_router.core.vocabulary import AgentState, Presence, Stage
 
+if TYPE_CHECKING:
+    # Pools and buckets index these records; the records only point back at them.
+    from cc_router.core.pools import Bucket, Pool
 
-class Presence(StrEnum):
-    LOGGED_OUT = "logged_out"
-    READY = "ready"
-    PAUSED = "paused"
+__all__ = ["AgentRec", "AgentState", "InteractionRec", "OfferRec", "Presence", "QueueRec", "Stage"]
 
-
-class AgentState(StrEnum):
-    """What supervisors see; derived from presence and the work an agent holds."""
-
-    LOGGED_OUT = "logged_out"
-    READY = "ready"
-    RESERVED = "reserved"
-    BUSY = "busy"
-    WRAP_UP = "wrap_up"
-    PAUSED = "paused"
-
-
-class Stage(StrEnum):
-    WAITING = "waiting"
-    OFFERED = "offered"
-    CONNECTED = "connected"
-    DONE = "done"
+# Enum members are read through EnumType's attribute hook, several times slower than a
+# module global; the hot path compares against these instead.
+_P_READY, _P_LOGGED_OUT, _P_PAUSED = Presence.READY, Presence.LOGGED_OUT, Presence.PAUSED
+_LOGGED_OUT, _READY, _RESERVED = AgentState.LOGGED_OUT, AgentState.READY, AgentState.RESERVED
+_BUSY, _WRAP_UP, _PAUSED = AgentState.BUSY, AgentState.WRAP_UP, AgentState.PAUSED
+_VOICE = Channel.VOICE
 
 
 @dataclass(slots=True)
@@ -65,8 +55,8 @@ class AgentRec:
     state_reason: str = ""
     state_since: float = 0.0
     # routing indexes, rebuilt with the centre
-    pools: dict[Channel, list[object]] = field(default_factory=dict)
-    buckets: dict[Channel, list[object]] = field(default_factory=dict)
+    pools: dict[Channel, list[Pool]] = field(default_factory=dict)
+    buckets: dict[Channel, list[Bucket]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -78,17 +68,17 @@ class AgentRec:
 
     def free_channels(self) -> list[Channel]:
         """Channels on which this agent can take an offer right now."""
-        if self.presence is not Presence.READY or self.offer is not None:
+        if self.presence is not _P_READY or self.offer is not None:
             return []
         blocks = self.profile.blocks
         blocked: set[Channel] = set()
         for ch, n in self.load.items():
             if n:
                 blocked |= blocks.get(ch, frozenset())
-        if self.device_in_use and self.profile.capacity.get(Channel.VOICE, 0):
+        if self.device_in_use and self.profile.capacity.get(_VOICE, 0):
             # A phone in use only matters to agents who take calls at all.
-            blocked.add(Channel.VOICE)
-            blocked |= blocks.get(Channel.VOICE, frozenset())
+            blocked.add(_VOICE)
+            blocked |= blocks.get(_VOICE, frozenset())
         return [
             ch
             for ch, cap in self.profile.capacity.items()
@@ -96,29 +86,28 @@ class AgentRec:
         ]
 
     def derive_state(self) -> tuple[AgentState, str]:
-        if self.presence is Presence.LOGGED_OUT and not self.connected and not self.wrapping:
-            return AgentState.LOGGED_OUT, ""
+        if self.presence is _P_LOGGED_OUT and not self.connected and not self.wrapping:
+            return _LOGGED_OUT, ""
         if self.connected:
-            return AgentState.BUSY, ""
+            return _BUSY, ""
         if self.offer is not None:
-            return AgentState.RESERVED, ""
+            return _RESERVED, ""
         if self.wrapping:
-            return AgentState.WRAP_UP, ""
-        if self.presence is Presence.PAUSED:
-            return AgentState.PAUSED, self.pause_reason
-        if self.presence is Presence.LOGGED_OUT:
-            return AgentState.LOGGED_OUT, ""
+            return _WRAP_UP, ""
+        if self.presence is _P_PAUSED:
+            return _PAUSED, self.pause_reason
+        if self.presence is _P_LOGGED_OUT:
+            return _LOGGED_OUT, ""
         if self.device_in_use:
-            return AgentState.BUSY, "private call"
-        return AgentState.READY, ""
+            return _BUSY, "private call"
+        return _READY, ""
 
 
 @dataclass(slots=True, eq=False)
 class QueueRec:
     spec: QueueSpec
-    buckets: list[object] = field(default_factory=list)
+    buckets: list[Bucket] = field(default_factory=list)
     waiting: int = 0
-    rr_seq: int = 0
 
     @property
     def name(self) -> str:
@@ -151,7 +140,7 @@ class InteractionRec:
     """Place in its queue when it joined (1 = nobody waiting ahead), as queue_log reports it."""
     hops: int = 0
     excluded: dict[str, float] = field(default_factory=dict)
-    bucket: object | None = None
+    bucket: Bucket | None = None
     target_agent: str | None = None
     """Set while the interaction waits for one agent only (a transfer to that agent)."""
     explanation: Explanation | None = None

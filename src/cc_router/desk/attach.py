@@ -1,31 +1,34 @@
-"""Puts the agent desktop into a service (called from wiring.py, after HTTP, accounts and
-omnichannel so it can hook onto them)."""
+"""Puts the agent desktop into a service (called from wiring.py): its routes are handed
+to the HTTP app; its hub is installed after omnichannel so its sink sees offers after the
+task board has."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.routing import BaseRoute
 
-from cc_router.desk.dispositions import DispositionWriter
+from cc_router.desk.dispositions import DispositionWriter, QueueLogNode
 from cc_router.desk.hub import DesktopHub
+from cc_router.omni.attach import Omni
 from cc_router.service import Service
 
 
-def attach(service: Service) -> DesktopHub:
-    hub = DesktopHub.attach(service)
-    engine = getattr(service.extras.get("store"), "engine", None)
-    writer = DispositionWriter(service, engine if isinstance(engine, AsyncEngine) else None)
+def build(
+    service: Service, engine: AsyncEngine | None, omni: Omni | None, nodes: Sequence[QueueLogNode] = ()
+) -> tuple[DesktopHub, list[BaseRoute]]:
+    """The hub (not yet fed: see `install`) and the desktop's routes."""
+    hub = DesktopHub(service)
+    writer = DispositionWriter(service, engine, nodes=nodes)
     service.components.append(writer)
-    board: Any = service.extras.get("omni.offers")
-    if board is not None:
-        hub.task_board = board
-        board.listeners.append(hub.task_offer_changed)
-    omni = service.extras.get("omni")
-    tracker = getattr(omni, "tracker", None)
-    if tracker is not None:
+    if omni is not None:
+        hub.task_board = omni.board
+        omni.board.listeners.append(hub.task_offer_changed)
+        active = omni.tracker.active
 
-        def summary(iid: str, active: dict[str, Any] = tracker.active) -> Any:
+        def summary(iid: str) -> Any:
             task = active.get(iid)
             return None if task is None else task.summary
 
@@ -33,11 +36,11 @@ def attach(service: Service) -> DesktopHub:
 
     from cc_router.http.desktop import Desktop, routes
 
-    mine = routes(Desktop(service, hub, writer))
-    extra = service.extras.setdefault("http_routes", [])
-    assert isinstance(extra, list)
-    extra.extend(mine)
-    app = getattr(service.extras.get("http"), "app", None)
-    if app is not None:
-        app.router.routes.extend(mine)
+    desk = Desktop(service, hub, writer, intake=omni.intake if omni is not None else None)
+    return hub, list(routes(desk))
+
+
+def install(service: Service, hub: DesktopHub) -> DesktopHub:
+    service.sinks.append(hub.on_commands)
+    service.listeners.append(hub.on_event)
     return hub

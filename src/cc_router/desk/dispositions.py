@@ -10,16 +10,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cc_router.adapters.ami.actions import Action
+from cc_router.config.models import AsteriskNode
 from cc_router.service import Service
 from cc_router.store.tables import InteractionRow
 
 log = structlog.get_logger("cc_router.desk")
+
+
+class QueueLogNode(Protocol):
+    """An Asterisk node that can be asked to write a queue_log line (adapters/ami)."""
+
+    @property
+    def spec(self) -> AsteriskNode: ...
+    def enqueue(self, action: Action) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -35,9 +47,16 @@ class DispositionWriter:
     name = "dispositions"
 
     def __init__(
-        self, service: Service, engine: AsyncEngine | None, retry_s: float = 0.25, tries: int = 80
+        self,
+        service: Service,
+        engine: AsyncEngine | None,
+        retry_s: float = 0.25,
+        tries: int = 80,
+        *,
+        nodes: Sequence[QueueLogNode] = (),
     ) -> None:
         self.service = service
+        self.nodes = list(nodes)
         self.engine = engine
         self.retry_s = retry_s
         self.tries = tries
@@ -52,10 +71,8 @@ class DispositionWriter:
     def _queue_log(self, d: Disposition) -> None:
         from cc_router.adapters.ami import actions
 
-        nodes = self.service.extras.get("ami")
-        for node in nodes if isinstance(nodes, list) else ():
-            spec = getattr(node, "spec", None)
-            if spec is not None and getattr(spec, "queue_log", False):
+        for node in self.nodes:
+            if node.spec.queue_log:
                 node.enqueue(
                     actions.queue_log(
                         {

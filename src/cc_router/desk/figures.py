@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cc_router.core.vocabulary import AgentState
+
 
 @dataclass
 class AgentDay:
@@ -44,7 +46,7 @@ class DayBook:
         return d
 
     def state_ended(self, agent_id: str, state: str, since: float, at: float) -> None:
-        if since <= 0 or state == "logged_out":
+        if since <= 0 or state == AgentState.LOGGED_OUT:
             return
         d = self._today(agent_id, at)
         # A state that began yesterday counts from midnight only.

@@ -16,10 +16,9 @@ from typing import Any
 from cc_router.config.desk import OnPauseMax
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
+from cc_router.core.vocabulary import AgentState
 from cc_router.desk.figures import DayBook
 from cc_router.service import Service
-
-EXTRAS_KEY = "desk"
 
 
 @dataclass
@@ -47,17 +46,6 @@ class DesktopHub:
         """The omnichannel OfferBoard when attached: task details for chat/e-mail/SMS/fax offers."""
         self.task_summary: Callable[[str], Mapping[str, Any] | None] = lambda iid: None
         """Details of a task in hand (customer, subject, text), when tasks are attached."""
-
-    @classmethod
-    def attach(cls, service: Service) -> DesktopHub:
-        existing = service.extras.get(EXTRAS_KEY)
-        if isinstance(existing, DesktopHub):
-            return existing
-        hub = cls(service)
-        service.sinks.append(hub.on_commands)
-        service.listeners.append(hub.on_event)
-        service.extras[EXTRAS_KEY] = hub
-        return hub
 
     # ------------------------------------------------------------ fed by the service
 
@@ -190,7 +178,7 @@ class DesktopHub:
         now = self.service.clock()
         out = []
         for aid, a in self.service.router.agents.items():
-            if str(a.state) == "paused":
+            if a.state == AgentState.PAUSED:
                 p = self.pause_info(a.state_reason, a.state_since, now)
                 if p["over"]:
                     out.append({"agent_id": aid, "name": a.spec.name, **p})
@@ -228,13 +216,14 @@ class DesktopHub:
                 if summary is not None:
                     work["task"] = dict(summary)
         state = str(a.state)
+        paused = a.state == AgentState.PAUSED
         return {
             "now": now,
             "version": self.versions.get(agent_id, 0),
             "agent": agent,
             "offers": offers,
             "wrap_up": wraps,
-            "pause": self.pause_info(a.state_reason, a.state_since, now) if state == "paused" else None,
+            "pause": self.pause_info(a.state_reason, a.state_since, now) if paused else None,
             "figures": self.days.public(agent_id, state, a.state_since, now),
         }
 

@@ -24,8 +24,8 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core import expr
 from cc_router.core.spec import StepSpec
-from cc_router.http.auth import authenticate, authorise, check_action, forbidden
-from cc_router.http.bodies import MoveBody, PauseBody, QueuePatch, SkillsBody
+from cc_router.http.auth import authenticate, authorise, check_action, forbidden, not_leading
+from cc_router.http.bodies import MoveBody, PauseBody, PriorityBody, QueuePatch, SkillsBody
 from cc_router.http.context import HttpContext
 
 log = structlog.get_logger("cc_router.http")
@@ -40,10 +40,6 @@ class HttpError(Exception):
         super().__init__(message)
         self.status = status
         self.body = {"error": message, **extra}
-
-
-def error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
 
 
 async def parse_body(request: Request, model: type[B], empty_ok: bool = False) -> B:
@@ -68,10 +64,16 @@ async def parse_body(request: Request, model: type[B], empty_ok: bool = False) -
 
 def _submit(ctx: HttpContext, event: ev.Event) -> list[cmd.Command]:
     out = ctx.service.submit(event)
-    for c in out:
-        if isinstance(c, cmd.EventRejected) and c.event is event:
-            raise HttpError(409, c.reason)
+    rejected = cmd.rejection(out, event)
+    if rejected is not None:
+        raise HttpError(409, rejected.reason)
     return out
+
+
+async def _stored(ctx: HttpContext) -> None:
+    """A change is acknowledged only once it is in the store (it survives a restart)."""
+    if not await ctx.service.stored():
+        raise HttpError(503, "the change is applied but not yet stored: the store is unavailable")
 
 
 def _agent_id(ctx: HttpContext, request: Request) -> str:
@@ -99,6 +101,7 @@ async def _agent_action(request: Request, ctx: HttpContext, action: str) -> JSON
     else:
         event = ev.AgentLoggedOut(aid)
     _submit(ctx, event)
+    await _stored(ctx)
     _log_action(request, action, agent_id=aid)
     return JSONResponse({"ok": True, "agent": ctx.live.agent(aid)})
 
@@ -128,6 +131,7 @@ async def agent_skills(request: Request) -> JSONResponse:
         if unknown:
             raise HttpError(422, f"unknown skill {', '.join(unknown)} (not declared under skills)")
         _submit(ctx, ev.AgentSkillsChanged(aid, dict(body.root)))
+        await _stored(ctx)
         _log_action(request, "skills", agent_id=aid, skills=dict(body.root))
         return JSONResponse({"ok": True, "agent": ctx.live.agent(aid)})
 
@@ -160,6 +164,7 @@ async def queue_patch(request: Request) -> JSONResponse:
         if not changes:
             raise HttpError(422, "nothing to change: give priority and/or steps")
         _submit(ctx, ev.QueueChanged(replace(spec, **changes)))
+        await _stored(ctx)
         _log_action(request, "queue_changed", queue=name, fields=sorted(changes))
         return JSONResponse({"ok": True, "queue": ctx.live.queue(name)})
 
@@ -185,6 +190,26 @@ async def interaction_move(request: Request) -> JSONResponse:
         _submit(ctx, ev.InteractionMoved(iid, body.queue))
         _log_action(request, "move", interaction_id=iid, queue=body.queue)
         return JSONResponse({"ok": True, "position": ctx.service.router.position(iid), "queue": body.queue})
+
+    return await _guarded(request, act, any_supervisor=True)
+
+
+async def interaction_priority(request: Request) -> JSONResponse:
+    async def act(ctx: HttpContext) -> JSONResponse:
+        iid = str(request.path_params["interaction_id"])
+        if iid not in ctx.service.router.interactions:
+            raise HttpError(404, f"unknown interaction {iid!r}")
+        body = await parse_body(request, PriorityBody)
+        here = ctx.service.router.interactions[iid].queue.spec.name
+        who = authenticate(request, ctx.service)
+        denied = who if isinstance(who, JSONResponse) else authorise(ctx.service, who, queues=[here])
+        if denied is not None:
+            raise HttpError(denied.status_code, json.loads(bytes(denied.body))["error"])
+        _submit(ctx, ev.InteractionPriorityChanged(iid, body.priority))
+        _log_action(request, "priority", interaction_id=iid, priority=body.priority)
+        return JSONResponse(
+            {"ok": True, "priority": body.priority, "position": ctx.service.router.position(iid)}
+        )
 
     return await _guarded(request, act, any_supervisor=True)
 
@@ -230,14 +255,14 @@ async def _guarded(
     if agent:
         aid = str(request.path_params["agent_id"])
         if aid not in ctx.service.router.agents:
-            return error(404, f"unknown agent {aid!r}")
+            return JSONResponse({"error": f"unknown agent {aid!r}"}, status_code=404)
         denied = check_action(request, ctx.service, agent_id=aid)
     elif any_supervisor:
         who = authenticate(request, ctx.service)
         if isinstance(who, JSONResponse):
             denied = who
         elif who.role in (Role.ADMIN, Role.SUPERVISOR):
-            denied = None
+            denied = not_leading(ctx.service)
         else:
             denied = forbidden(f"{who.user} ({who.role.value}) may not do this")
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
@@ -9,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from cc_router.http import actions, reads
@@ -46,8 +47,9 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "internal error"}, status_code=500)
 
 
-def create_app(ctx: HttpContext) -> Starlette:
-    routes = [
+def create_app(ctx: HttpContext, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The app; `extra_routes` (other features' routes) are served after the built-in ones."""
+    routes: list[BaseRoute] = [
         Route("/", _wallboard),
         Route("/wallboard", _wallboard),
         Route("/favicon.ico", lambda r: RedirectResponse("/static/favicon.svg")),
@@ -65,6 +67,7 @@ def create_app(ctx: HttpContext) -> Starlette:
         Route("/api/agents/{agent_id}/skills", actions.agent_skills, methods=["PUT"]),
         Route("/api/interactions", reads.interactions),
         Route("/api/interactions/{interaction_id}/move", actions.interaction_move, methods=["POST"]),
+        Route("/api/interactions/{interaction_id}/priority", actions.interaction_priority, methods=["POST"]),
         Route("/api/config/reload", actions.config_reload, methods=["POST"]),
         Route("/api/stream", reads.stream),
         Route("/metrics", reads.metrics),
@@ -73,11 +76,7 @@ def create_app(ctx: HttpContext) -> Starlette:
         Route("/openapi.json", _openapi),
         Route("/docs", _docs),
     ]
-    # Routes other features registered before HTTP was attached (later ones they add to
-    # `app.router.routes` themselves).
-    extra = ctx.service.extras.get("http_routes")
-    if isinstance(extra, list):
-        routes.extend(extra)
+    routes.extend(extra_routes)
     app = Starlette(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},

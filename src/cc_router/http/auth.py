@@ -26,7 +26,7 @@ from cc_router.accounts.access import (
     resolve,
 )
 from cc_router.accounts.roles import Principal
-from cc_router.config.load import ENV_API_TOKEN
+from cc_router.config import environment
 from cc_router.service import Service
 
 __all__ = [
@@ -37,13 +37,14 @@ __all__ = [
     "check_read",
     "configured_token",
     "forbidden",
+    "not_leading",
     "read_principal",
     "resolve",
 ]
 
 NO_TOKEN_MESSAGE = (
     "supervisor actions are disabled: no API token is configured. Set http.token in the "
-    f"config file or the environment variable {ENV_API_TOKEN}, then restart cc-router"
+    f"config file or the environment variable {environment.API_TOKEN}, then restart cc-router"
 )
 
 
@@ -95,11 +96,12 @@ def check_action(
     agent_id: str | None = None,
     queues: Iterable[str] = (),
 ) -> JSONResponse | None:
-    """None when the request may change state, else the error response to send."""
+    """None when the request may change state, else the error response to send: 401/403
+    for who is asking, then 503 while this router is not the one routing."""
     p = authenticate(request, service)
     if isinstance(p, JSONResponse):
         return p
-    return authorise(service, p, agent_id=agent_id, queues=queues)
+    return authorise(service, p, agent_id=agent_id, queues=queues) or not_leading(service)
 
 
 def listens_beyond_loopback(service: Service) -> bool:
@@ -131,6 +133,25 @@ def read_principal(request: Request, service: Service) -> Principal | JSONRespon
     if given is None:
         return _unauthorized("reads need a login (bearer header or ?token=)")
     return _unauthorized("wrong or expired token")
+
+
+def not_leading(service: Service) -> JSONResponse | None:
+    """503 naming the leader while this router stands by (or has not started routing)."""
+    lead = service.parts.leadership
+    if lead is None:
+        return None
+    role = lead.role
+    if role == "leader" and service.routing:
+        return None
+    if role == "leader":
+        role = "starting"
+    leader = lead.leader_address or None
+    message = (
+        "this router is a standby; send control actions to the leader"
+        if role == "standby"
+        else f"this router is not routing ({role}); try again shortly or ask the leader"
+    )
+    return JSONResponse({"error": message, "role": role, "leader": leader}, status_code=503)
 
 
 def check_read(request: Request, service: Service) -> JSONResponse | None:

@@ -37,4 +37,7 @@ class MoveBody(_Body):
     queue: str = Field(min_length=1, description="Queue to move the waiting interaction to (same channel).")
 
 
-BODY_MODELS: tuple[type[BaseModel], ...] = (PauseBody, SkillsBody, QueuePatch, MoveBody)
+class PriorityBody(_Body):
+    priority: int = Field(
+        ge=-1000, le=1000, strict=True, description="The waiting interaction's own priority (higher first)."
+    )

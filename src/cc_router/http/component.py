@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 
 import structlog
 import uvicorn
+from starlette.routing import BaseRoute
 
 from cc_router.http.app import create_app
 from cc_router.http.context import HttpContext
@@ -29,6 +30,8 @@ class HttpComponent:
     """API, wallboard, metrics and health on `config.http.host:port` (port 0: any free one)."""
 
     name = "http"
+    runs_on_standby = True
+    """Up while the router waits for leadership: /readyz names the leader."""
 
     def __init__(
         self,
@@ -39,12 +42,13 @@ class HttpComponent:
         config_path: str | None = None,
         host: str | None = None,
         port: int | None = None,
+        routes: Sequence[BaseRoute] = (),
     ) -> None:
         if metrics is None:
             metrics = Metrics(live)
             metrics.attach(service)
         self.ctx = HttpContext(service, live, metrics, config_path)
-        self.app = create_app(self.ctx)
+        self.app = create_app(self.ctx, routes)
         self.host = host if host is not None else service.config.http.host
         self.port = port if port is not None else service.config.http.port
         self.bound_port: int | None = None

@@ -38,7 +38,7 @@ from cc_router.core import events as ev
 from cc_router.core.records import Presence
 from cc_router.desk.dispositions import Disposition, DispositionWriter
 from cc_router.desk.hub import DesktopHub
-from cc_router.http.auth import authenticate, presented_token
+from cc_router.http.auth import authenticate, not_leading, presented_token
 from cc_router.service import Service
 
 log = structlog.get_logger("cc_router.desk")
@@ -61,10 +61,14 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
 
 
 class Desktop:
-    def __init__(self, service: Service, hub: DesktopHub, writer: DispositionWriter) -> None:
+    def __init__(
+        self, service: Service, hub: DesktopHub, writer: DispositionWriter, intake: Any = None
+    ) -> None:
         self.service = service
         self.hub = hub
         self.writer = writer
+        self.intake = intake
+        """The omnichannel `TaskIntake`, when tasks are enabled."""
 
     # ------------------------------------------------------------ who and for whom
 
@@ -73,6 +77,18 @@ class Desktop:
         if isinstance(p, JSONResponse):
             raise DeskError(p.status_code, str(json.loads(bytes(p.body))["error"]))
         return p
+
+    def _actor(self, request: Request) -> Principal:
+        """Who asks for a change: as `_who`, then 503 while this router does not route."""
+        p = self._who(request)
+        standby = not_leading(self.service)
+        if standby is not None:
+            raise DeskError(standby.status_code, str(json.loads(bytes(standby.body))["error"]))
+        return p
+
+    async def _stored(self) -> None:
+        if not await self.service.stored():
+            raise DeskError(503, "the change is applied but not yet stored: the store is unavailable")
 
     def _agent(self, request: Request, p: Principal, body: dict[str, Any] | None = None) -> str:
         aid = p.agent_id if p.role is Role.AGENT else None
@@ -107,9 +123,8 @@ class Desktop:
                 raise DeskError(409, c.reason)
 
     def _picture(self, aid: str) -> dict[str, Any]:
-        live = self.service.extras.get("live")
-        view = getattr(live, "agent", None)
-        agent = view(aid) if callable(view) else None
+        live = self.service.parts.live
+        agent = live.agent(aid) if live is not None else None
         return self.hub.picture(aid, agent)
 
     # ------------------------------------------------------------ routes
@@ -168,7 +183,7 @@ class Desktop:
         )
 
     async def presence(self, request: Request) -> Response:
-        p = self._who(request)
+        p = self._actor(request)
         body = await self._body(request)
         aid = self._agent(request, p, body)
         verb = request.path_params["verb"]
@@ -206,11 +221,12 @@ class Desktop:
             self._submit(ev.AgentPaused(aid, code, max_s))
         else:
             raise DeskError(404, f"no such action {verb!r}")
+        await self._stored()
         log.info("desktop_action", action=verb, agent_id=aid, user=p.user)
         return _json({"ok": True, **self._picture(aid)})
 
     async def offer(self, request: Request) -> Response:
-        p = self._who(request)
+        p = self._actor(request)
         body = await self._body(request)
         aid = self._agent(request, p, body)
         iid, verb = request.path_params["interaction_id"], request.path_params["verb"]
@@ -234,7 +250,7 @@ class Desktop:
         return _json({"ok": True, **self._picture(aid)})
 
     async def complete(self, request: Request) -> Response:
-        p = self._who(request)
+        p = self._actor(request)
         body = await self._body(request)
         aid = self._agent(request, p, body)
         iid = request.path_params["interaction_id"]
@@ -254,7 +270,7 @@ class Desktop:
         return _json({"ok": True, **self._picture(aid)})
 
     async def disposition(self, request: Request) -> Response:
-        p = self._who(request)
+        p = self._actor(request)
         body = await self._body(request)
         aid = self._agent(request, p, body)
         iid = body.get("interaction_id")
@@ -299,7 +315,7 @@ class Desktop:
         log.info("disposition", agent_id=aid, interaction_id=iid, queue=queue, code=code)
 
     def _intake(self) -> Any:
-        intake = self.service.extras.get("omni.intake")
+        intake = self.intake
         if intake is None:
             raise DeskError(409, "tasks are not enabled on this server")
         return intake

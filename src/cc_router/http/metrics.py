@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
+from cc_router.core.vocabulary import ABANDONED_OUTCOMES, CancelReason, DeclineReason
 from cc_router.live import LiveView
 from cc_router.service import Service
 
@@ -125,9 +126,8 @@ class _AmiDriftCollector(Collector):
             "Differences between the router's view and an Asterisk snapshot, by node and kind",
             labels=["node", "kind"],
         )
-        nodes = self.service.extras.get("ami")
-        for node in nodes if isinstance(nodes, list) else ():
-            for kind, n in getattr(node, "drift", {}).items():
+        for node in self.service.parts.nodes:
+            for kind, n in node.drift.items():
                 fam.add_metric([str(node.node), kind], n)
         yield fam
 
@@ -212,26 +212,23 @@ class Metrics:
             return
         self.handle_seconds.observe(elapsed)
         self._child(self.events, type(event).__name__).inc()
-        declined_ok = isinstance(event, ev.OfferDeclined)
         for c in commands:
             if isinstance(c, cmd.Offer):
                 self._child(self.offers, c.queue, c.channel.value, c.explanation.trigger).inc()
             elif isinstance(c, cmd.CancelOffer):
-                if c.reason == "timeout":
+                if c.reason == CancelReason.TIMEOUT:
                     it = self._service.router.interactions.get(c.interaction_id)
-                    self._child(self.declines, it.queue.name if it else "", "timeout").inc()
+                    self._child(self.declines, it.queue.name if it else "", DeclineReason.TIMEOUT).inc()
             elif isinstance(c, cmd.InteractionConnected):
                 self._child(self.answer_wait, c.queue).observe(c.wait_s)
             elif isinstance(c, cmd.InteractionFinished):
-                if c.outcome in ("abandoned", "abandoned_ringing"):
+                if c.outcome in ABANDONED_OUTCOMES:
                     self._child(self.abandon_wait, c.queue).observe(c.wait_s)
             elif isinstance(c, cmd.ExitInteraction):
                 self._child(self.exits, c.queue, c.reason).inc()
             elif isinstance(c, cmd.EventRejected):
-                if c.event is event:
-                    declined_ok = False
                 self._child(self.rejected, type(c.event).__name__).inc()
-        if declined_ok and isinstance(event, ev.OfferDeclined):
+        if isinstance(event, ev.OfferDeclined) and cmd.rejection(commands, event) is None:
             self._child(self.declines, self._decline_queue, event.reason).inc()
 
     def exposition(self) -> bytes:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cc_router.http.bodies import MoveBody, PauseBody, QueuePatch, SkillsBody
+from cc_router.http.bodies import MoveBody, PauseBody, PriorityBody, QueuePatch, SkillsBody
 
 _ERR = {
     "description": "error",
@@ -69,7 +69,7 @@ def openapi_document(title: str) -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
     }
-    for model in (PauseBody, SkillsBody, QueuePatch, MoveBody):
+    for model in (PauseBody, SkillsBody, QueuePatch, MoveBody, PriorityBody):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -91,7 +91,7 @@ def openapi_document(title: str) -> dict[str, Any]:
         ),
         "/api/agents/{agent_id}": _read("One agent", agent),
         "/api/interactions": _read(
-            "Waiting interactions with their position",
+            "Waiting interactions with their position and expected wait (`ewt_s`, null when unknown)",
             [
                 {"name": "queue", "in": "query", "schema": {"type": "string"}},
                 {"name": "limit", "in": "query", "schema": {"type": "string", "default": "500"}},
@@ -115,6 +115,12 @@ def openapi_document(title: str) -> dict[str, Any]:
         },
         "/api/interactions/{interaction_id}/move": _action(
             "post", "Move a waiting interaction to another queue", MoveBody, [_path_param("interaction_id")]
+        ),
+        "/api/interactions/{interaction_id}/priority": _action(
+            "post",
+            "Change a waiting interaction's priority (its place in every queue follows)",
+            PriorityBody,
+            [_path_param("interaction_id")],
         ),
         "/api/config/reload": _action(
             "post", "Re-read the config file (422 and unchanged if it has errors)", None, []

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -72,16 +73,28 @@ async def queues(request: Request) -> Response:
     )
 
 
-async def queue(request: Request) -> Response:
+def _named(
+    request: Request, param: str, kind: str, read: Callable[[HttpContext, str], dict[str, Any] | None]
+) -> Response:
+    """One queue or agent by the name in the path: 404 when `read` finds none."""
     ctx = _ctx(request)
     denied = check_read(request, ctx.service)
     if denied is not None:
         return denied
-    name = str(request.path_params["name"])
+    name = str(request.path_params[param])
+    body = read(ctx, name)
+    if body is None:
+        return UTF8JSONResponse({"error": f"unknown {kind} {name!r}"}, status_code=404)
+    return _out(request, body)
+
+
+def _queue_with_waiting(ctx: HttpContext, name: str) -> dict[str, Any] | None:
     q = ctx.live.queue(name)
-    if q is None:
-        return UTF8JSONResponse({"error": f"unknown queue {name!r}"}, status_code=404)
-    return _out(request, {**q, "interactions": ctx.live.waiting(None, queue=name)})
+    return None if q is None else {**q, "interactions": ctx.live.waiting(None, queue=name)}
+
+
+async def queue(request: Request) -> Response:
+    return _named(request, "name", "queue", _queue_with_waiting)
 
 
 async def channels(request: Request) -> Response:
@@ -91,8 +104,17 @@ async def channels(request: Request) -> Response:
     )
 
 
-def _agent_filter(request: Request, ctx: HttpContext) -> AgentFilter:
-    return AgentFilter.parse(request.query_params, ctx.service.router.queues, ctx.live.pools())
+def _agent_query(
+    request: Request, ctx: HttpContext, default_limit: int | None
+) -> tuple[AgentFilter, int | None, int]:
+    """(filter, limit, offset) of an agents read; a bad one is answered 400 with the reason
+    (by the app's HTTPException handler: `{"error": ...}`)."""
+    try:
+        f = AgentFilter.parse(request.query_params, ctx.service.router.queues, ctx.live.pools())
+        limit, offset = _page_args(request, default_limit)
+    except (FilterError, ValueError) as e:
+        raise HTTPException(400, str(e)) from None
+    return f, limit, offset
 
 
 def _page_args(request: Request, default: int | None) -> tuple[int | None, int]:
@@ -113,24 +135,12 @@ async def agents(request: Request) -> Response:
     denied = check_read(request, ctx.service)
     if denied is not None:
         return denied
-    try:
-        f = _agent_filter(request, ctx)
-        limit, offset = _page_args(request, None)
-    except (FilterError, ValueError) as e:
-        return UTF8JSONResponse({"error": str(e)}, status_code=400)
+    f, limit, offset = _agent_query(request, ctx, None)
     return _out(request, {**ctx.live.header(), **ctx.live.agent_page(f, limit, offset)})
 
 
 async def agent(request: Request) -> Response:
-    ctx = _ctx(request)
-    denied = check_read(request, ctx.service)
-    if denied is not None:
-        return denied
-    aid = str(request.path_params["agent_id"])
-    a = ctx.live.agent(aid)
-    if a is None:
-        return UTF8JSONResponse({"error": f"unknown agent {aid!r}"}, status_code=404)
-    return _out(request, a)
+    return _named(request, "agent_id", "agent", lambda ctx, aid: ctx.live.agent(aid))
 
 
 async def interactions(request: Request) -> Response:
@@ -162,11 +172,7 @@ async def stream(request: Request) -> Response:
     denied = check_read(request, ctx.service)
     if denied is not None:
         return denied
-    try:
-        f = _agent_filter(request, ctx)
-        limit, _ = _page_args(request, DEFAULT_PAGE)
-    except (FilterError, ValueError) as e:
-        return UTF8JSONResponse({"error": str(e)}, status_code=400)
+    f, limit, _ = _agent_query(request, ctx, DEFAULT_PAGE)
     page = DEFAULT_PAGE if limit is None else limit
     live = ctx.live
     gap = 1.0 / live.max_updates_per_s
@@ -204,5 +210,11 @@ async def livez(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    ready, checks = readiness(_ctx(request).service)
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    service = _ctx(request).service
+    ready, checks = readiness(service)
+    body: dict[str, Any] = {"ready": ready, "checks": checks}
+    lead = service.parts.leadership
+    if lead is not None:
+        body["role"] = lead.role
+        body["leader"] = lead.leader_address or None
+    return JSONResponse(body, status_code=200 if ready else 503)

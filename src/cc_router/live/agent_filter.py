@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import AgentState
 
 ATTENTION = ("paused", "wrap_up", "busy", "reserved", "ready", "logged_out")
 """State groups in list order; inside a group the agent longest in that state comes first."""
@@ -77,7 +78,7 @@ class AgentFilter:
     def shows_state(self, state: str) -> bool:
         if self.states is not None:
             return state in self.states
-        return self.include_logged_out or state != "logged_out"
+        return self.include_logged_out or state != AgentState.LOGGED_OUT
 
     @property
     def dimensions(self) -> int:

@@ -7,8 +7,9 @@ the floor's sums, updated one agent at a time.
 
 from __future__ import annotations
 
-from cc_router.core.records import AgentRec, AgentState
+from cc_router.core.records import AgentRec
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import AgentState
 
 CHANNEL_ORDER = tuple(Channel)
 NO_LOAD = (0,) * len(CHANNEL_ORDER)

@@ -10,12 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cc_router.store.reports import ABANDONED
+from cc_router.core.reporting import INTERVAL_S
 
-INTERVAL_S = 900
-"""The store's report interval: 15 minutes."""
-
-__all__ = ["ABANDONED", "INTERVAL_S", "QueueCounters", "service_level_pct"]
+__all__ = ["INTERVAL_S", "QueueCounters", "service_level_pct"]
 
 
 def service_level_pct(answered_within_sl: int, answered: int, abandoned_after_sl: int) -> float | None:

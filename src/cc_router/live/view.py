@@ -1,7 +1,7 @@
 """`LiveView`: what supervisors watch, kept up to date from the router's commands.
 
 Attach once with `LiveView.attach(service)` (idempotent: the view lives in
-`service.extras["live"]`, so HTTP, MQTT and the terminal share one). Its sink costs O(1)
+`service.parts.live`, so HTTP, MQTT and the terminal share one). Its sink costs O(1)
 per command (O(queues the agent serves) for an agent state change); anything that
 scales with the number of agents or waiting interactions is computed when read, except
 the agent list order, which is kept (agents leave and join a state group in O(1)) so a
@@ -10,7 +10,8 @@ page of the list costs O(page), not O(agents).
 Reads return plain JSON-ready dicts (UTF-8 names untouched):
 
 - `queues()` / `queue(name)`: name, channel, priority, service_level_s, waiting,
-  longest_wait_s, oldest_since (epoch s, to tick client-side), agents {state: n},
+  longest_wait_s, oldest_since (epoch s, to tick client-side), ewt_new_s (expected wait
+  of a caller joining now), ewt_longest_s (longest expected wait of those waiting), agents {state: n},
   logged_in, today / interval / total counters (see `QueueCounters.as_dict`).
 - `channels()`: per channel, waiting, longest_wait_s / oldest_since, agents {state: n}
   (agents whose profile has capacity on that channel), logged_in, slots {used, total}
@@ -21,7 +22,8 @@ Reads return plain JSON-ready dicts (UTF-8 names untouched):
   capacity}}, skills, queues.
 - `agent_page(filter, limit, offset)`: the agents an `AgentFilter` selects in `ATTENTION`
   order (paused and wrap-up first, longest in state first), with total and counts by state.
-- `waiting(limit)`: id, queue, channel, position, wait_s, step, priority, caller.
+- `waiting(limit)`: id, queue, channel, position, wait_s, step, priority, caller, ewt_s
+  (expected wait from now, `cc_router.core.estimate`; null when unknown).
 - `stream_snapshot(filter, limit)` / `stream_update(since, shown, filter, limit)`: what the
   SSE stream sends: queues (today's counters only), channels, waiting, agent counts, one
   page of agents, then only the page's agents that changed or came into it.
@@ -41,24 +43,20 @@ import itertools
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
-from cc_router.core.pools import Bucket
-from cc_router.core.records import AgentState, Stage
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import ABANDONED_OUTCOMES, ANSWERED_OUTCOMES, ENTRY_REASONS, AgentState, Stage
+from cc_router.live import expected_wait
 from cc_router.live.agent_filter import ATTENTION, AgentFilter
 from cc_router.live.slots import SlotBook, agent_load
-from cc_router.live.stats import ABANDONED, INTERVAL_S, QueueCounters
-from cc_router.store.reports import ANSWERED
+from cc_router.live.stats import INTERVAL_S, QueueCounters
 
 if TYPE_CHECKING:
     from cc_router.service import Service
 
-EXTRAS_KEY = "live"
-ENTRY_REASONS = frozenset({"arrived", "moved", "overflowed", "transferred"})
-"""InteractionQueued reasons that mean "entered this queue" (not returned/escalated/rebuilt)."""
 STATES = tuple(s.value for s in AgentState)
 DEFAULT_WAITING_LIMIT = 500
 STREAM_WAITING_LIMIT = 100
@@ -98,6 +96,7 @@ class LiveView:
         self._skills_pending: set[str] = set()
         self._changed = asyncio.Event()
         self._cache: tuple[tuple[int, int], float, dict[str, Any]] | None = None
+        self._ewt = expected_wait.attach(service)
         self._rebuild()
 
     # ------------------------------------------------------------------ attaching
@@ -105,13 +104,13 @@ class LiveView:
     @classmethod
     def attach(cls, service: Service, max_updates_per_s: float = 4.0) -> LiveView:
         """The service's view, created and hooked in as listener + sink the first time."""
-        existing = service.extras.get(EXTRAS_KEY)
-        if isinstance(existing, LiveView):
+        existing = service.parts.live
+        if existing is not None:
             return existing
         view = cls(service, max_updates_per_s)
         service.listeners.append(view.on_event)
         service.sinks.append(view.on_commands)
-        service.extras[EXTRAS_KEY] = view
+        service.parts.live = view
         return view
 
     def now(self) -> float:
@@ -155,9 +154,9 @@ class LiveView:
                 if self._visits.pop(c.interaction_id, None) != c.queue:
                     # Left at the door (max length, empty) without ever being queued.
                     self._count(c.queue, "offered", 0.0)
-                if c.outcome in ABANDONED:
+                if c.outcome in ABANDONED_OUTCOMES:
                     self._count(c.queue, "abandoned", c.wait_s)
-                elif c.outcome not in ANSWERED:
+                elif c.outcome not in ANSWERED_OUTCOMES:
                     self._count(c.queue, "exit", c.wait_s)
                 if c.agent_id is not None:
                     self._touch(c.agent_id, version)
@@ -212,10 +211,9 @@ class LiveView:
     def _rebuild(self) -> None:
         router = self._service.router
         queues_of: dict[str, list[str]] = {}
-        for name, q in router.queues.items():
-            if q.buckets:
-                for aid in cast(Bucket, q.buckets[-1]).pool.members:
-                    queues_of.setdefault(aid, []).append(name)
+        for name in router.queues:
+            for aid in router.agents_of(name):
+                queues_of.setdefault(aid, []).append(name)
         self._agent_queues = {aid: tuple(qs) for aid, qs in queues_of.items()}
         self._agent_channels = {
             aid: tuple(str(ch) for ch, cap in a.profile.capacity.items() if cap > 0)
@@ -250,11 +248,7 @@ class LiveView:
             self._state_counts[state] -= 1
             if a is not None:
                 self._pool_states.setdefault(a.spec.pool, Counter())[state] -= 1
-        self._agent_queues[aid] = tuple(
-            name
-            for name, q in router.queues.items()
-            if q.buckets and aid in cast(Bucket, q.buckets[-1]).pool.members
-        )
+        self._agent_queues[aid] = router.queues_of(aid)
         if a is not None:
             self._set_state(aid, str(a.state))
 
@@ -335,7 +329,10 @@ class LiveView:
             "longest_wait_s": round(max(0.0, now - oldest), 1) if oldest is not None else 0.0,
             "oldest_since": oldest,
             "agents": agents,
-            "logged_in": sum(n for s, n in agents.items() if s != "logged_out"),
+            "logged_in": sum(n for s, n in agents.items() if s != AgentState.LOGGED_OUT),
+            # Expected waits: of a caller joining now, and of the one waiting longest ahead.
+            "ewt_new_s": expected_wait.rounded(self._ewt.expected_wait_new(name, now)),
+            "ewt_longest_s": expected_wait.rounded(self._ewt.longest(name, now)),
             "today": self._today.get(name, QueueCounters()).as_dict(),
             "interval": {
                 "start": self._interval_start,
@@ -375,7 +372,7 @@ class LiveView:
                     "longest_wait_s": round(max(0.0, now - since), 1) if since is not None else 0.0,
                     "oldest_since": since,
                     "agents": agents,
-                    "logged_in": sum(n for s, n in agents.items() if s != "logged_out"),
+                    "logged_in": sum(n for s, n in agents.items() if s != AgentState.LOGGED_OUT),
                     "slots": self.slots.of(channel),
                     "today": today.get(ch, QueueCounters()).as_dict(),
                 }
@@ -529,22 +526,12 @@ class LiveView:
         """Waiting interactions in service order per queue (queues in config order)."""
         router = self._service.router
         now = self.now()
-        by_queue: dict[str, list[tuple[tuple[float, ...], Any]]] = {}
-        for it in router.interactions.values():
-            if it.stage is not Stage.WAITING or it.bucket is None:
-                continue
-            if queue is not None and it.queue.name != queue:
-                continue
-            key = cast(Bucket, it.bucket).entry_key(it)
-            by_queue.setdefault(it.queue.name, []).append((key, it))
         ranked: list[tuple[int, float, int, str, Any]] = []
-        # Ranking everything in one sort per queue gives `router.position` for all at once.
         for qi, name in enumerate(router.queues):
-            entries = by_queue.get(name)
-            if not entries:
+            if queue is not None and name != queue:
                 continue
-            entries.sort(key=lambda e: e[0])
-            for pos, (_, it) in enumerate(entries, start=1):
+            # Places in serving order are what `router.position` says, for all at once.
+            for pos, it in enumerate(router.waiting_in(name), start=1):
                 ranked.append((pos, it.queue_joined_at, qi, name, it))
         # Dicts only for the rows returned: a busy floor has thousands waiting.
         rows = sorted(ranked, key=_rank) if limit is None else heapq.nsmallest(limit, ranked, key=_rank)
@@ -559,6 +546,7 @@ class LiveView:
                 "step": it.step,
                 "priority": it.priority,
                 "caller": it.caller,
+                "ewt_s": expected_wait.rounded(self._ewt.expected_wait(it.id, now)),
             }
             for pos, _, _, name, it in rows
         ]

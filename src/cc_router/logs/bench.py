@@ -16,6 +16,7 @@ import structlog
 from cc_router.config.models import LoggingConfig, LogLevel
 from cc_router.core import commands as cmd
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import AgentState, Outcome, QueueReason, Trigger
 from cc_router.logs.configure import configure_logging
 from cc_router.logs.decisions import DecisionLog
 
@@ -34,7 +35,7 @@ class NullStream:
 def call_commands(i: int) -> list[cmd.Command]:
     iid, agent = f"ccr-{i:08d}", f"{2001 + i % 200}"
     x = cmd.Explanation(
-        trigger="arrival",
+        trigger=Trigger.ARRIVAL,
         queue="billing_zh",
         strategy="longest_idle",
         step=1,
@@ -46,17 +47,17 @@ def call_commands(i: int) -> list[cmd.Command]:
         available=37,
     )
     return [
-        cmd.InteractionQueued(iid, "billing_zh", Channel.VOICE, 0, "arrived", 100.0),
+        cmd.InteractionQueued(iid, "billing_zh", Channel.VOICE, 0, QueueReason.ARRIVED, 100.0),
         cmd.Offer(f"o{i}", iid, agent, "billing_zh", Channel.VOICE, 15.0, x),
-        cmd.AgentStateChanged(agent, "reserved", "", 100.0, "ready", 50.0),
+        cmd.AgentStateChanged(agent, AgentState.RESERVED, "", 100.0, AgentState.READY, 50.0),
         cmd.InteractionConnected(iid, agent, "billing_zh", Channel.VOICE, 3.2, 103.2),
-        cmd.AgentStateChanged(agent, "busy", "", 103.2, "reserved", 100.0),
+        cmd.AgentStateChanged(agent, AgentState.BUSY, "", 103.2, AgentState.RESERVED, 100.0),
         cmd.InteractionFinished(
             iid,
             "billing_zh",
             Channel.VOICE,
             "13800138000",
-            "answered",
+            Outcome.ANSWERED,
             agent,
             100.0,
             100.0,

@@ -15,10 +15,9 @@ from typing import Any
 from pydantic import BaseModel, SecretBytes, SecretStr
 from structlog.typing import EventDict
 
-MASK = "***"
+from cc_router.url_redaction import MASK, redact_url
 
 _SECRET_KEY = re.compile(r"secret|passw|pwd|token|authori[sz]ation|api[_-]?key|cookie|credential", re.I)
-_URL_CREDENTIALS = re.compile(r"(://[^/\s:@]*):[^@\s/]*@")
 _INLINE_SECRET = re.compile(
     r"(?i)((?:secret|passw(?:or)?d|pwd|token|api[_-]?key)[\w.-]*\s*[=:]\s*['\"]?)[^\s'\",;&}]+"
 )
@@ -42,7 +41,7 @@ def scrub_text(text: str) -> str:
     if "=" not in text and ":" not in text and " " not in text:
         return text  # ids, names, states: nothing below can match
     if "@" in text and "://" in text:
-        text = _URL_CREDENTIALS.sub(r"\1:" + MASK + "@", text)
+        text = redact_url(text)
     # Case-insensitive regexes are slow; plain substring tests on the lowered text decide
     # whether one is worth running (most lines hold no such word).
     low = text.lower()

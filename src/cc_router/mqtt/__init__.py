@@ -2,7 +2,7 @@
 
 Enabled by `mqtt.enabled` (off by default: the service then needs no broker). Wiring:
 `attach_mqtt(service)` adds `MqttComponent` as a component (`name="mqtt"`), a listener and
-a command sink, and puts it in `service.extras["mqtt"]` (`.connected` for /readyz).
+a command sink, and puts it in `service.parts.mqtt` (`.connected` for /readyz).
 
 Topics (`{prefix}` = `mqtt.topic_prefix`, default `cc-router`):
 
@@ -23,8 +23,8 @@ exponential backoff (0.2 s doubling to 30 s) on `MqttError`, re-subscribing and
 republishing all retained state each time. The command sink never blocks routing: it marks
 dirty topics and queues event messages for the publisher task.
 
-Extending it (e.g. task offers over MQTT), from another module holding the component
-(`service.extras["mqtt"]`):
+Extending it (e.g. task offers over MQTT), from another module handed the component
+(wiring.py passes it on):
 
     mqtt.add_handler(mqtt.topics.under("agents/+/offer/+"), on_offer_reply)
     # async def on_offer_reply(topic: str, payload: bytes) -> None — must be quick

@@ -31,8 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
-from cc_router.core.records import Presence
 from cc_router.core.router import Router
+from cc_router.core.vocabulary import Presence
 
 MAX_PAYLOAD = 4096
 
@@ -100,11 +100,16 @@ def authorise(
         if why is None:
             return
         raise CommandError(why or "bad token")
+    check_token(command.token, api_token)
+
+
+def check_token(token: SecretStr | None, api_token: SecretStr | None) -> None:
+    """Raise `CommandError` unless `token` is the configured control API token."""
     if api_token is None or not api_token.get_secret_value():
         # Same rule as the HTTP control API: no token configured means no control at all,
         # never control for anyone.
         raise CommandError("control commands are disabled: set http.token or CC_ROUTER_API_TOKEN")
-    given = command.token.get_secret_value() if command.token is not None else ""
+    given = token.get_secret_value() if token is not None else ""
     if not given:
         raise CommandError("token required")
     if not hmac.compare_digest(given.encode(), api_token.get_secret_value().encode()):
@@ -151,9 +156,9 @@ def execute(
         authorise(command, api_token, sessions, agent_id)
         event = event_for(router, agent_id, command)
         if event is not None:
-            for c in submit(event):
-                if isinstance(c, cmd.EventRejected) and c.event is event:
-                    raise CommandError(c.reason)
+            rejected = cmd.rejection(submit(event), event)
+            if rejected is not None:
+                raise CommandError(rejected.reason)
     except CommandError as exc:
         return {"ok": False, "error": str(exc), **result}
     agent = router.agents[agent_id]

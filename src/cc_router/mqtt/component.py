@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 import uuid
 from collections import deque
@@ -18,11 +17,12 @@ import structlog
 from pydantic import SecretStr
 
 from cc_router.accounts.access import session_check
+from cc_router.config import environment
 from cc_router.config.models import MqttConfig
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.live import LiveView
-from cc_router.mqtt import agent_commands
+from cc_router.mqtt import agent_commands, interaction_commands
 from cc_router.mqtt.event_stream import event_of
 from cc_router.mqtt.state import RetainedState
 from cc_router.mqtt.topics import Topics
@@ -85,8 +85,8 @@ class MqttComponent:
         self.topics = Topics(config.topic_prefix.rstrip("/"))
         if api_token is None:
             api_token = service.config.http.token
-        if api_token is None and os.environ.get("CC_ROUTER_API_TOKEN"):
-            api_token = SecretStr(os.environ["CC_ROUTER_API_TOKEN"])
+        if api_token is None and (env_token := environment.api_token()):
+            api_token = SecretStr(env_token)
         self._api_token = api_token
         self.state = RetainedState(service.router, live, self.topics, min_interval_s)
         self.initial_backoff_s = initial_backoff_s
@@ -98,7 +98,10 @@ class MqttComponent:
         self.dropped = 0
         """Outgoing messages dropped because the outbox was full (broker away too long)."""
         self._outbox: deque[_Outgoing] = deque(maxlen=max_outbox)
-        self._handlers: list[tuple[str, Handler]] = [(self.topics.agent_commands, self._on_agent_command)]
+        self._handlers: list[tuple[str, Handler]] = [
+            (self.topics.agent_commands, self._on_agent_command),
+            (self.topics.interaction_commands, self._on_interaction_command),
+        ]
         self._new_filters: list[str] = []
         self._wake = asyncio.Event()
 
@@ -265,6 +268,9 @@ class MqttComponent:
             payload,
             session_check(self.service),
         )
+        if result["ok"] and not await self.service.stored():
+            # Acknowledged only once stored, as over HTTP.
+            result = {**result, "ok": False, "error": "applied but not yet stored: the store is unavailable"}
         if result["ok"]:
             log.info("agent_command", agent_id=agent_id, action=result["action"], state=result["state"])
         else:
@@ -272,6 +278,19 @@ class MqttComponent:
                 "agent_command_refused", agent_id=agent_id, action=result["action"], error=result["error"]
             )
         self.publish(self.topics.agent_result(agent_id), result, qos=1)
+
+    async def _on_interaction_command(self, topic: str, payload: bytes) -> None:
+        iid = self.topics.interaction_of_command(topic)
+        if iid is None:
+            return
+        result = interaction_commands.execute(
+            self.service.router, self.service.submit, self._api_token, iid, payload
+        )
+        if result["ok"]:
+            log.info("interaction_command", interaction_id=iid, action=result["action"])
+        else:
+            log.warning("interaction_command_refused", interaction_id=iid, error=result["error"])
+        self.publish(self.topics.interaction_result(iid), result, qos=1)
 
 
 def attach_mqtt(service: Service) -> MqttComponent | None:
@@ -284,5 +303,5 @@ def attach_mqtt(service: Service) -> MqttComponent | None:
     service.listeners.append(component.on_event)
     service.sinks.append(component.on_commands)
     service.components.append(component)
-    service.extras["mqtt"] = component
+    service.parts.mqtt = component
     return component

@@ -58,9 +58,6 @@ class RetainedState:
     def dirty(self) -> bool:
         return self._all_dirty or self._queues_dirty or bool(self._agents_dirty)
 
-    def mark_all(self) -> None:
-        self._all_dirty = True
-
     def on_event(self, event: ev.Event, now: float) -> None:
         if isinstance(event, ev.QueueChanged | ev.CentreReplaced):
             self._all_dirty = True
@@ -147,6 +144,3 @@ class RetainedState:
             self._published_at[key] = mono_now
             out.append((self._topic(key), payload))
         return out, next_due
-
-    def version_of(self, topic_kind: str, name: str) -> int:
-        return self._version.get((topic_kind, name), 0)

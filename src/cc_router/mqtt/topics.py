@@ -42,6 +42,21 @@ class Topics:
         agent_id = topic[len(head) : -len("/command")]
         return agent_id if agent_id and "/" not in agent_id else None
 
+    @property
+    def interaction_commands(self) -> str:
+        """Filter matching every interaction's (supervisor) command topic."""
+        return f"{self.prefix}/interactions/+/command"
+
+    def interaction_result(self, interaction_id: str) -> str:
+        return f"{self.prefix}/interactions/{interaction_id}/result"
+
+    def interaction_of_command(self, topic: str) -> str | None:
+        head = f"{self.prefix}/interactions/"
+        if not topic.startswith(head) or not topic.endswith("/command"):
+            return None
+        iid = topic[len(head) : -len("/command")]
+        return iid if iid and "/" not in iid else None
+
 
 def valid_segment(name: str) -> bool:
     """Whether an id can be one topic level (ids come from config, so this is a guard)."""

@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import structlog
 
+from cc_router.config import environment
 from cc_router.core.spec import Channel
 from cc_router.omni.campaign_match import subscriber_of
 from cc_router.omni.campaigns import InboundMessage, MessageRouter, task_id_for
@@ -49,7 +49,6 @@ def decode_body(b64: str) -> str:
 
 
 DEFAULT_REPLY_DESTINATION = "pjsip:{endpoint}/{uri}"
-REPLY_DESTINATION_ENV = "CC_ROUTER_SMS_REPLY_DESTINATION"
 
 
 def reply_destination(sender: str, template: str = DEFAULT_REPLY_DESTINATION, endpoint: str = "trunk") -> str:
@@ -96,7 +95,7 @@ class AsteriskOmni:
         self.messages = messages
         self.intake = intake
         self.reply_template = (
-            reply_template or os.environ.get(REPLY_DESTINATION_ENV) or DEFAULT_REPLY_DESTINATION
+            reply_template or environment.sms_reply_destination() or DEFAULT_REPLY_DESTINATION
         )
         self.reply_endpoint = reply_endpoint
         self.nodes: dict[str, AmiNodeLike] = {}

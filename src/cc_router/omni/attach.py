@@ -1,15 +1,25 @@
-"""Puts the omnichannel pieces into a service (called from wiring.py's omnichannel block)."""
+"""Puts the omnichannel pieces into a service (called from wiring.py's omnichannel block).
+
+`build` makes the parts without touching the service, so their HTTP routes (`Omni.routes`)
+can go to the app builder; `install` then adds the sink and component and hooks the
+MQTT component and the AMI nodes it is handed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.routing import Route
 
+from cc_router.mqtt.component import MqttComponent
+from cc_router.omni.asterisk_glue import AmiNodeLike, AsteriskOmni
 from cc_router.omni.campaigns import MessageRouter
 from cc_router.omni.component import OmniComponent
+from cc_router.omni.http_routes import routes
 from cc_router.omni.intake import TaskIntake
+from cc_router.omni.mqtt_handlers import MqttTasks
 from cc_router.omni.offers import OfferBoard
 from cc_router.omni.task_store import TaskStore
 from cc_router.omni.tracker import TaskTracker
@@ -25,13 +35,20 @@ class Omni:
     intake: TaskIntake
     messages: MessageRouter
     component: OmniComponent
-    mqtt: Any = None
-    """MqttTasks when MQTT is enabled."""
-    asterisk: Any = None
-    """AsteriskOmni when AMI nodes are configured."""
+    mqtt: MqttTasks | None = None
+    """Set by `install` when MQTT is enabled."""
+    asterisk: AsteriskOmni | None = None
+    """Set by `install` when AMI nodes are configured."""
+
+    def routes(self) -> list[Route]:
+        """Task and offer routes for the HTTP app (`cc_router.http.attach_http`)."""
+        return routes(self.intake, self.board)
 
 
 def build(service: Service, engine: AsyncEngine, *, migrate_schema: bool = True) -> Omni:
+    """The parts, sharing `engine` (one pool per database, one SQLite file lock owner).
+    `migrate_schema=False` when the store component migrates the same database: a second
+    concurrent upgrade would collide with it (see OmniComponent)."""
     store = TaskStore(engine)
     board = OfferBoard()
     tracker = TaskTracker(store, board)
@@ -40,52 +57,20 @@ def build(service: Service, engine: AsyncEngine, *, migrate_schema: bool = True)
     return Omni(engine, store, board, tracker, intake, messages, OmniComponent(store, intake, migrate_schema))
 
 
-def attach(service: Service, store_url: str) -> Omni:
-    """Tasks, offers, campaigns; plus HTTP routes, MQTT handlers and AMI hooks where those
-    adapters were attached before this block."""
-    writer = service.extras.get("store")
-    # Share the store writer's engine: one pool per database (and one SQLite file lock owner).
-    engine = getattr(writer, "engine", None)
-    if not isinstance(engine, AsyncEngine):
-        engine = create_async_engine(store_url, pool_pre_ping=True)
-    # The store component migrates the shared database; a second concurrent upgrade would
-    # collide with it (see OmniComponent), so this one only migrates when there is none.
-    return install(service, build(service, engine, migrate_schema=writer is None))
-
-
-def install(service: Service, omni: Omni) -> Omni:
+def install(
+    service: Service,
+    omni: Omni,
+    *,
+    mqtt: MqttComponent | None = None,
+    nodes: Sequence[AmiNodeLike] = (),
+) -> Omni:
+    """Tasks, offers, campaigns; plus MQTT handlers and AMI hooks on the parts given."""
     service.sinks.append(omni.tracker.sink)
     service.components.append(omni.component)
-    service.extras["omni"] = omni
-    service.extras["omni.intake"] = omni.intake
-    service.extras["omni.offers"] = omni.board
-    service.extras["omni.messages"] = omni.messages
-
-    from cc_router.omni.http_routes import routes
-
-    mine = routes(service)
-    extra = service.extras.setdefault("http_routes", [])
-    assert isinstance(extra, list)
-    extra.extend(mine)
-    # The HTTP app was built by an earlier block; starlette reads its route list per request.
-    http = service.extras.get("http")
-    app = getattr(http, "app", None)
-    if app is not None:
-        app.router.routes.extend(mine)
-
-    mqtt = service.extras.get("mqtt")
     if mqtt is not None:
-        from cc_router.mqtt.component import MqttComponent
-        from cc_router.omni.mqtt_handlers import MqttTasks
-
-        assert isinstance(mqtt, MqttComponent)
         omni.mqtt = MqttTasks(mqtt, omni.intake, omni.board)
         omni.mqtt.attach()
-
-    nodes = service.extras.get("ami")
-    if isinstance(nodes, list) and nodes:
-        from cc_router.omni.asterisk_glue import AsteriskOmni
-
+    if nodes:
         omni.asterisk = AsteriskOmni(omni.messages, omni.intake)
         for node in nodes:
             omni.asterisk.hook(node)

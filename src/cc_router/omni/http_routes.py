@@ -1,4 +1,4 @@
-"""HTTP routes for tasks and desktop offers (starlette), added to the service's HTTP app.
+"""HTTP routes for tasks and desktop offers (starlette), handed to the HTTP app builder.
 
 POST /api/tasks                              submit (201 + task id; 200 for an identical retry)
 GET  /api/tasks/{id}                         the stored task
@@ -108,10 +108,8 @@ def _model(cls: type[M], data: Any) -> M:
         raise TaskError(422, validation_message(e)) from None
 
 
-def routes(service: Service) -> list[Route]:
-    intake = service.extras["omni.intake"]
-    board = service.extras["omni.offers"]
-    assert isinstance(intake, TaskIntake) and isinstance(board, OfferBoard)
+def routes(intake: TaskIntake, board: OfferBoard) -> list[Route]:
+    service = intake.service
 
     async def submit(request: Request) -> Response:
         _require(service, request.state.principal)  # intake is an integration's job: admin

@@ -8,7 +8,6 @@ back as an EventRejected command and becomes a TaskError (HTTP 409).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
-from cc_router.core.records import Stage
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import DeclineReason, Stage
 from cc_router.omni.task_store import StoredTask, TaskStore
 from cc_router.omni.tasks import TASK_CHANNELS, TaskError, TaskSubmission
 from cc_router.omni.tracker import ActiveTask, TaskTracker
@@ -141,9 +140,9 @@ class TaskIntake:
 
     def _send(self, event: ev.Event) -> None:
         out = self.service.submit(event)
-        why = _rejection(out, event)
-        if why is not None:
-            raise TaskError(409, why)
+        rejected = cmd.rejection(out, event)
+        if rejected is not None:
+            raise TaskError(409, rejected.reason)
 
     def accept(self, task_id: str, agent_id: str) -> None:
         it = self._active(task_id)
@@ -156,7 +155,7 @@ class TaskIntake:
         it = self._active(task_id)
         if it.offer is None or it.offer.agent_id != agent_id:
             raise TaskError(409, f"task {task_id} is not offered to agent {agent_id}")
-        self._send(ev.OfferDeclined(task_id, agent_id, reason="rejected"))
+        self._send(ev.OfferDeclined(task_id, agent_id, reason=DeclineReason.REJECTED))
         log.info("task_offer_rejected", task_id=task_id, agent_id=agent_id)
 
     def complete(self, task_id: str, agent_id: str, disposition: str) -> None:
@@ -184,10 +183,3 @@ class TaskIntake:
             raise TaskError(422, f"unknown agent {to_agent!r}")
         self._send(ev.InteractionTransferred(task_id, queue, agent_id=to_agent))
         log.info("task_transferred", task_id=task_id, queue=queue, agent_id=it.agent_id, to_agent=to_agent)
-
-
-def _rejection(out: Sequence[cmd.Command], event: ev.Event) -> str | None:
-    for c in out:
-        if isinstance(c, cmd.EventRejected) and c.event is event:
-            return c.reason
-    return None

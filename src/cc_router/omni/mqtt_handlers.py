@@ -19,14 +19,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import os
 from typing import Any
 
 import structlog
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from cc_router.accounts.access import refusal, resolve
-from cc_router.config.load import ENV_API_TOKEN
+from cc_router.config import environment
 from cc_router.mqtt.component import MqttComponent
 from cc_router.omni.intake import TaskIntake
 from cc_router.omni.offers import DesktopOffer, OfferBoard
@@ -36,12 +35,6 @@ log = structlog.get_logger("cc_router.omni.mqtt")
 
 MAX_PAYLOAD = 1_000_000
 _REF_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:@-")
-
-
-def _token(config_token: SecretStr | None) -> str | None:
-    if config_token is not None and config_token.get_secret_value():
-        return config_token.get_secret_value()
-    return os.environ.get(ENV_API_TOKEN) or None
 
 
 def _segment_ok(s: str) -> bool:
@@ -54,7 +47,7 @@ class MqttTasks:
         self.intake = intake
         self.board = board
         self.topics = mqtt.topics
-        self._token = _token(intake.service.config.http.token)
+        self._token = environment.api_token(intake.service.config.http.token)
         self._pending: set[asyncio.Task[None]] = set()
 
     def attach(self) -> None:

@@ -149,10 +149,6 @@ class TaskStore:
         cols["updated_at"] = datetime.fromtimestamp(at, tz=UTC)
         self._wake.set()
 
-    @property
-    def backlog(self) -> int:
-        return len(self._pending)
-
     # ------------------------------------------------------------ the writer task
 
     async def run(self) -> None:

@@ -15,13 +15,11 @@ import structlog
 
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
+from cc_router.core.vocabulary import CONTINUING_OUTCOMES, Outcome, RejectCode
 from cc_router.omni.offers import DesktopOffer, OfferBoard
 from cc_router.omni.task_store import TaskStore
 
 log = structlog.get_logger("cc_router.omni.tracker")
-
-KEEPS_GOING = frozenset({"transferred", "moved", "overflowed"})
-"""InteractionFinished outcomes after which the same task waits in another queue."""
 
 
 @dataclass(slots=True)
@@ -75,9 +73,9 @@ class TaskTracker:
             elif isinstance(c, cmd.InteractionConnected):
                 self.board.close_task(task.task_id, "accepted")
                 self.store.update(task.task_id, now, status="connected", agent_id=c.agent_id)
-            elif isinstance(c, cmd.InteractionFinished) and c.outcome not in KEEPS_GOING:
+            elif isinstance(c, cmd.InteractionFinished) and c.outcome not in CONTINUING_OUTCOMES:
                 self.board.close_task(task.task_id, c.outcome)
-                status = "completed" if c.outcome == "answered" else "exited"
+                status = "completed" if c.outcome == Outcome.ANSWERED else "exited"
                 self.store.update(
                     task.task_id,
                     now,
@@ -99,7 +97,7 @@ class TaskTracker:
         e = c.event
         if not isinstance(e, ev.InteractionArrived) or e.interaction_id not in self.active:
             return
-        if "already known" in c.reason:
+        if c.code == RejectCode.ALREADY_KNOWN:
             return
         # E.g. the queue went away in a config reload between validation and routing.
         self.active.pop(e.interaction_id)

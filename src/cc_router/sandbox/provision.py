@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cc_router.config import environment
 from cc_router.sandbox.tiff import minimal_fax_tiff
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def _repo_root() -> Path:
 
 
 def _default_secret() -> str:
-    return os.environ.get("CC_ROUTER_AMI_SECRET", "ccrouter-sandbox")
+    return environment.sandbox_ami_secret()
 
 
 class SandboxError(RuntimeError):

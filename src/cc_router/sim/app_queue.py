@@ -40,6 +40,17 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.expr import SkillIndex, any_of, parse, positive_skills
 from cc_router.core.spec import CentreSpec, ExitKind, ExitTarget, QueueSpec, Strategy
+from cc_router.core.vocabulary import (
+    CALLER_HANGUP,
+    EXIT_OUTCOME,
+    AgentState,
+    CancelReason,
+    ExitReason,
+    Outcome,
+    QueueReason,
+    RejectCode,
+    Trigger,
+)
 
 MAX_HOPS = 8
 STEP_PENALTY = 100
@@ -91,7 +102,7 @@ class _Member:
     wrapping: bool = False
     wrap_token: int = 0
     last_call: float = 0.0
-    state: str = "logged_out"
+    state: AgentState = AgentState.LOGGED_OUT
     reason: str = ""
     since: float = 0.0
     available: bool = False
@@ -200,7 +211,9 @@ class AppQueueRouter:
             self.now = now
         h = self._handlers.get(type(event))
         if h is None:
-            out.append(cmd.EventRejected(event, f"not modelled: {type(event).__name__}"))
+            out.append(
+                cmd.EventRejected(event, RejectCode.NOT_MODELLED, f"not modelled: {type(event).__name__}")
+            )
         else:
             h(self, event)
         self._out = []
@@ -229,7 +242,9 @@ class AppQueueRouter:
             elif kind == "offer":
                 o = self.offers.get(ref)
                 if o is not None:
-                    self._out.append(cmd.CancelOffer(o.offer_id, o.caller.id, o.member.id, "timeout"))
+                    self._out.append(
+                        cmd.CancelOffer(o.offer_id, o.caller.id, o.member.id, CancelReason.TIMEOUT)
+                    )
                     self._no_answer(o)
             elif kind == "wrap":
                 m: _Member = ref
@@ -261,17 +276,17 @@ class AppQueueRouter:
                 else:
                     q.free.discard(m.id)
         if m.call is not None:
-            state, reason = "busy", ""
+            state, reason = AgentState.BUSY, ""
         elif m.ringing is not None:
-            state, reason = "reserved", ""
+            state, reason = AgentState.RESERVED, ""
         elif m.wrapping:
-            state, reason = "wrap_up", ""
+            state, reason = AgentState.WRAP_UP, ""
         elif not m.logged_in:
-            state, reason = "logged_out", ""
+            state, reason = AgentState.LOGGED_OUT, ""
         elif m.paused:
-            state, reason = "paused", m.pause_reason
+            state, reason = AgentState.PAUSED, m.pause_reason
         else:
-            state, reason = "ready", ""
+            state, reason = AgentState.READY, ""
         if state != m.state or reason != m.reason:
             self._out.append(cmd.AgentStateChanged(m.id, state, reason, self.now, m.state, m.since))
             m.state, m.reason, m.since = state, reason, self.now
@@ -279,7 +294,7 @@ class AppQueueRouter:
     def _member(self, e: object, agent_id: str) -> _Member | None:
         m = self.members.get(agent_id)
         if m is None:
-            self._out.append(cmd.EventRejected(e, f"unknown agent {agent_id!r}"))
+            self._out.append(cmd.EventRejected(e, RejectCode.UNKNOWN_AGENT, f"unknown agent {agent_id!r}"))
         return m
 
     def _on_login(self, e: ev.AgentLoggedIn) -> None:
@@ -297,7 +312,7 @@ class AppQueueRouter:
         m.paused = False
         if m.ringing is not None:
             o = self.offers[m.ringing]
-            self._out.append(cmd.CancelOffer(o.offer_id, o.caller.id, m.id, "agent_logged_out"))
+            self._out.append(cmd.CancelOffer(o.offer_id, o.caller.id, m.id, CancelReason.AGENT_LOGGED_OUT))
             self._no_answer(o, miss=False)
         self._refresh(m)
         for q, _pen in m.queues:
@@ -308,14 +323,14 @@ class AppQueueRouter:
             ):
                 for c in list(q.callers):
                     if c.ringing is None:
-                        self._exit(c, q.spec.on_empty, "empty")
+                        self._exit(c, q.spec.on_empty, ExitReason.EMPTY)
 
     def _on_pause(self, e: ev.AgentPaused) -> None:
         m = self._member(e, e.agent_id)
         if m is None:
             return
         if not m.logged_in:
-            self._out.append(cmd.EventRejected(e, f"agent {m.id} is logged out"))
+            self._out.append(cmd.EventRejected(e, RejectCode.LOGGED_OUT, f"agent {m.id} is logged out"))
             return
         m.paused = True
         m.pause_reason = e.reason
@@ -346,21 +361,21 @@ class AppQueueRouter:
     def _on_arrival(self, e: ev.InteractionArrived) -> None:
         q = self.queues.get(e.queue)
         if q is None:
-            self._out.append(cmd.EventRejected(e, f"unknown queue {e.queue!r}"))
+            self._out.append(cmd.EventRejected(e, RejectCode.UNKNOWN_QUEUE, f"unknown queue {e.queue!r}"))
             return
         self._seq += 1
         c = _Caller(e.interaction_id, e.caller, e.priority, q, self.now, self._seq)
         self.callers[c.id] = c
-        self._join(c, "arrived")
+        self._join(c, QueueReason.ARRIVED)
 
-    def _join(self, c: _Caller, reason: str) -> None:
+    def _join(self, c: _Caller, reason: QueueReason) -> None:
         q = c.queue
         spec = q.spec
         if spec.max_length is not None and len(q.callers) >= spec.max_length:
-            self._exit(c, spec.on_max_length, "max_length")
+            self._exit(c, spec.on_max_length, ExitReason.MAX_LENGTH)
             return
         if spec.on_empty is not None and not any(self.members[a].logged_in for a in q.members):
-            self._exit(c, spec.on_empty, "empty")
+            self._exit(c, spec.on_empty, ExitReason.EMPTY)
             return
         c.joined_at = self.now
         c.join_token += 1
@@ -464,7 +479,16 @@ class AppQueueRouter:
             q.rr_last = q.order[m.id]
         spec = q.spec
         expl = cmd.Explanation(
-            "app_queue", spec.name, str(q.strategy), 0, spec.requirement, m.id, (q.members[m.id],), (), (), 0
+            Trigger.APP_QUEUE,
+            spec.name,
+            str(q.strategy),
+            0,
+            spec.requirement,
+            m.id,
+            (q.members[m.id],),
+            (),
+            (),
+            0,
         )
         self._timer(self.now + spec.ring_timeout_s + self.centre.routing.offer_grace_s, "offer", oid, 0)
         self._out.append(cmd.Offer(oid, c.id, m.id, spec.name, spec.channel, spec.ring_timeout_s, expl))
@@ -485,14 +509,20 @@ class AppQueueRouter:
         # The caller waits `retry` before trying again; so does everyone behind it.
         self._poll_later(c.queue)
 
-    def _on_accept(self, e: ev.OfferAccepted) -> None:
+    def _pending(self, e: ev.OfferAccepted | ev.OfferDeclined) -> _Offer | None:
         c = self.callers.get(e.interaction_id)
         o = self.offers.get(c.ringing) if c is not None and c.ringing else None
-        if c is None or o is None or o.member.id != e.agent_id:
-            self._out.append(cmd.EventRejected(e, "no such pending offer"))
+        if o is None or o.member.id != e.agent_id:
+            self._out.append(cmd.EventRejected(e, RejectCode.NO_PENDING_OFFER, "no such pending offer"))
+            return None
+        return o
+
+    def _on_accept(self, e: ev.OfferAccepted) -> None:
+        o = self._pending(e)
+        if o is None:
             return
         self._close(o)
-        m = o.member
+        c, m = o.caller, o.member
         q = c.queue
         q.callers.remove(c)
         c.connected_to = m.id
@@ -505,29 +535,30 @@ class AppQueueRouter:
         self._refresh(m)
 
     def _on_decline(self, e: ev.OfferDeclined) -> None:
-        c = self.callers.get(e.interaction_id)
-        o = self.offers.get(c.ringing) if c is not None and c.ringing else None
-        if c is None or o is None or o.member.id != e.agent_id:
-            self._out.append(cmd.EventRejected(e, "no such pending offer"))
-            return
-        self._no_answer(o)
+        o = self._pending(e)
+        if o is not None:
+            self._no_answer(o)
 
     def _on_abandon(self, e: ev.InteractionAbandoned | ev.InteractionEnded) -> None:
         c = self.callers.get(e.interaction_id)
         if c is None:
-            self._out.append(cmd.EventRejected(e, f"unknown interaction {e.interaction_id!r}"))
+            self._out.append(
+                cmd.EventRejected(
+                    e, RejectCode.UNKNOWN_INTERACTION, f"unknown interaction {e.interaction_id!r}"
+                )
+            )
             return
         if c.connected_to is not None:
-            self._end_call(c, getattr(e, "disposition", "") or "caller_hangup")
+            self._end_call(c, getattr(e, "disposition", "") or CALLER_HANGUP)
             return
-        outcome = "abandoned"
+        outcome = Outcome.ABANDONED
         if c.ringing is not None:
             o = self.offers[c.ringing]
-            self._out.append(cmd.CancelOffer(o.offer_id, c.id, o.member.id, "caller_gone"))
+            self._out.append(cmd.CancelOffer(o.offer_id, c.id, o.member.id, CancelReason.CALLER_GONE))
             self._close(o)
             c.queue.waiting += 1
             self._refresh(o.member)
-            outcome = "abandoned_ringing"
+            outcome = Outcome.ABANDONED_RINGING
         self._leave(c)
         self._finish(c, outcome)
 
@@ -539,7 +570,7 @@ class AppQueueRouter:
 
     def _end_call(self, c: _Caller, disposition: str) -> None:
         m = self.members.get(c.connected_to or "")
-        self._finish(c, "answered", disposition)
+        self._finish(c, Outcome.ANSWERED, disposition)
         if m is None:
             return
         m.call = None
@@ -555,29 +586,29 @@ class AppQueueRouter:
     def _timeout(self, c: _Caller) -> None:
         if c.ringing is not None:
             o = self.offers[c.ringing]
-            self._out.append(cmd.CancelOffer(o.offer_id, c.id, o.member.id, "max_wait"))
+            self._out.append(cmd.CancelOffer(o.offer_id, c.id, o.member.id, CancelReason.MAX_WAIT))
             self._close(o)
             c.queue.waiting += 1
             self._refresh(o.member)
-        self._exit(c, c.queue.spec.on_max_wait, "max_wait")
+        self._exit(c, c.queue.spec.on_max_wait, ExitReason.MAX_WAIT)
 
-    def _exit(self, c: _Caller, target: ExitTarget | None, reason: str) -> None:
+    def _exit(self, c: _Caller, target: ExitTarget | None, reason: ExitReason) -> None:
         q = c.queue
         self._leave(c)
         if target is not None and target.kind is ExitKind.QUEUE and c.hops < MAX_HOPS:
             dest = self.queues.get(target.value)
             if dest is not None:
-                self._finish(c, "overflowed", keep=True)
+                self._finish(c, Outcome.OVERFLOWED, keep=True)
                 c.hops += 1
                 c.queue = dest
                 c.offered_at = None
                 c.misses = 0
-                self._join(c, "overflowed")
+                self._join(c, QueueReason.OVERFLOWED)
                 return
         self._out.append(cmd.ExitInteraction(c.id, q.name, target, reason))
-        self._finish(c, {"max_wait": "timed_out"}.get(reason, reason))
+        self._finish(c, EXIT_OUTCOME[reason])
 
-    def _finish(self, c: _Caller, outcome: str, disposition: str = "", keep: bool = False) -> None:
+    def _finish(self, c: _Caller, outcome: Outcome, disposition: str = "", keep: bool = False) -> None:
         now = self.now
         wait_end = c.answered_at if c.answered_at is not None else now
         self._out.append(

@@ -36,13 +36,6 @@ class Dist(BaseModel):
     def sampler(self) -> Sampler:
         return Sampler(self)
 
-    def describe(self) -> str:
-        if self.dist is DistKind.NONE:
-            return "none"
-        if self.dist is DistKind.LOGNORMAL:
-            return f"lognormal(mean {self.mean_s:g} s, sd {self.sd_s or self.mean_s:g} s)"
-        return f"{self.dist}({self.mean_s:g} s)"
-
 
 class Sampler:
     """A `Dist` made ready to draw from quickly (parameters precomputed)."""

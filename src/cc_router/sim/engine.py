@@ -30,6 +30,7 @@ from cc_router.core import events as ev
 from cc_router.core.expr import SkillIndex, parse
 from cc_router.core.router import Router
 from cc_router.core.spec import CentreSpec
+from cc_router.core.vocabulary import CONTINUING_OUTCOMES, AgentState, DeclineReason
 from cc_router.sim.arrivals import Arrival
 from cc_router.sim.dists import Sampler
 from cc_router.sim.stats import Stats
@@ -60,9 +61,10 @@ RouterFactory = Callable[[CentreSpec], RoutingModel]
 _ARRIVE, _ABANDON, _ACCEPT, _NO_ANSWER, _END, _WRAP_DONE = range(6)
 _LOGIN, _LOGOUT, _BREAK, _RANDOM_PAUSE, _SAMPLE, _DAY = range(6, 12)
 
-_KEEPS_GOING = frozenset({"overflowed", "moved", "transferred"})
-"""Outcomes after which the interaction lives on in another queue."""
 _TICK = ev.Tick()
+# Module names for the states the calendar loop compares against (enum members are read
+# through a slower attribute hook).
+_LOGGED_OUT, _PAUSED, _WRAP_UP = AgentState.LOGGED_OUT, AgentState.PAUSED, AgentState.WRAP_UP
 DRAIN_S = 3 * 3600.0
 """After the last arrival, interactions still live get this long to finish."""
 
@@ -179,7 +181,7 @@ class Simulation:
         self._seq = 0
         self.live: dict[str, _Live] = {}
         self.pending: dict[str, tuple[str, str]] = {}
-        self.state: list[str] = ["logged_out"] * len(self.agent_ids)
+        self.state: list[str] = [_LOGGED_OUT] * len(self.agent_ids)
         self.state_since: list[float] = [start] * len(self.agent_ids)
         self.wrap_seq: list[int] = [0] * len(self.agent_ids)
         self.now = start
@@ -339,9 +341,9 @@ class Simulation:
         elif kind == _NO_ANSWER:
             p = self.pending.pop(a, None)
             if p is not None:
-                self._send(ev.OfferDeclined(p[0], p[1], "no_answer"), t)
+                self._send(ev.OfferDeclined(p[0], p[1], DeclineReason.NO_ANSWER), t)
         elif kind == _WRAP_DONE:
-            if self.wrap_seq[a] == b and self.state[a] == "wrap_up":
+            if self.wrap_seq[a] == b and self.state[a] == _WRAP_UP:
                 self._send(ev.AgentWrapUpDone(self.agent_ids[a]), t)
         elif kind == _SAMPLE:
             qs = self.router.queues
@@ -349,19 +351,19 @@ class Simulation:
             if t + self.traffic.sample_s < self.end:
                 self._push(t + self.traffic.sample_s, _SAMPLE, None, None)
         elif kind == _LOGIN:
-            if self.state[a] == "logged_out":
+            if self.state[a] == _LOGGED_OUT:
                 self._send(ev.AgentLoggedIn(self.agent_ids[a]), t)
         elif kind == _LOGOUT:
             self._send(ev.AgentLoggedOut(self.agent_ids[a]), t)
         elif kind == _BREAK:
-            if self.state[a] != "logged_out":
+            if self.state[a] != _LOGGED_OUT:
                 br = self.traffic.breaks[b]
                 self._send(ev.AgentPaused(self.agent_ids[a], br.reason, br.duration_s), t)
         elif kind == _RANDOM_PAUSE:
             pi, until = b
             p = self.traffic.pauses[pi]
             dur = self.pause_samplers[pi].draw(self.staff_rng)
-            if self.state[a] not in ("logged_out", "paused"):
+            if self.state[a] != _LOGGED_OUT and self.state[a] != _PAUSED:
                 self._send(ev.AgentPaused(self.agent_ids[a], p.reason, dur), t)
             nxt = t + dur + self.staff_rng.expovariate(p.per_hour / 3600.0)
             if nxt < min(until, self.end):
@@ -404,7 +406,7 @@ class Simulation:
             elif ct is cmd.InteractionFinished:
                 f: cmd.InteractionFinished = c  # type: ignore[assignment]
                 self.stats.on_finished(f)
-                if f.outcome not in _KEEPS_GOING:
+                if f.outcome not in CONTINUING_OUTCOMES:
                     self.live.pop(f.interaction_id, None)
             elif ct is cmd.CancelOffer:
                 co: cmd.CancelOffer = c  # type: ignore[assignment]

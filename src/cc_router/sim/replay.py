@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cc_router.core import commands as cmd
 from cc_router.core.router import Router
-from cc_router.core.spec import CentreSpec, Channel
+from cc_router.core.spec import CentreSpec
+from cc_router.core.vocabulary import ABANDONED_OUTCOMES, ANSWERED_OUTCOMES, Outcome
 from cc_router.sim.arrivals import Arrival
 from cc_router.sim.engine import RouterFactory, SimResult, Simulation
-from cc_router.sim.stats import ABANDONED, ANSWERED, QueueAcc, Stats
+from cc_router.sim.stats import QueueAcc, Stats
 from cc_router.sim.traffic import Traffic
 
 DEFAULT_HANDLE_S = 180.0
@@ -41,6 +41,7 @@ class Visit:
     caller: str
     enqueued_at: float
     outcome: str
+    """An `Outcome`, or "other" for an exit queue_log names and the core does not."""
     wait_s: float
     talk_s: float
 
@@ -104,13 +105,13 @@ def read_queue_log(path: str | Path) -> list[Visit]:
             elif event in ("COMPLETECALLER", "COMPLETEAGENT", "TRANSFER"):
                 talk = _num(data, 3 if event == "TRANSFER" else 1)
                 wait = _num(data, 2 if event == "TRANSFER" else 0)
-                out.append(Visit(callid, queue, v["caller"], v["at"], "answered", wait, talk))
+                out.append(Visit(callid, queue, v["caller"], v["at"], Outcome.ANSWERED, wait, talk))
                 del open_visits[key]
             elif event == "ABANDON":
-                out.append(Visit(callid, queue, v["caller"], v["at"], "abandoned", _num(data, 2), 0.0))
+                out.append(Visit(callid, queue, v["caller"], v["at"], Outcome.ABANDONED, _num(data, 2), 0.0))
                 del open_visits[key]
             elif event.startswith("EXITWITH") or event == "EXITEMPTY":
-                outcome = "timed_out" if event == "EXITWITHTIMEOUT" else "other"
+                outcome = Outcome.TIMED_OUT if event == "EXITWITHTIMEOUT" else "other"
                 out.append(Visit(callid, queue, v["caller"], v["at"], outcome, _num(data, -1), 0.0))
                 del open_visits[key]
     out.sort(key=lambda v: v.enqueued_at)
@@ -129,19 +130,19 @@ def arrivals_from(visits: Iterable[Visit], seed: int = 1) -> list[Arrival]:
     talk: dict[str, list[float]] = defaultdict(list)
     for v in visits:
         by_id[v.interaction_id].append(v)
-        if v.outcome in ANSWERED and v.talk_s > 0:
+        if v.outcome in ANSWERED_OUTCOMES and v.talk_s > 0:
             talk[v.queue].append(v.talk_s)
     rng = random.Random(f"{seed}:replay")
     out = []
     for vs in by_id.values():
         first = vs[0]
-        handle = next((v.talk_s for v in vs if v.outcome in ANSWERED), None)
+        handle = next((v.talk_s for v in vs if v.outcome in ANSWERED_OUTCOMES), None)
         if handle is None:
             pool = talk.get(first.queue)
             handle = rng.choice(pool) if pool else DEFAULT_HANDLE_S
         patience = math.inf
         for v in vs:
-            if v.outcome in ABANDONED:
+            if v.outcome in ABANDONED_OUTCOMES:
                 patience = v.enqueued_at - first.enqueued_at + v.wait_s
         out.append(Arrival(first.enqueued_at, first.queue, handle, patience, 0, first.caller))
     out.sort(key=lambda a: a.at)
@@ -152,28 +153,8 @@ def before_stats(visits: Iterable[Visit], centre: CentreSpec) -> Stats:
     """The recorded figures, aggregated exactly as the simulation's are."""
     stats = Stats({q.name: q.service_level_s for q in centre.queues})
     for v in visits:
-        outcome = v.outcome if v.outcome in ANSWERED | ABANDONED | {"overflowed", "timed_out"} else "other"
-        answered = v.enqueued_at + v.wait_s if outcome in ANSWERED else None
-        stats.on_finished(
-            cmd.InteractionFinished(
-                v.interaction_id,
-                v.queue,
-                Channel.VOICE,
-                v.caller,
-                outcome,
-                None,
-                v.enqueued_at,
-                None,
-                answered,
-                v.enqueued_at + v.wait_s + v.talk_s,
-                v.wait_s,
-                v.talk_s,
-                0,
-                0,
-                "",
-                None,
-            )
-        )
+        answered = v.outcome in ANSWERED_OUTCOMES
+        stats.on_visit(v.queue, v.enqueued_at, v.outcome, v.wait_s, v.talk_s, answered)
     return stats
 
 

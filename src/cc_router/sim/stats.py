@@ -15,41 +15,31 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from cc_router.core.commands import InteractionFinished
+from cc_router.core.reporting import VisitTally
+from cc_router.core.vocabulary import AgentState
 from cc_router.sim.traffic import INTERVAL_S
 
-STATES = ("ready", "reserved", "busy", "wrap_up", "paused")
+STATES = tuple(s.value for s in AgentState if s is not AgentState.LOGGED_OUT)
 STATE_INDEX = {s: i for i, s in enumerate(STATES)}
-ANSWERED = frozenset({"answered", "transferred"})
-ABANDONED = frozenset({"abandoned", "abandoned_ringing"})
 
 
 @dataclass(slots=True)
-class QueueAcc:
-    offered: int = 0
-    answered: int = 0
-    abandoned: int = 0
-    abandoned_after_sl: int = 0
-    answered_within_sl: int = 0
-    overflowed: int = 0
-    timed_out: int = 0
-    other_exits: int = 0
+class QueueAcc(VisitTally):
     delayed: int = 0
     """Interactions that waited at all (found no free agent, or rang one first)."""
-    wait_answered: float = 0.0
-    talk_answered: float = 0.0
-    wait_abandoned: float = 0.0
     max_wait_s: float = 0.0
     waiting_sum: float = 0.0
     waiting_samples: int = 0
     waiting_max: int = 0
 
     def add(self, other: QueueAcc) -> None:
-        for name in self.__slots__:
+        for f in fields(self):
+            name = f.name
             if name in ("max_wait_s", "waiting_max"):
                 setattr(self, name, max(getattr(self, name), getattr(other, name)))
             else:
@@ -108,32 +98,20 @@ class Stats:
         return acc
 
     def on_finished(self, c: InteractionFinished) -> None:
+        self.on_visit(c.queue, c.enqueued_at, c.outcome, c.wait_s, c.talk_s, c.answered_at is not None)
+
+    def on_visit(
+        self, queue: str, enqueued_at: float, outcome: str, wait: float, talk_s: float, answered: bool
+    ) -> None:
+        """One visit to one queue ended; `outcome` is an `Outcome`, or anything else for
+        an exit recorded elsewhere that the core has no word for."""
         self.finished += 1
-        a = self.queue_acc(c.enqueued_at, c.queue)
-        outcome = c.outcome
-        wait = c.wait_s
-        a.offered += 1
+        a = self.queue_acc(enqueued_at, queue)
+        a.count(outcome, wait, talk_s, answered, self.service_levels.get(queue, 20.0))
         if wait > 0.0:
             a.delayed += 1
         if wait > a.max_wait_s:
             a.max_wait_s = wait
-        if outcome in ANSWERED and c.answered_at is not None:
-            a.answered += 1
-            a.wait_answered += wait
-            a.talk_answered += c.talk_s
-            if wait <= self.service_levels.get(c.queue, 20.0):
-                a.answered_within_sl += 1
-        elif outcome in ABANDONED:
-            a.abandoned += 1
-            a.wait_abandoned += wait
-            if wait > self.service_levels.get(c.queue, 20.0):
-                a.abandoned_after_sl += 1
-        elif outcome == "overflowed":
-            a.overflowed += 1
-        elif outcome == "timed_out":
-            a.timed_out += 1
-        else:
-            a.other_exits += 1
 
     def sample_waiting(self, t: float, counts: Iterable[tuple[str, int]]) -> None:
         for queue, n in counts:
@@ -229,7 +207,3 @@ class Stats:
 
 def _iso(slot: int, tz: tzinfo) -> str:
     return datetime.fromtimestamp(slot * INTERVAL_S, tz=tz).isoformat()
-
-
-def interval_of(t: float) -> float:
-    return math.floor(t / INTERVAL_S) * INTERVAL_S

@@ -43,10 +43,10 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from cc_router.core.reporting import INTERVAL_S as INTERVAL_S
 from cc_router.core.spec import AgentSpec
 from cc_router.sim.dists import Dist, DistKind
 
-INTERVAL_S = 900
 DAY_S = 86_400
 _CLOCK_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
@@ -212,9 +212,6 @@ class Traffic(_Model):
     shifts: list[Shift] = Field(default_factory=list, description="None: everybody all day.")
     breaks: list[Break] = Field(default_factory=list)
     pauses: list[RandomPause] = Field(default_factory=list)
-
-    def day_start(self, tz: ZoneInfo) -> float:
-        return datetime.combine(self.date, time(0), tzinfo=tz).timestamp()
 
     def day_starts(self, tz: ZoneInfo) -> list[float]:
         # Days are calendar days: a DST change makes one 23 or 25 hours long.

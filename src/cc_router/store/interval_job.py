@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import structlog
 
+from cc_router.core.reporting import INTERVAL_S
 from cc_router.store.reports import write_intervals
-from cc_router.store.tables import INTERVAL_S
 from cc_router.store.writer import StoreWriter
 
 log = structlog.get_logger("cc_router.store.intervals")

@@ -34,10 +34,22 @@ from cc_router.core.commands import (
     InteractionQueued,
 )
 from cc_router.core.events import OfferDeclined
+from cc_router.core.vocabulary import (
+    ABANDONED_OUTCOMES,
+    CALLER_HANGUP,
+    ENTRY_REASONS,
+    AgentState,
+    ExitReason,
+    Outcome,
+)
 
 NONE = "NONE"
-CALLER_HANGUP = frozenset({"caller_hangup", "caller"})
+CALLER_ENDED = frozenset({CALLER_HANGUP, "caller"})
 """Dispositions meaning the caller ended a connected interaction (COMPLETECALLER)."""
+SENT_AWAY = frozenset(
+    {ExitReason.MAX_WAIT, Outcome.TIMED_OUT, ExitReason.OVERFLOW_LOOP, ExitReason.QUEUE_REMOVED}
+)
+"""Visits the system ended by sending the caller away (EXITWITHTIMEOUT)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +85,7 @@ def enter_queue(
     """ENTERQUEUE for an interaction that arrived (or re-entered after a transfer or
     overflow, which Asterisk also logs as a new entry); None for returns and escalations,
     which stay in the same queue visit."""
-    if c.reason not in ("arrived", "overflowed", "transferred", "moved"):
+    if c.reason not in ENTRY_REASONS:
         return None
     return QueueLogRecord(
         int(c.at), c.interaction_id, c.queue, NONE, "ENTERQUEUE", (url, caller, str(position))
@@ -116,24 +128,24 @@ def finished(
     iid, q = c.interaction_id, c.queue
     wait = _s(c.wait_s)
     pos = (str(position), str(orig_position), wait)
-    if c.outcome == "answered" and c.agent_id is not None:
-        event = "COMPLETECALLER" if c.disposition in CALLER_HANGUP else "COMPLETEAGENT"
+    if c.outcome == Outcome.ANSWERED and c.agent_id is not None:
+        event = "COMPLETECALLER" if c.disposition in CALLER_ENDED else "COMPLETEAGENT"
         return QueueLogRecord(t, iid, q, c.agent_id, event, (wait, _s(c.talk_s), str(orig_position)))
-    if c.outcome == "transferred" and c.agent_id is not None:
+    if c.outcome == Outcome.TRANSFERRED and c.agent_id is not None:
         data = (transfer_extension, transfer_context, wait, _s(c.talk_s), str(orig_position))
         return QueueLogRecord(t, iid, q, c.agent_id, "TRANSFER", data)
-    if c.outcome in ("abandoned", "abandoned_ringing"):
+    if c.outcome in ABANDONED_OUTCOMES:
         return QueueLogRecord(t, iid, q, NONE, "ABANDON", pos)
     # An overflow carries why it left in `disposition` (max_wait, max_length, empty).
-    why = c.disposition if c.outcome == "overflowed" else c.outcome
+    why = c.disposition if c.outcome == Outcome.OVERFLOWED else c.outcome
     refused_at_entry = c.ended_at <= c.enqueued_at
-    if why == "max_length":
+    if why == ExitReason.MAX_LENGTH:
         return QueueLogRecord(t, iid, q, NONE, "FULL")
-    if why == "empty":
+    if why == ExitReason.EMPTY:
         if refused_at_entry:
             return QueueLogRecord(t, iid, q, NONE, "JOINEMPTY")
         return QueueLogRecord(t, iid, q, NONE, "EXITEMPTY", pos)
-    if why in ("max_wait", "timed_out", "overflow_loop", "queue_removed"):
+    if why in SENT_AWAY:
         # Asterisk has no event for a loop or a deleted queue; both are the system
         # sending a waiting caller away, which QueueMetrics reads as a timeout.
         return QueueLogRecord(t, iid, q, NONE, "EXITWITHTIMEOUT", pos)
@@ -161,13 +173,13 @@ def agent_state(c: AgentStateChanged, queues: Sequence[str] = (NONE,)) -> list[Q
     a = c.agent_id
     out: list[QueueLogRecord] = []
     for q in queues:
-        if c.previous == "logged_out" and c.state != "logged_out":
+        if c.previous == AgentState.LOGGED_OUT and c.state != AgentState.LOGGED_OUT:
             out.append(QueueLogRecord(t, "MANAGER", q, a, "ADDMEMBER", ("",)))
-        if c.previous == "paused" and c.state != "paused":
+        if c.previous == AgentState.PAUSED and c.state != AgentState.PAUSED:
             out.append(QueueLogRecord(t, NONE, q, a, "UNPAUSE", ("",)))
-        if c.state == "paused":  # paused -> paused means a new reason
+        if c.state == AgentState.PAUSED:  # paused -> paused means a new reason
             out.append(QueueLogRecord(t, NONE, q, a, "PAUSE", (c.reason,)))
-        if c.state == "logged_out" and c.previous != "logged_out":
+        if c.state == AgentState.LOGGED_OUT and c.previous != AgentState.LOGGED_OUT:
             out.append(QueueLogRecord(t, "MANAGER", q, a, "REMOVEMEMBER", ("",)))
     return out
 

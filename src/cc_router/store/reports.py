@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import RowMapping, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cc_router.core.reporting import VisitTally
 from cc_router.store.tables import (
     INTERVAL_S,
     agent_intervals,
@@ -42,10 +43,6 @@ from cc_router.store.tables import (
 )
 
 DEFAULT_SERVICE_LEVEL_S = 20.0
-ANSWERED = frozenset({"answered", "transferred"})
-"""Outcomes of interactions an agent answered (a transfer is answered, then moves on)."""
-ABANDONED = frozenset({"abandoned", "abandoned_ringing"})
-OTHER_EXITS = frozenset({"max_length", "empty", "moved", "overflow_loop", "queue_removed"})
 
 
 def floor_interval(t: datetime) -> datetime:
@@ -59,18 +56,8 @@ def ceil_interval(t: datetime) -> datetime:
 
 
 @dataclass(slots=True)
-class _QueueAcc:
-    service_level_s: float
-    offered: int = 0
-    answered: int = 0
-    abandoned: int = 0
-    abandoned_after_sl: int = 0
-    overflowed: int = 0
-    timed_out: int = 0
-    other_exits: int = 0
-    answered_within_sl: int = 0
-    wait_answered: float = 0.0
-    talk_answered: float = 0.0
+class _QueueAcc(VisitTally):
+    service_level_s: float = DEFAULT_SERVICE_LEVEL_S
     max_wait_s: float | None = None
     dispositions: dict[str, int] = field(default_factory=dict)
 
@@ -87,30 +74,13 @@ def compute_queue_intervals(
         key = (floor_interval(r["enqueued_at"]), r["queue"], r["channel"])
         a = acc.get(key)
         if a is None:
-            a = acc[key] = _QueueAcc(float(levels.get(r["queue"], default_service_level_s)))
-        outcome = r["outcome"]
+            a = acc[key] = _QueueAcc(service_level_s=float(levels.get(r["queue"], default_service_level_s)))
         wait = float(r["wait_s"])
-        a.offered += 1
         code = r.get("wrapup_code")
         if code:
             a.dispositions[code] = a.dispositions.get(code, 0) + 1
         a.max_wait_s = wait if a.max_wait_s is None else max(a.max_wait_s, wait)
-        if outcome in ANSWERED and r["answered_at"] is not None:
-            a.answered += 1
-            a.wait_answered += wait
-            a.talk_answered += float(r["talk_s"])
-            if wait <= a.service_level_s:
-                a.answered_within_sl += 1
-        elif outcome in ABANDONED:
-            a.abandoned += 1
-            if wait > a.service_level_s:
-                a.abandoned_after_sl += 1
-        elif outcome == "overflowed":
-            a.overflowed += 1
-        elif outcome == "timed_out":
-            a.timed_out += 1
-        else:
-            a.other_exits += 1
+        a.count(r["outcome"], wait, float(r["talk_s"]), r["answered_at"] is not None, a.service_level_s)
     out: list[dict[str, Any]] = []
     for (start, queue, channel), a in sorted(acc.items()):
         divisor = a.answered + a.abandoned_after_sl

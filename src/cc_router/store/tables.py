@@ -20,8 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-INTERVAL_S = 900
-"""Report rows cover 15 minutes, the usual contact-centre reporting grain."""
+from cc_router.core.reporting import INTERVAL_S as INTERVAL_S  # report rows cover one interval
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
 Id = BigInteger().with_variant(Integer(), "sqlite")

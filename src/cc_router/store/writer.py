@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -28,7 +30,10 @@ from cc_router.core.commands import (
     Offer,
 )
 from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import AgentState, Outcome, Trigger
+from cc_router.store import journal as jr
 from cc_router.store.tables import agent_states, decisions, interactions, utc, utc_or_none
+from cc_router.url_redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +83,6 @@ def _decision_row(c: Offer, now: float) -> dict[str, Any]:
     }
 
 
-def redact(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 class StoreWriter:
     """Writes InteractionFinished, AgentStateChanged and Offer commands to the store.
 
@@ -97,6 +98,7 @@ class StoreWriter:
         *,
         max_backoff_s: float = 30.0,
         engine: AsyncEngine | None = None,
+        journal: jr.Journal | None = None,
     ) -> None:
         self.url = url
         self.batch_size = batch_size
@@ -109,6 +111,11 @@ class StoreWriter:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._running = False
+        self.journal = journal
+        self._records: deque[tuple[int, int]] = deque()
+        """(commands, journal seq) per journalled record still in the buffer, oldest first."""
+        self._unsynced = False
+        self.replayed = 0
         self._open_agents: set[str] | None = None
         """Agents with an open (ended_at NULL) agent_states row; loaded on first flush."""
         self.healthy = True
@@ -127,9 +134,15 @@ class StoreWriter:
     def submit(self, commands: Iterable[Command], now: float) -> None:
         """Queue the commands worth storing. Never awaits, never touches the database."""
         buf = self._buf
+        before = len(buf)
         for c in commands:
             if isinstance(c, _STORED):
                 buf.append((c, now))
+        if self.journal is not None and len(buf) > before:
+            added = len(buf) - before
+            seq = self.journal.append([buf[i] for i in range(before, len(buf))])
+            self._records.append((added, seq))
+            self._unsynced = True
         if len(buf) >= self.batch_size:
             self._wake.set()
 
@@ -159,8 +172,10 @@ class StoreWriter:
                             await self._wake.wait()
                     self._wake.clear()
                 try:
+                    await self._sync_journal()
                     while self._buf:
                         await self._flush_batch()
+                    await self._rotate_journal()
                 except Exception as exc:  # any driver error: keep the rows, retry later
                     self.healthy = False
                     self.last_error = f"{type(exc).__name__}: {exc}"
@@ -207,11 +222,50 @@ class StoreWriter:
                     await asyncio.sleep(0.01)
 
             await asyncio.wait_for(drained(), timeout)
+        await self._retire_journal()
         if self._owns_engine:
             await self._engine.dispose()
 
+    async def _retire_journal(self) -> None:
+        """Everything is committed: this process's journal is no longer needed."""
+        j = self.journal
+        if j is None or self._buf:
+            return
+        self.journal = None
+        j.close()
+        j.path.unlink(missing_ok=True)
+        with contextlib.suppress(Exception):
+            async with self._engine.begin() as conn:
+                await jr.forget(conn, j.name)
+
+    async def _sync_journal(self) -> None:
+        if self.journal is not None and self._unsynced:
+            self._unsynced = False
+            await asyncio.to_thread(self.journal.sync)
+
+    async def _rotate_journal(self) -> None:
+        j = self.journal
+        if j is None or self._buf or j.bytes < jr.ROTATE_BYTES:
+            return
+        old = j.rotate()
+        old.unlink(missing_ok=True)
+        async with self._engine.begin() as conn:
+            await jr.forget(conn, old.name)
+
     async def _flush_batch(self) -> None:
         n = min(self.batch_size, len(self._buf))
+        seq, records = 0, 0
+        if self._records:
+            # A batch ends on a journal record's boundary, so the mark committed with it
+            # says exactly which records are in the store.
+            covered = 0
+            for count, rseq in self._records:
+                if covered >= n:
+                    break
+                covered += count
+                seq = rseq
+                records += 1
+            n = covered
         batch = [self._buf[i] for i in range(n)]
         async with self._engine.begin() as conn:
             if self._open_agents is None:
@@ -219,12 +273,48 @@ class StoreWriter:
             else:
                 open_agents = set(self._open_agents)
             written = await _write(conn, batch, open_agents)
+            if seq and self.journal is not None:
+                await jr.mark(conn, self.journal.name, seq)
         # Only after the commit: a failed batch is retried whole, with the old state.
         for _ in range(n):
             self._buf.popleft()
+        for _ in range(records):
+            self._records.popleft()
         self._open_agents = open_agents
         self.transactions += 1
         self.rows_written += written
+
+    async def replay(self, directory: Path) -> int:
+        """Write what dead processes' journals in `directory` hold and their marks say was
+        never committed; then remove those journals. Call before `run()`. Returns the
+        number of commands written."""
+        written = 0
+        for path, fd in jr.orphans(directory):
+            try:
+                async with self._engine.begin() as conn:
+                    done = await jr.committed_seq(conn, path.name)
+                    open_agents = await self._load_open_agents(conn)
+                    items: list[_Item] = []
+                    last = done
+                    for seq, record in jr.read_records(path):
+                        if seq > done:
+                            items.extend(record)
+                            last = seq
+                    for i in range(0, len(items), self.batch_size):
+                        await _write(conn, items[i : i + self.batch_size], open_agents)
+                    if last > done:
+                        await jr.mark(conn, path.name, last)
+                if items:
+                    log.warning("replayed %d commands from %s (its process died)", len(items), path)
+                written += len(items)
+                path.unlink(missing_ok=True)
+                async with self._engine.begin() as conn:
+                    await jr.forget(conn, path.name)
+            finally:
+                os.close(fd)
+        self._open_agents = None
+        self.replayed += written
+        return written
 
     async def _load_open_agents(self, conn: AsyncConnection) -> set[str]:
         rows = await conn.execute(
@@ -272,7 +362,7 @@ async def _write_states(
             prev["ended_at"] = at
         elif c.agent_id in open_agents:
             closes.append({"b_agent": c.agent_id, "b_at": at})
-        elif c.previous != "logged_out" and c.previous_since < c.at:
+        elif c.previous != AgentState.LOGGED_OUT and c.previous_since < c.at:
             # First sight of this agent and it was already doing something: keep that
             # interval too; its reason was never seen, so it is left empty.
             rows.append(
@@ -307,7 +397,7 @@ async def _write_states(
 
 def _bench_commands(n: int, t0: float) -> list[InteractionFinished]:
     expl = Explanation(
-        trigger="arrival",
+        trigger=Trigger.ARRIVAL,
         queue="bench",
         strategy="longest_idle",
         step=0,
@@ -324,7 +414,7 @@ def _bench_commands(n: int, t0: float) -> list[InteractionFinished]:
             queue="bench",
             channel=Channel.VOICE,
             caller="张伟",
-            outcome="answered",
+            outcome=Outcome.ANSWERED,
             agent_id=f"a{i % 50}",
             enqueued_at=t0 + i * 0.01,
             offered_at=t0 + i * 0.01 + 2,
@@ -341,24 +431,31 @@ def _bench_commands(n: int, t0: float) -> list[InteractionFinished]:
     ]
 
 
-async def bench_store(url: str, n: int = 20_000, batch_size: int = 500) -> dict[str, Any]:
+async def bench_store(
+    url: str, n: int = 20_000, batch_size: int = 500, journal_dir: Path | None = None
+) -> dict[str, Any]:
     """Sustained insert rate of InteractionFinished rows through StoreWriter.
 
     Creates the schema if needed, writes `n` rows in queue "bench" and deletes them after.
-    Returns figures as a JSON-able dict."""
+    With `journal_dir` each command is journalled as the service does (one record per
+    event, as a routing loop submits them). Returns figures as a JSON-able dict."""
     from cc_router.store.migrations import migrate
 
     await migrate(url)
-    writer = StoreWriter(url, batch_size=batch_size, flush_interval_s=0.05)
+    journal = jr.Journal(journal_dir) if journal_dir is not None else None
+    writer = StoreWriter(url, batch_size=batch_size, flush_interval_s=0.05, journal=journal)
     cmds = _bench_commands(n, time.time() - 86_400)
     started = time.perf_counter()
     writer.start()
-    submit_started = time.perf_counter()
+    submit_s = 0.0
     for i in range(0, n, batch_size):
-        writer.submit(cmds[i : i + batch_size], 0.0)
+        t = time.perf_counter()
+        for c in cmds[i : i + batch_size]:
+            # One submit per event, as the service makes them.
+            writer.submit((c,), 0.0)
+        submit_s += time.perf_counter() - t
         # Yield like a routing loop would, so the writer works while commands keep coming.
         await asyncio.sleep(0)
-    submit_s = time.perf_counter() - submit_started
     engine = create_async_engine(url)
     await writer.close()
     elapsed = time.perf_counter() - started
@@ -368,7 +465,7 @@ async def bench_store(url: str, n: int = 20_000, batch_size: int = 500) -> dict[
     finally:
         await engine.dispose()
     return {
-        "store": redact(url),
+        "store": redact_url(url),
         "dialect": make_url(url).get_backend_name(),
         "rows": n,
         "batch_size": batch_size,
@@ -376,6 +473,7 @@ async def bench_store(url: str, n: int = 20_000, batch_size: int = 500) -> dict[
         "seconds": round(elapsed, 4),
         "rows_per_s": round(n / elapsed, 1) if elapsed > 0 else None,
         "submit_us_per_command": round(submit_s / n * 1e6, 3) if n else None,
+        "journal": journal is not None,
     }
 
 

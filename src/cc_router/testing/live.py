@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -27,7 +26,7 @@ from cc_router.adapters import ami
 from cc_router.adapters.ami.connection import AmiConnection
 from cc_router.adapters.ami.node import AmiNode
 from cc_router.adapters.ami.protocol import Message
-from cc_router.config import Config, loads_config
+from cc_router.config import Config, environment, loads_config
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.sandbox import SandboxSettings
@@ -214,7 +213,7 @@ class AmiAdmin:
             await asyncio.sleep(0.2)
 
 
-_ports = itertools.count(int(os.environ.get("CC_ROUTER_SIPP_PORT_BASE", "15200")))
+_ports = itertools.count(environment.sipp_port_base(15200))
 
 
 class SippCaller:

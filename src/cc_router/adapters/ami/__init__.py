@@ -1,7 +1,7 @@
 """Asterisk AMI adapter: one `AmiNode` per `asterisk:` entry of the config.
 
 `build(service)` creates the nodes, adds each as a command sink and returns them as
-components; `service.extras["ami"]` is the list of nodes (`node.ready` for /readyz,
+components; `service.parts.nodes` is the list of nodes (`node.ready` for /readyz,
 `node.health()` for details).
 
 Hooks for other adapters (e.g. omnichannel):
@@ -19,29 +19,26 @@ Benchmark: `cc_router.adapters.ami.protocol.bench_ami_parser()`.
 
 from __future__ import annotations
 
-import os
-
 from pydantic import SecretStr
 
 from cc_router.adapters.ami.connection import AmiConnection, AmiError, ConnectionLost, LoginFailed
 from cc_router.adapters.ami.node import AmiNode
 from cc_router.adapters.ami.protocol import bench_ami_parser
+from cc_router.config import environment
 from cc_router.service import Component, Service
-
-SECRET_ENV = "CC_ROUTER_AMI_SECRET"
 
 
 def build(service: Service) -> list[Component]:
-    """One node per configured Asterisk; attaches sinks and `service.extras["ami"]`."""
+    """One node per configured Asterisk; attaches sinks and `service.parts.nodes`."""
     specs = service.config.asterisk
-    env_secret = os.environ.get(SECRET_ENV)
+    env_secret = environment.ami_secret()
     nodes: list[AmiNode] = []
     for spec in specs:
         secret = spec.secret or (SecretStr(env_secret) if env_secret else None)
         node = AmiNode(service, spec, multi_node=len(specs) > 1, secret=secret)
         service.sinks.append(node.on_commands)
         nodes.append(node)
-    service.extras["ami"] = nodes
+    service.parts.nodes = list(nodes)
     return list(nodes)
 
 

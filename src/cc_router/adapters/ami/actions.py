@@ -8,23 +8,27 @@ from __future__ import annotations
 import re
 
 from cc_router.core.spec import ExitKind, ExitTarget
+from cc_router.core.vocabulary import DeclineReason
 
 Action = dict[str, str | list[str]]
 
 EXIT_CONTEXT = "ccr-exit"
 AGENT_CONTEXT = "ccr-agent"
+HOLD_CONTEXT = "ccr-inbound"
+HOLDING_BRIDGE = "holding_bridge"
+"""BridgeTechnology of the bridge a caller waits in (BridgeWait in ccr-inbound)."""
 
-ORIGINATE_REASONS = {3: "no_answer", 5: "busy"}
+ORIGINATE_REASONS = {3: DeclineReason.NO_ANSWER, 5: DeclineReason.BUSY}
 """OriginateResponse Reason -> OfferDeclined reason; anything else is `failed`."""
 
 _UNSAFE_CID = re.compile(r'["<>\\\r\n]')
 
 
-def decline_reason(reason: str) -> str:
+def decline_reason(reason: str) -> DeclineReason:
     try:
-        return ORIGINATE_REASONS.get(int(reason), "failed")
+        return ORIGINATE_REASONS.get(int(reason), DeclineReason.FAILED)
     except ValueError:
-        return "failed"
+        return DeclineReason.FAILED
 
 
 def caller_id(name: str, num: str) -> str:

@@ -89,8 +89,11 @@ class AmiConnection:
         ping_interval_s: float = 5.0,
         ping_timeout_s: float = 3.0,
         name: str = "ami",
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.host, self.port, self.username = host, port, username
+        self.may_send = may_send
+        """Asked before every write: a router that may no longer lead sends nothing."""
         self._secret = secret
         self.on_event = on_event
         self.ping_interval_s = ping_interval_s
@@ -181,6 +184,9 @@ class AmiConnection:
         if not self.connected or self.protocol is None:
             fut.set_exception(ConnectionLost(f"{name}: not connected to {self.name}"))
             return fut
+        if self.may_send is not None and not self.may_send():
+            fut.set_exception(ConnectionLost(f"{name}: not sent, this router does not lead"))
+            return fut
         aid = str(action.get("ActionID") or f"{self._prefix}{next(self._ids)}")
         self._pending[aid] = _Pending(name, fut, lite=lite)
         data = encode_action({**action, "ActionID": aid})
@@ -209,6 +215,10 @@ class AmiConnection:
             parts.extend(self._wlow)
             self._wlow = []
         self._wbuf = []
+        if self.may_send is not None and not self.may_send():
+            # Fenced between queueing and writing: drop it all; the callers' futures fail.
+            self.close("not leading: outbox fenced")
+            return
         if self.protocol is not None and self.connected:
             self.protocol.send_bytes(parts[0] if len(parts) == 1 else b"".join(parts))
             self.writes += 1

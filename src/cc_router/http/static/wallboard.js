@@ -69,6 +69,7 @@ function renderQueues() {
           <div class="fig"><span class="v" data-field="longest"></span><span class="k">Longest wait</span></div>
           <div class="fig small"><span class="v" data-field="sl"></span><span class="k">Service level today</span></div>
           <div class="fig small"><span class="v" data-field="abandoned"></span><span class="k">Abandoned today</span></div>
+          <div class="fig small"><span class="v" data-field="ewt"></span><span class="k">Expected wait</span></div>
         </div>
         <div class="states">${TILE_STATES.map((s) =>
           `<div class="state ${s}"><div class="n" data-field="agents-${s}"></div><div class="l">${STATE_LABEL[s]}</div></div>`).join("")}
@@ -89,6 +90,11 @@ function renderQueues() {
     sv.className = "v " + sll;
     const ab = tile.querySelector('[data-field="abandoned"]');
     ab.textContent = q.today.abandoned + (q.today.abandon_pct ? ` · ${fmtPct(q.today.abandon_pct)}` : "");
+    // A caller joining now would be told this; the title has the longest of those waiting.
+    const ewt = tile.querySelector('[data-field="ewt"]');
+    ewt.textContent = q.ewt_new_s === null || q.ewt_new_s === undefined ? "–" : fmtDur(q.ewt_new_s);
+    ewt.title = q.ewt_longest_s === null || q.ewt_longest_s === undefined
+      ? "" : `longest expected wait of those waiting: ${fmtDur(q.ewt_longest_s)}`;
     for (const s of TILE_STATES) tile.querySelector(`[data-field="agents-${s}"]`).textContent = q.agents[s] ?? 0;
     const lw = longestWait(q);
     const lwl = q.waiting ? level(lw, th.longest_wait_warn_s, th.longest_wait_alarm_s) : "";

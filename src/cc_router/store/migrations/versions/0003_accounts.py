@@ -2,7 +2,7 @@
 disposition code on each interaction row.
 
 Revision ID: 0003_accounts
-Revises: 0002
+Revises: 0003_sessions
 Create Date: 2026-12-01
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 import cc_router.accounts.tables  # noqa: F401
 
 revision: str = "0003_accounts"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_sessions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,104 @@
+"""How the snapshot and drift checks read Asterisk: channel and device lists, channel
+variables, a Ping as a barrier, and the caller on hold found in a channel list.
+
+`Checker` is what both work with: the registry to compare, the translator that turns a
+difference into core events, these reads, and the node's `apply` for the effects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from cc_router.adapters.ami import actions as act
+from cc_router.adapters.ami.connection import AmiError, Reply
+from cc_router.adapters.ami.effects import Effects
+from cc_router.adapters.ami.events_in import AmiToCore
+from cc_router.adapters.ami.protocol import Message
+from cc_router.adapters.ami.registry import Arrival, Registry
+
+READ_TIMEOUT_S = 15.0
+HOLD_APPLICATIONS = frozenset({"BridgeWait", "MusicOnHold"})
+"""Application of a caller on hold in ccr-inbound (MusicOnHold: dialplans before BridgeWait)."""
+UNKNOWN_NAME = "<unknown>"
+"""How Asterisk lists a channel without a caller name."""
+
+SendAction = Callable[[Mapping[str, str | Sequence[str]]], Awaitable[Reply]]
+
+
+class AsteriskReads:
+    """Actions with awaited replies, each bounded by `READ_TIMEOUT_S`; AmiError when refused
+    or not connected."""
+
+    def __init__(self, send_action: SendAction) -> None:
+        self._send = send_action
+
+    async def _list(self, action: str) -> list[Message]:
+        reply = await asyncio.wait_for(self._send({"Action": action}), READ_TIMEOUT_S)
+        if isinstance(reply, dict):
+            raise AmiError(f"{action} refused: {reply.get('Message', '')}")
+        return reply
+
+    async def channels(self) -> list[Message]:
+        return await self._list("CoreShowChannels")
+
+    async def device_states(self) -> list[Message]:
+        return await self._list("DeviceStateList")
+
+    async def getvar(self, channel: str, name: str) -> str:
+        """The variable's value; empty if unset or the channel is gone."""
+        reply = await asyncio.wait_for(self._send(act.getvar(channel, name)), READ_TIMEOUT_S)
+        if isinstance(reply, dict) and reply.get("Response") == "Success":
+            return reply.get("Value", "")
+        return ""
+
+    async def barrier(self) -> None:
+        """Events Asterisk queued for this session before the Ping are delivered before its reply."""
+        await asyncio.wait_for(self._send({"Action": "Ping"}), READ_TIMEOUT_S)
+
+
+def held_in_inbound(channel: Message) -> bool:
+    """A channel list entry of a caller on hold in ccr-inbound."""
+    return channel.get("Context") == act.HOLD_CONTEXT and channel.get("Application") in HOLD_APPLICATIONS
+
+
+@dataclass(slots=True, frozen=True)
+class Checker:
+    registry: Registry
+    ami_in: AmiToCore
+    asterisk: AsteriskReads
+    apply: Callable[[Effects], None]
+
+    def held_unknown(self, channels: Sequence[Message]) -> list[Message]:
+        """Channels of callers on hold in ccr-inbound that the registry does not hold."""
+        callers = self.registry.callers
+        return [ch for ch in channels if held_in_inbound(ch) and ch.get("Uniqueid", "") not in callers]
+
+    async def held_caller(
+        self, ch: Message, wanted: Callable[[str], bool] = lambda number: True
+    ) -> Arrival | None:
+        """The arrival of a caller on hold found in a channel list, its dialled number,
+        language and priority read from its channel; None when `wanted(number)` says no or
+        the registry knows it, before asking or after (its CCREnqueue or Hangup came)."""
+        uid = ch.get("Uniqueid", "")
+        if self.registry.knows(uid):
+            return None
+        channel = ch.get("Channel", "")
+        number = await self.asterisk.getvar(channel, "CCR_NUMBER")
+        if not wanted(number):
+            return None
+        lang = await self.asterisk.getvar(channel, "CCR_LANG")
+        prio = await self.asterisk.getvar(channel, "CCR_PRIORITY")
+        if self.registry.knows(uid):
+            return None
+        name = ch.get("CallerIDName", "")
+        return Arrival(
+            uid=uid,
+            channel=channel,
+            number=number,
+            caller_num=ch.get("CallerIDNum", ""),
+            caller_name="" if name == UNKNOWN_NAME else name,
+            lang=lang,
+            caller_priority=prio,
+        )

@@ -1,0 +1,271 @@
+"""Keeps one node connected to its Asterisk: login, the session's event filters,
+reconnecting with exponential backoff, and the outbox that holds actions while the
+connection is down. Liveness (Pings, half-open links) is the connection's (connection.py).
+
+What a connection means is not decided here: the owner is told through callbacks when
+Asterisk is unreachable, when a connection is up (to rebuild its state), while it stays
+up (drift checks) and when it is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+import structlog
+from pydantic import SecretStr
+
+from cc_router.adapters.ami import actions as act
+from cc_router.adapters.ami.connection import (
+    AmiConnection,
+    AmiError,
+    ConnectionLost,
+    EventHandler,
+    Reply,
+)
+from cc_router.config.models import AsteriskNode
+
+log = structlog.get_logger("cc_router.ami.node")
+
+OUTBOX_MAX = 100_000
+"""Actions kept while disconnected (queue_log lines mostly); beyond this the oldest go."""
+
+
+WANTED_EVENTS = frozenset(
+    {"UserEvent", "Hangup", "BridgeLeave", "OriginateResponse", "DeviceStateChange", "Newchannel", "Shutdown"}
+)
+SESSION_FILTERS: tuple[tuple[str, str], ...] = (
+    *((f"action(include),name({name})", "") for name in sorted(WANTED_EVENTS)),
+    # Local channels (simulated agents, Local/ legs) change device state several times per
+    # call; only real devices can belong to agents whose phones the router watches.
+    ("action(exclude),name(DeviceStateChange),header(Device),method(starts_with)", "Local/"),
+    # A waiting caller leaving its holding bridge (ccr-inbound's BridgeWait) is being
+    # connected, not ending its call.
+    ("action(exclude),name(BridgeLeave),header(BridgeTechnology),method(exact)", act.HOLDING_BRIDGE),
+)
+"""AMI `Filter`s this node puts on its own session after login: only the events it handles
+reach it (one call: about 12 events instead of 31, so fewer reads and wake-ups). Per
+session, not in manager.conf, so other sessions of the same user (tests, benchmarks,
+operators) still see everything; list replies (CoreShowChannel...) are not filtered
+(checked on Asterisk 22)."""
+
+OnReply = Callable[[Reply | None, BaseException | None], None]
+
+
+class Owner(Protocol):
+    """What a connection means to the node that owns it."""
+
+    def on_unreachable(self) -> None:
+        """A connect failed: Asterisk cannot be reached now."""
+
+    async def on_up(self) -> None:
+        """Logged in: rebuild the state from Asterisk's (AmiError: try another connection)."""
+
+    async def while_up(self) -> None:
+        """Runs while the connection is up (cancelled when it drops)."""
+
+    def on_lost(self) -> None:
+        """The connection is gone; the next one follows after the backoff."""
+
+
+class Supervisor:
+    """`run()` forever: connect, `owner.on_up`, serve until the connection drops, `owner.on_lost`, again."""
+
+    def __init__(
+        self,
+        spec: AsteriskNode,
+        secret: SecretStr,
+        owner: Owner,
+        on_event: EventHandler,
+        *,
+        name: str,
+        may_send: Callable[[], bool] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.may_send = may_send
+        """Asked by the connection before every write (leadership fencing); None: always."""
+        self.secret = secret
+        self.owner = owner
+        self.on_event = on_event
+        """Every AMI event of the session (read when connecting: replace it before `run`)."""
+        self.name = name
+        self.node = spec.name
+        self.conn: AmiConnection | None = None
+        self.ready = False
+        """Logged in and `on_up` done (the state rebuilt from Asterisk's): routing is live."""
+        self.connects = 0
+        self.last_error = ""
+        self.outbox: deque[tuple[act.Action, OnReply | None]] = deque()
+        self._outbox_wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Connect, rebuild, serve; reconnect with exponential backoff forever."""
+        backoff = 0.5
+        sender = asyncio.create_task(self._send_loop(), name=f"{self.name}-send")
+        try:
+            while True:
+                conn = AmiConnection(
+                    self.spec.host,
+                    self.spec.port,
+                    self.spec.username,
+                    self.secret,
+                    on_event=self.on_event,
+                    ping_interval_s=self.spec.ping_interval_s,
+                    ping_timeout_s=self.spec.ping_timeout_s,
+                    name=self.spec.name,
+                    may_send=self.may_send,
+                )
+                try:
+                    await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))
+                except (OSError, TimeoutError, AmiError) as exc:
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.owner.on_unreachable()
+                    log.warning(
+                        "ami_connect_failed", node=self.node, error=self.last_error, retry_in_s=backoff
+                    )
+                    conn.close("connect failed")
+                    await asyncio.sleep(backoff)
+                    backoff = min(self.spec.reconnect_max_s, backoff * 2)
+                    continue
+                self.conn = conn
+                self.connects += 1
+                try:
+                    await self._filter_session(conn)
+                    self._outbox_wake.set()
+                    await self.owner.on_up()
+                    self.ready = True
+                    self.last_error = ""
+                    backoff = 0.5
+                    log.info("ami_ready", node=self.node, connects=self.connects)
+                except (AmiError, TimeoutError) as exc:
+                    self.last_error = f"snapshot failed: {exc}"
+                    log.warning("ami_snapshot_failed", node=self.node, error=str(exc))
+                    conn.close("snapshot failed")
+                watch = asyncio.create_task(self.owner.while_up(), name=f"{self.name}-drift")
+                try:
+                    await conn.wait_closed()
+                finally:
+                    watch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watch
+                self.ready = False
+                self.last_error = conn.lost_reason
+                self.owner.on_lost()
+                await asyncio.sleep(backoff)
+                backoff = min(self.spec.reconnect_max_s, backoff * 2)
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            if self.conn is not None:
+                self.conn.close("stopped")
+            self.ready = False
+
+    async def _filter_session(self, conn: AmiConnection) -> None:
+        if not self.spec.event_filters:
+            return
+        replies = await asyncio.wait_for(
+            asyncio.gather(
+                *(conn.send_action(act.session_filter(c, f)) for c, f in SESSION_FILTERS),
+                return_exceptions=True,
+            ),
+            max(5.0, self.spec.ping_timeout_s * 2),
+        )
+        for reply in replies:
+            if isinstance(reply, ConnectionLost):
+                raise reply
+            if not isinstance(reply, dict) or reply.get("Response") != "Success":
+                # Older Asterisk (no advanced filters) or no `system` write permission:
+                # unfiltered events are handled the same, only at a higher cost.
+                log.warning(
+                    "ami_session_filter_failed",
+                    node=self.node,
+                    reply=str(reply.get("Message", "") if isinstance(reply, dict) else reply),
+                )
+                return
+
+    # ------------------------------------------------------------------ sending
+
+    async def send_action(self, action: Mapping[str, str | Sequence[str]]) -> Reply:
+        """Any action, its reply awaited; ConnectionLost if down (nothing is ever re-sent)."""
+        conn = self.conn
+        if conn is None:
+            raise ConnectionLost(f"{action.get('Action')}: {self.node} not connected")
+        return await conn.send_action(action)
+
+    def enqueue(self, action: act.Action, on_reply: OnReply | None = None) -> None:
+        """Write the action now if nothing is queued before it, else queue it for the send
+        loop. Either way the event path never waits: writing to the transport is buffered."""
+        conn = self.conn
+        if not self.outbox and conn is not None and conn.connected:
+            # Waiting for the send loop's next turn cost tens of ms at 100 calls/s, because it
+            # only runs once the whole AMI read has been handled.
+            self.write(conn, action, on_reply)
+            return
+        if len(self.outbox) >= OUTBOX_MAX:
+            dropped = self.outbox.popleft()
+            log.error("ami_outbox_full", node=self.node, dropped=dropped[0].get("Action"))
+        self.outbox.append((action, on_reply))
+        self._outbox_wake.set()
+
+    def take_unsent(self, action: str) -> list[act.Action]:
+        """Remove the queued actions named `action` from the outbox (they were never written)."""
+        taken = [a for a, _ in self.outbox if a.get("Action") == action]
+        if taken:
+            self.outbox = deque(item for item in self.outbox if item[0].get("Action") != action)
+        return taken
+
+    async def _send_loop(self) -> None:
+        while True:
+            await self._outbox_wake.wait()
+            self._outbox_wake.clear()
+            conn = self.conn
+            while self.outbox and conn is not None and conn.connected:
+                action, on_reply = self.outbox.popleft()
+                self.write(conn, action, on_reply)
+            await asyncio.sleep(0)
+
+    def write(self, conn: AmiConnection, action: act.Action, on_reply: OnReply | None) -> None:
+        # Every reply handler here reads only Response (and Message when it failed), so
+        # replies need no parse; queue_log lines are not urgent and go behind the rest.
+        fut = conn.send_action(action, lite=True, low_priority=action.get("Action") == "QueueLog")
+        fut.add_done_callback(self.reply_handler(action, on_reply))
+
+    def reply_handler(
+        self, action: act.Action, on_reply: OnReply | None
+    ) -> Callable[[asyncio.Future[Reply]], None]:
+        def done(fut: asyncio.Future[Reply]) -> None:
+            exc = fut.exception() if not fut.cancelled() else asyncio.CancelledError()
+            reply = None if exc is not None else fut.result()
+            if isinstance(reply, dict) and reply.get("Response") not in ("Success", "Goodbye"):
+                log.warning(
+                    "ami_action_failed",
+                    node=self.node,
+                    action=action.get("Action"),
+                    message=reply.get("Message", ""),
+                    channel=action.get("Channel", ""),
+                )
+            elif exc is not None and not isinstance(exc, asyncio.CancelledError):
+                log.warning(
+                    "ami_action_unanswered", node=self.node, action=action.get("Action"), error=str(exc)
+                )
+            if on_reply is not None:
+                try:
+                    on_reply(reply, exc)
+                except Exception:
+                    log.exception("ami_reply_handler_failed", node=self.node, action=action.get("Action"))
+
+        return done
+
+    def health(self) -> dict[str, object]:
+        conn = self.conn
+        return {
+            "ready": self.ready,
+            "connected": bool(conn is not None and conn.connected),
+            "connects": self.connects,
+            "outbox": len(self.outbox),
+            "last_error": self.last_error,
+        }

@@ -1,0 +1,211 @@
+"""The core's words: every outcome, reason, trigger and state it speaks of.
+
+Each is a `StrEnum` whose values are the strings stored in SQL, written to logs and
+published over MQTT, so rows and lines stay the same while code compares members.
+Consumers (store, reports, simulator, metrics, omni, adapters) import these instead of
+spelling the strings again.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    """How one interaction's visit to one queue ended (`InteractionFinished.outcome`)."""
+
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"
+    ABANDONED_RINGING = "abandoned_ringing"
+    OVERFLOWED = "overflowed"
+    """Left by an exit to another queue; the visit there follows."""
+    MOVED = "moved"
+    """A supervisor moved it to another queue while it waited."""
+    TRANSFERRED = "transferred"
+    """An agent handed it on after talking to it."""
+    TIMED_OUT = "timed_out"
+    """Waited `max_wait_s` (the exit reason is `max_wait`)."""
+    MAX_LENGTH = "max_length"
+    EMPTY = "empty"
+    QUEUE_REMOVED = "queue_removed"
+    OVERFLOW_LOOP = "overflow_loop"
+
+
+ANSWERED_OUTCOMES = frozenset({Outcome.ANSWERED, Outcome.TRANSFERRED})
+"""An agent talked to the caller in this visit."""
+ABANDONED_OUTCOMES = frozenset({Outcome.ABANDONED, Outcome.ABANDONED_RINGING})
+"""The caller went away before an agent answered."""
+CONTINUING_OUTCOMES = frozenset({Outcome.OVERFLOWED, Outcome.MOVED, Outcome.TRANSFERRED})
+"""The visit ended but the interaction goes on in another queue (or with another agent)."""
+
+
+class ExitReason(StrEnum):
+    """Why the core took an interaction out of its queue (`ExitInteraction.reason`)."""
+
+    MAX_WAIT = "max_wait"
+    MAX_LENGTH = "max_length"
+    EMPTY = "empty"
+    QUEUE_REMOVED = "queue_removed"
+    OVERFLOW_LOOP = "overflow_loop"
+    """An exit to another queue was refused: the interaction overflowed too often."""
+
+
+EXIT_OUTCOME: dict[ExitReason, Outcome] = {
+    ExitReason.MAX_WAIT: Outcome.TIMED_OUT,
+    ExitReason.MAX_LENGTH: Outcome.MAX_LENGTH,
+    ExitReason.EMPTY: Outcome.EMPTY,
+    ExitReason.QUEUE_REMOVED: Outcome.QUEUE_REMOVED,
+    ExitReason.OVERFLOW_LOOP: Outcome.OVERFLOW_LOOP,
+}
+"""The outcome of a visit that ends by an exit (not to another queue)."""
+
+
+class CancelReason(StrEnum):
+    """Why an agent stops being offered an interaction (`CancelOffer.reason`)."""
+
+    TIMEOUT = "timeout"
+    """Nobody said whether the agent answered in time (ring timeout plus grace)."""
+    CALLER_GONE = "caller_gone"
+    AGENT_LOGGED_OUT = "agent_logged_out"
+    MAX_WAIT = "max_wait"
+    """Used by the app_queue model, which times callers out while they ring an agent."""
+
+
+class DeclineReason(StrEnum):
+    """Why an offer was not taken (`OfferDeclined.reason`, told by an adapter)."""
+
+    NO_ANSWER = "no_answer"
+    REJECTED = "rejected"
+    BUSY = "busy"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+
+
+class QueueReason(StrEnum):
+    """Why an interaction (re)joins a queue or a step of it (`InteractionQueued.reason`)."""
+
+    ARRIVED = "arrived"
+    RETURNED = "returned"
+    """Back at its old place after an offer that was not taken."""
+    REBUILT = "rebuilt"
+    """Placed again after the centre's configuration changed."""
+    ESCALATED = "escalated"
+    MOVED = "moved"
+    OVERFLOWED = "overflowed"
+    TRANSFERRED = "transferred"
+    TRANSFERRED_TO_AGENT = "transferred_to_agent"
+    DIRECT_FALLBACK = "direct_fallback"
+    """The named agent did not take it in time; it now waits in the queue."""
+    REPRIORITISED = "reprioritised"
+    """A supervisor changed its priority: same visit and step, another place."""
+
+
+ENTRY_REASONS = frozenset(
+    {QueueReason.ARRIVED, QueueReason.MOVED, QueueReason.OVERFLOWED, QueueReason.TRANSFERRED}
+)
+"""A new visit to a queue starts (not a return, escalation or rebuild of one under way)."""
+
+
+class Trigger(StrEnum):
+    """What made the core decide an offer (`Explanation.trigger`)."""
+
+    ARRIVAL = "arrival"
+    AGENT_FREE = "agent_free"
+    ESCALATION = "escalation"
+    RETURNED = "returned"
+    RETRY = "retry"
+    REBALANCE = "rebalance"
+    DIRECT = "direct"
+    MOVED = "moved"
+    OVERFLOWED = "overflowed"
+    TRANSFERRED = "transferred"
+    DIRECT_FALLBACK = "direct_fallback"
+    REPRIORITISED = "reprioritised"
+    APP_QUEUE = "app_queue"
+    """Offers of the app_queue model the simulator compares the core with."""
+
+
+QUEUED_TRIGGER: dict[QueueReason, Trigger] = {
+    QueueReason.ARRIVED: Trigger.ARRIVAL,
+    QueueReason.RETURNED: Trigger.RETURNED,
+    QueueReason.REBUILT: Trigger.REBALANCE,
+    QueueReason.ESCALATED: Trigger.ESCALATION,
+    QueueReason.MOVED: Trigger.MOVED,
+    QueueReason.OVERFLOWED: Trigger.OVERFLOWED,
+    QueueReason.TRANSFERRED: Trigger.TRANSFERRED,
+    QueueReason.TRANSFERRED_TO_AGENT: Trigger.DIRECT,
+    QueueReason.DIRECT_FALLBACK: Trigger.DIRECT_FALLBACK,
+    QueueReason.REPRIORITISED: Trigger.REPRIORITISED,
+}
+"""The trigger of the offer made right after an interaction joins its queue."""
+
+
+class TimerKind(StrEnum):
+    OFFER = "offer"
+    """An offer nobody answered for: give the interaction back."""
+    STEP = "step"
+    """The next escalation step is due."""
+    MAX_WAIT = "max_wait"
+    RETRY = "retry"
+    """An agent's exclusion after a miss runs out: look again."""
+    DIRECT = "direct"
+    """The named agent of a transfer did not take it in time."""
+    WRAP = "wrap"
+    PAUSE = "pause"
+    """A pause with a maximum runs out."""
+
+
+class RejectCode(StrEnum):
+    """Why the core refused an event (`EventRejected.code`; `reason` says it for people)."""
+
+    UNKNOWN_EVENT = "unknown_event"
+    UNKNOWN_AGENT = "unknown_agent"
+    UNKNOWN_INTERACTION = "unknown_interaction"
+    UNKNOWN_QUEUE = "unknown_queue"
+    ALREADY_KNOWN = "already_known"
+    """An interaction arrived under an id the core already routes."""
+    LOGGED_OUT = "logged_out"
+    LOGGED_IN = "logged_in"
+    """A stored session is restored only into a logged-out agent."""
+    BAD_SKILLS = "bad_skills"
+    NO_PENDING_OFFER = "no_pending_offer"
+    NOT_WAITING = "not_waiting"
+    NOT_CONNECTED = "not_connected"
+    WRONG_CHANNEL = "wrong_channel"
+    ALREADY_HOLDS = "already_holds"
+    NO_CAPACITY = "no_capacity"
+    BAD_CONFIG = "bad_config"
+    NOT_MODELLED = "not_modelled"
+    """The app_queue model has no counterpart for this event."""
+
+
+class Presence(StrEnum):
+    """Whether an agent is logged in and takes work; the state is derived from it."""
+
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    PAUSED = "paused"
+
+
+class AgentState(StrEnum):
+    """What supervisors see; derived from presence and the work an agent holds."""
+
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    RESERVED = "reserved"
+    BUSY = "busy"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+class Stage(StrEnum):
+    """Where an interaction is in the core."""
+
+    WAITING = "waiting"
+    OFFERED = "offered"
+    CONNECTED = "connected"
+    DONE = "done"
+
+
+CALLER_HANGUP = "caller_hangup"
+"""Disposition of a connected interaction the caller's side ended."""

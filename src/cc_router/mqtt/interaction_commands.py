@@ -1,0 +1,96 @@
+"""Supervisor commands on one interaction: `{prefix}/interactions/{interaction_id}/command`.
+
+Payload (JSON object):
+    {"action": "priority", "priority": 5,
+     "token": "...",           # the control API token (`http.token` / CC_ROUTER_API_TOKEN)
+     "request_id": "..."}      # optional; echoed in the result
+
+These are supervisor actions, so they need the control API token whatever the broker's
+ACLs say; an agent's desktop has no business re-ordering callers. With no token
+configured they are refused, as over HTTP.
+
+Each command gets one result on `{prefix}/interactions/{interaction_id}/result`:
+    {"ok": true, "action": "priority", "interaction_id": ..., "priority": 5, "position": 1, ...}
+    {"ok": false, "error": "why", "interaction_id": ..., "action": ... | null, "request_id": ...}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from cc_router.core import commands as cmd
+from cc_router.core import events as ev
+from cc_router.core.router import Router
+from cc_router.mqtt.agent_commands import MAX_PAYLOAD, CommandError, check_token
+
+PRIORITY_LIMIT = 1000
+"""Same bounds as the HTTP body."""
+
+
+class InteractionCommand(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["priority"]
+    priority: int = Field(ge=-PRIORITY_LIMIT, le=PRIORITY_LIMIT, strict=True)
+    token: SecretStr | None = None
+    request_id: str | None = Field(default=None, max_length=128)
+
+
+def _decode(payload: bytes) -> dict[str, Any]:
+    if len(payload) > MAX_PAYLOAD:
+        raise CommandError(f"payload too large ({len(payload)} bytes, at most {MAX_PAYLOAD})")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CommandError(f"payload is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise CommandError("payload must be a JSON object")
+    return data
+
+
+def parse(data: dict[str, Any]) -> InteractionCommand:
+    try:
+        return InteractionCommand.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors()
+        )
+        raise CommandError(f"invalid command: {problems}") from None
+
+
+def execute(
+    router: Router,
+    submit: Callable[[ev.Event], Sequence[cmd.Command]],
+    api_token: SecretStr | None,
+    interaction_id: str,
+    payload: bytes,
+) -> dict[str, Any]:
+    """Parse, authorise and carry out one command; the result payload, never an exception."""
+    result: dict[str, Any] = {"interaction_id": interaction_id, "action": None, "request_id": None}
+    try:
+        data = _decode(payload)
+        rid = data.get("request_id")
+        result["request_id"] = rid[:128] if isinstance(rid, str) else None
+        token = data.get("token")
+        # The token first: without it nobody learns whether the interaction or body is valid.
+        check_token(SecretStr(token) if isinstance(token, str) else None, api_token)
+        command = parse(data)
+        result["action"] = command.action
+        if interaction_id not in router.interactions:
+            raise CommandError(f"unknown interaction {interaction_id!r}")
+        event = ev.InteractionPriorityChanged(interaction_id, command.priority)
+        for c in submit(event):
+            if isinstance(c, cmd.EventRejected) and c.event is event:
+                raise CommandError(c.reason)
+    except CommandError as exc:
+        return {"ok": False, "error": str(exc), **result}
+    return {
+        "ok": True,
+        **result,
+        "priority": command.priority,
+        "position": router.position(interaction_id),
+    }

@@ -1,0 +1,94 @@
+"""The writer's journal: rows accepted but not committed when the process died are
+written by the next start, exactly once, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cc_router.store import StoreWriter
+from cc_router.store.journal import Journal, read_records
+from cc_router.store.session_tables import journal_marks
+from cc_router.store.tables import agent_states, decisions, interactions
+from tests.store.factories import T0, finished, offer, state
+
+
+async def _count(engine: AsyncEngine, table: object) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
+
+
+def _crash(writer: StoreWriter) -> None:
+    """What SIGKILL leaves: the journal file as written, its lock released, no close()."""
+    assert writer.journal is not None
+    os.close(writer.journal._fd)
+
+
+@pytest.mark.asyncio
+async def test_replay_writes_exactly_what_was_not_committed(engine: AsyncEngine, tmp_path: Path) -> None:
+    jdir = tmp_path / "journal"
+    w1 = StoreWriter("unused://", engine=engine, journal=Journal(jdir))
+    w1.submit([finished("i1"), offer("i1"), state("a1", "ready", T0, "logged_out", T0)], T0)
+    w1.submit([finished("i2")], T0 + 1)
+    await w1.flush()  # committed, with the mark
+    w1.submit([finished("i3"), offer("i3", n=3)], T0 + 2)
+    w1.submit([state("a1", "busy", T0 + 3, "ready", T0)], T0 + 3)
+    _crash(w1)
+
+    w2 = StoreWriter("unused://", engine=engine)
+    assert await w2.replay(jdir) == 3
+    assert await _count(engine, interactions) == 3
+    assert await _count(engine, decisions) == 2
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(agent_states).order_by(agent_states.c.started_at))).all()
+    assert [(r.state, r.ended_at is None) for r in rows] == [("ready", False), ("busy", True)]
+    assert list(jdir.glob("*.journal")) == []
+    assert await _count(engine, journal_marks) == 0
+    # Nothing left to do the second time.
+    assert await StoreWriter("unused://", engine=engine).replay(jdir) == 0
+    assert await _count(engine, interactions) == 3
+
+
+@pytest.mark.asyncio
+async def test_a_live_processs_journal_is_left_alone(engine: AsyncEngine, tmp_path: Path) -> None:
+    jdir = tmp_path / "journal"
+    live = StoreWriter("unused://", engine=engine, journal=Journal(jdir))
+    live.submit([finished("i1")], T0)
+    assert await StoreWriter("unused://", engine=engine).replay(jdir) == 0
+    assert await _count(engine, interactions) == 0
+    await live.close()
+    assert await _count(engine, interactions) == 1
+    assert list(jdir.glob("*.journal")) == []  # a clean stop leaves no journal behind
+
+
+@pytest.mark.asyncio
+async def test_a_torn_last_record_is_ignored(engine: AsyncEngine, tmp_path: Path) -> None:
+    jdir = tmp_path / "journal"
+    w1 = StoreWriter("unused://", engine=engine, journal=Journal(jdir))
+    w1.submit([finished("i1")], T0)
+    w1.submit([finished("i2")], T0)
+    assert w1.journal is not None
+    path = w1.journal.path
+    _crash(w1)
+    data = path.read_bytes()
+    path.write_bytes(data[:-7])  # the second record cut short
+    assert [seq for seq, _ in read_records(path)] == [1]
+    assert await StoreWriter("unused://", engine=engine).replay(jdir) == 1
+    assert await _count(engine, interactions) == 1
+
+
+@pytest.mark.asyncio
+async def test_batches_end_on_record_boundaries(engine: AsyncEngine, tmp_path: Path) -> None:
+    jdir = tmp_path / "journal"
+    w1 = StoreWriter("unused://", engine=engine, batch_size=2, journal=Journal(jdir))
+    for n in range(5):
+        w1.submit([finished(f"i{n}a"), finished(f"i{n}b"), finished(f"i{n}c")], T0 + n)
+    await w1._flush_batch()
+    assert await _count(engine, interactions) == 3  # one whole record, not 2 of 3
+    _crash(w1)
+    assert await StoreWriter("unused://", engine=engine).replay(jdir) == 12
+    assert await _count(engine, interactions) == 15
