@@ -23,6 +23,7 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 
 if TYPE_CHECKING:
+    from cc_router.accounts.book import AccountBook
     from cc_router.core.estimate import Estimator
     from cc_router.live import LiveView
 
@@ -95,6 +96,8 @@ class Parts:
     """The one live view HTTP, MQTT and the terminal share (`LiveView.attach`)."""
     expected_wait: Estimator | None = None
     """Expected waits for the live view, the API and announcements (`live.expected_wait`)."""
+    accounts: AccountBook | None = None
+    """Users, roles and login sessions (`accounts.attach`); absent: the machine token only."""
 
 
 @dataclass

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cc_router.accounts.attach import attach as attach_accounts
+from cc_router.accounts.attach import routes as account_routes
+from cc_router.accounts.book import AccountBook
 from cc_router.adapters import ami
 from cc_router.adapters.ami import AmiNode
 from cc_router.config import Config, environment
+from cc_router.desk.attach import build as build_desk
+from cc_router.desk.attach import install as install_desk
+from cc_router.desk.hub import DesktopHub
 from cc_router.ha.attach import LeaderWatch
 from cc_router.ha.attach import attach as attach_ha
 from cc_router.http import HttpComponent, attach_http
@@ -55,6 +61,8 @@ class Built:
     mqtt: MqttComponent | None
     omni: Omni
     leader: LeaderWatch
+    accounts: AccountBook
+    desk: DesktopHub
 
 
 def store_url(config: Config, override: str | None = None) -> str:
@@ -86,8 +94,14 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     # routes; they share the store's engine, whose component migrates the schema.
     omni = build_omni(service, writer.engine, migrate_schema=False)
 
-    # --- HTTP: (surfaces) API, wallboard, metrics, health, task routes
-    http = attach_http(service, routes=omni.routes())
+    # --- accounts: (surfaces) users, roles, login sessions for the API and the desktop
+    book = attach_accounts(service, writer.engine)
+
+    # --- agent desktop: (surfaces) /agent, its stream and actions; its hub is fed below
+    hub, desk_routes = build_desk(service, writer.engine, omni, nodes)
+
+    # --- HTTP: (surfaces) API, wallboard, metrics, health, task, login and desktop routes
+    http = attach_http(service, routes=[*omni.routes(), *account_routes(book), *desk_routes])
 
     # --- MQTT: (surfaces) agent desktops, state topics; only when mqtt.enabled
     mqtt = attach_mqtt(service)
@@ -95,9 +109,12 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     # --- omnichannel: sink, component, and hooks onto MQTT and the AMI nodes
     install_omni(service, omni, mqtt=mqtt, nodes=nodes)
 
+    # --- agent desktop: after omnichannel, so the hub sees offers once the task board has
+    install_desk(service, hub)
+
     # --- surviving restarts: leadership, the writer's journal, durable agent sessions
     leader = attach_ha(service, url, writer, http)
-    return Built(service, writer, nodes, http, mqtt, omni, leader)
+    return Built(service, writer, nodes, http, mqtt, omni, leader, book, hub)
 
 
 def build_service(config: Config, *, store_url_override: str | None = None) -> Service:

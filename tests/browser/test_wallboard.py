@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Page
 
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
-from tests.browser.cdp import CHROMIUM, open_page
 from tests.http.centre import CENTRE_YAML, load, make_service, running
 
 BLENDED = CENTRE_YAML.replace(
@@ -23,7 +22,9 @@ BLENDED = CENTRE_YAML.replace(
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+async def wait_for(page: Page, expression: str, timeout: float = 5.0) -> None:
+    await page.wait_for_function(expression, timeout=timeout * 1000)
 
 
 def _waiting(queue: str) -> str:
@@ -52,8 +53,7 @@ def _set_filter(element: str, value: str) -> str:
     )
 
 
-async def test_wallboard_follows_events(tmp_path: Path) -> None:
-    assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists(), "apt-get install -y chromium"
+async def test_wallboard_follows_events(tmp_path: Path, page: Page, artifacts: Path) -> None:
     path = tmp_path / "centre.yaml"
     path.write_text(BLENDED, encoding="utf-8")
     service = make_service(load(path), clock=time.time)  # type: ignore[arg-type]
@@ -62,79 +62,81 @@ async def test_wallboard_follows_events(tmp_path: Path) -> None:
     service.submit(ev.AgentPaused("1003", "培训 training"))
     service.submit(ev.AgentPaused("1001", "lunch"))
 
-    async with running(service) as (base, _), open_page(f"{base}/") as page:
-        await page.wait_for("document.body.dataset.version !== undefined")
+    async with running(service) as (base, _):
+        await page.goto(f"{base}/")
+        await wait_for(page, "document.body.dataset.version !== undefined")
         for chat in ("m1", "m2"):  # 2001 takes two chats
             out = service.submit(ev.InteractionArrived(chat, "chat_zh", caller="wx:openid-7"))
             offer = next(c for c in out if isinstance(c, cmd.Offer))
             service.submit(ev.OfferAccepted(offer.interaction_id, offer.agent_id))
-        assert await page.eval(_waiting("billing")) == "0"
-        assert "张伟" in await page.eval("document.getElementById('agents').textContent")
+        assert await page.evaluate(_waiting("billing")) == "0"
+        assert "张伟" in await page.evaluate("document.getElementById('agents').textContent")
 
         service.submit(ev.InteractionArrived("c1", "billing", caller="13800138000"))
         service.submit(ev.InteractionArrived("c2", "billing", caller="13900139000"))
-        await page.wait_for(f"{_waiting('billing')} === '2'", timeout=1.5)
+        await wait_for(page, f"{_waiting('billing')} === '2'", timeout=1.5)
         # Both billing agents are paused: no expected wait can be given.
-        assert await page.eval(_queue_field("billing", "ewt")) == "–"
+        assert await page.evaluate(_queue_field("billing", "ewt")) == "–"
 
         # 1001 comes back from lunch: offered c1, answers; billing drops to one waiting.
         out = service.submit(ev.AgentUnpaused("1001"))
         offer = next(c for c in out if isinstance(c, cmd.Offer))
         assert offer.agent_id == "1001"
-        await page.wait_for(f"{_agent_state('1001')} === 'reserved'", timeout=1.5)
+        await wait_for(page, f"{_agent_state('1001')} === 'reserved'", timeout=1.5)
         service.submit(ev.OfferAccepted(offer.interaction_id, "1001"))
-        await page.wait_for(f"{_waiting('billing')} === '1'", timeout=1.5)
+        await wait_for(page, f"{_waiting('billing')} === '1'", timeout=1.5)
         # 1001 now talks, c2 waits: a new caller would have c2 and then itself to wait for,
         # one (default) talk time each.
-        await page.wait_for(f"{_queue_field('billing', 'ewt')} === '6:00'", timeout=1.5)
-        await page.wait_for(f"{_agent_state('1001')} === 'busy'", timeout=1.5)
+        await wait_for(page, f"{_queue_field('billing', 'ewt')} === '6:00'", timeout=1.5)
+        await wait_for(page, f"{_agent_state('1001')} === 'busy'", timeout=1.5)
         service.submit(ev.InteractionArrived("c3", "sales", caller="13700137000", priority=1))
-        await page.wait_for(f"{_agent_state('1002')} === 'reserved'", timeout=1.5)
+        await wait_for(page, f"{_agent_state('1002')} === 'reserved'", timeout=1.5)
 
-        tiles = await page.eval("document.querySelectorAll('.tile').length")
+        tiles = await page.evaluate("document.querySelectorAll('.tile').length")
         assert tiles == 3
 
         # Channel strip: all five channels; slots in use over capacity of logged-in agents.
-        chans = await page.eval("[...document.querySelectorAll('.chan')].map(e => e.dataset.channel).join()")
+        chans = await page.evaluate(
+            "[...document.querySelectorAll('.chan')].map(e => e.dataset.channel).join()"
+        )
         assert chans == "voice,chat,email,sms,fax"
-        await page.wait_for(f"{_channel('chat', 'slots')} === '2/3 slots'", timeout=1.5)
+        await wait_for(page, f"{_channel('chat', 'slots')} === '2/3 slots'", timeout=1.5)
         # 1001 on a call (1 of 4 voice slots; 1002's offer holds none until answered).
-        await page.wait_for(f"{_channel('voice', 'slots')} === '1/4 slots'", timeout=1.5)
-        assert await page.eval(_channel("voice", "waiting")) == "1"
-        assert "2 offered2 answered0 abandoned" in await page.eval(_channel("chat", "today"))
+        await wait_for(page, f"{_channel('voice', 'slots')} === '1/4 slots'", timeout=1.5)
+        assert await page.evaluate(_channel("voice", "waiting")) == "1"
+        assert "2 offered2 answered0 abandoned" in await page.evaluate(_channel("chat", "today"))
         load_2001 = 'document.querySelector(\'[data-agent="2001"] [data-field="load"]\').textContent'
-        assert await page.eval(load_2001) == "voice 0/1 · chat 2/3"
-        assert await page.eval(_agent_state("2001")) == "busy"
+        assert await page.evaluate(load_2001) == "voice 0/1 · chat 2/3"
+        assert await page.evaluate(_agent_state("2001")) == "busy"
         # Not ready first, longest in that state first.
-        assert (await page.eval(SHOWN_AGENTS)).startswith("1003,")
+        assert (await page.evaluate(SHOWN_AGENTS)).startswith("1003,")
         # Time in state ticks client-side.
-        await page.wait_for(
+        await wait_for(
+            page,
             "[...document.querySelectorAll('.agent [data-field=time]')].some(e => e.textContent === '0:01')",
             timeout=3,
         )
-        await page.screenshot(ARTIFACTS / "wallboard.png")
+        await page.screenshot(path=artifacts / "wallboard.png")
 
         # Filters choose the page server-side: paused only, then a search, then all again.
-        await page.eval(_set_filter("f-state", "paused"))
-        await page.wait_for(f"{SHOWN_AGENTS} === '1003'", timeout=2)
-        assert await page.eval("document.getElementById('agent-count').textContent") == "1"
-        await page.eval(_set_filter("f-state", ""))
-        await page.eval(
+        await page.evaluate(_set_filter("f-state", "paused"))
+        await wait_for(page, f"{SHOWN_AGENTS} === '1003'", timeout=2)
+        assert await page.evaluate("document.getElementById('agent-count').textContent") == "1"
+        await page.evaluate(_set_filter("f-state", ""))
+        await page.evaluate(
             "(() => { const e = document.getElementById('f-search'); e.value = '王';"
             " e.dispatchEvent(new Event('input')); return true; })()"
         )
-        await page.wait_for(f"{SHOWN_AGENTS} === '1002'", timeout=2)
-        await page.eval(
+        await wait_for(page, f"{SHOWN_AGENTS} === '1002'", timeout=2)
+        await page.evaluate(
             "(() => { const e = document.getElementById('f-search'); e.value = '';"
             " e.dispatchEvent(new Event('input')); return true; })()"
         )
-        await page.wait_for(f"{SHOWN_AGENTS}.split(',').length === 4", timeout=2)
+        await wait_for(page, f"{SHOWN_AGENTS}.split(',').length === 4", timeout=2)
 
         # A narrow laptop window: tiles stack, nothing overflows sideways.
-        await page.call(
-            "Emulation.setDeviceMetricsOverride", width=800, height=900, deviceScaleFactor=1, mobile=False
-        )
-        overflow = await page.eval("document.documentElement.scrollWidth > window.innerWidth + 1")
+        await page.set_viewport_size({"width": 800, "height": 900})
+        overflow = await page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1")
         assert not overflow
-        await page.screenshot(ARTIFACTS / "wallboard-narrow.png")
-    assert (ARTIFACTS / "wallboard.png").stat().st_size > 10_000
+        await page.screenshot(path=artifacts / "wallboard-narrow.png")
+    assert (artifacts / "wallboard.png").stat().st_size > 10_000

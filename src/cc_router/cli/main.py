@@ -23,6 +23,7 @@ _FEATURES = (
     "cc_router.cli.demo_cmds",
     "cc_router.cli.campaign_cmds",
     "cc_router.cli.sim_cmds",
+    "cc_router.cli.users_cmds",
 )
 
 for _name in _FEATURES:

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from cc_router.config.desk import AccountsConfig, DispositionSet, PauseReasonConfig
 from cc_router.core import expr
 from cc_router.core.spec import CentreSpec, Channel, ExitKind, ExitTarget, Strategy
 from cc_router.url_redaction import redact_url
@@ -509,8 +510,27 @@ class Config(_Model):
     wallboard: WallboardConfig = Field(default_factory=WallboardConfig)
     campaigns: list[CampaignConfig] = Field(default_factory=list)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    accounts: AccountsConfig = Field(default_factory=AccountsConfig)
+    pause_reasons: list[PauseReasonConfig] = Field(
+        default_factory=list, description="Reasons the desktop offers; none: free text."
+    )
+    dispositions: dict[Id, DispositionSet] = Field(
+        default_factory=dict, description="Queue name -> wrap-up codes for its interactions."
+    )
 
     _source: str = PrivateAttr("<config>")
+
+    @model_validator(mode="after")
+    def _desk_codes_fit(self) -> Self:
+        queues = {q.name for q in self.queues}
+        unknown = sorted(set(self.dispositions) - queues)
+        if unknown:
+            raise ValueError(f"dispositions: unknown queue {', '.join(unknown)} (not under queues)")
+        codes = [r.code for r in self.pause_reasons]
+        dup = sorted({c for c in codes if codes.count(c) > 1})
+        if dup:
+            raise ValueError(f"pause_reasons: code {', '.join(dup)} given more than once")
+        return self
 
     @property
     def source(self) -> str:

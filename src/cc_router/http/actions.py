@@ -18,12 +18,13 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from cc_router.accounts.roles import Role
 from cc_router.config import ConfigError, load_config, summary
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core import expr
 from cc_router.core.spec import StepSpec
-from cc_router.http.auth import check_action
+from cc_router.http.auth import authenticate, authorise, check_action, forbidden, not_leading
 from cc_router.http.bodies import MoveBody, PauseBody, PriorityBody, QueuePatch, SkillsBody
 from cc_router.http.context import HttpContext
 
@@ -106,19 +107,19 @@ async def _agent_action(request: Request, ctx: HttpContext, action: str) -> JSON
 
 
 async def agent_pause(request: Request) -> JSONResponse:
-    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "pause"))
+    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "pause"), agent=True)
 
 
 async def agent_unpause(request: Request) -> JSONResponse:
-    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "unpause"))
+    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "unpause"), agent=True)
 
 
 async def agent_login(request: Request) -> JSONResponse:
-    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "login"))
+    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "login"), agent=True)
 
 
 async def agent_logout(request: Request) -> JSONResponse:
-    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "logout"))
+    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "logout"), agent=True)
 
 
 async def agent_skills(request: Request) -> JSONResponse:
@@ -134,7 +135,7 @@ async def agent_skills(request: Request) -> JSONResponse:
         _log_action(request, "skills", agent_id=aid, skills=dict(body.root))
         return JSONResponse({"ok": True, "agent": ctx.live.agent(aid)})
 
-    return await _guarded(request, act)
+    return await _guarded(request, act, agent=True)
 
 
 async def queue_patch(request: Request) -> JSONResponse:
@@ -167,7 +168,7 @@ async def queue_patch(request: Request) -> JSONResponse:
         _log_action(request, "queue_changed", queue=name, fields=sorted(changes))
         return JSONResponse({"ok": True, "queue": ctx.live.queue(name)})
 
-    return await _guarded(request, act)
+    return await _guarded(request, act, queues=[str(request.path_params["name"])])
 
 
 async def interaction_move(request: Request) -> JSONResponse:
@@ -178,11 +179,19 @@ async def interaction_move(request: Request) -> JSONResponse:
         body = await parse_body(request, MoveBody)
         if body.queue not in ctx.service.router.queues:
             raise HttpError(422, f"unknown queue {body.queue!r}")
+        # Both ends must be within a supervisor's scope: the queue it leaves and the one it joins.
+        here = ctx.service.router.interactions[iid].queue.spec.name
+        who = authenticate(request, ctx.service)
+        denied = (
+            who if isinstance(who, JSONResponse) else authorise(ctx.service, who, queues=[here, body.queue])
+        )
+        if denied is not None:
+            raise HttpError(denied.status_code, json.loads(bytes(denied.body))["error"])
         _submit(ctx, ev.InteractionMoved(iid, body.queue))
         _log_action(request, "move", interaction_id=iid, queue=body.queue)
         return JSONResponse({"ok": True, "position": ctx.service.router.position(iid), "queue": body.queue})
 
-    return await _guarded(request, act)
+    return await _guarded(request, act, any_supervisor=True)
 
 
 async def interaction_priority(request: Request) -> JSONResponse:
@@ -191,13 +200,18 @@ async def interaction_priority(request: Request) -> JSONResponse:
         if iid not in ctx.service.router.interactions:
             raise HttpError(404, f"unknown interaction {iid!r}")
         body = await parse_body(request, PriorityBody)
+        here = ctx.service.router.interactions[iid].queue.spec.name
+        who = authenticate(request, ctx.service)
+        denied = who if isinstance(who, JSONResponse) else authorise(ctx.service, who, queues=[here])
+        if denied is not None:
+            raise HttpError(denied.status_code, json.loads(bytes(denied.body))["error"])
         _submit(ctx, ev.InteractionPriorityChanged(iid, body.priority))
         _log_action(request, "priority", interaction_id=iid, priority=body.priority)
         return JSONResponse(
             {"ok": True, "priority": body.priority, "position": ctx.service.router.position(iid)}
         )
 
-    return await _guarded(request, act)
+    return await _guarded(request, act, any_supervisor=True)
 
 
 async def config_reload(request: Request) -> JSONResponse:
@@ -226,9 +240,33 @@ async def config_reload(request: Request) -> JSONResponse:
     return await _guarded(request, act)
 
 
-async def _guarded(request: Request, act: Any) -> JSONResponse:
+async def _guarded(
+    request: Request,
+    act: Any,
+    *,
+    agent: bool = False,
+    queues: list[str] | None = None,
+    any_supervisor: bool = False,
+) -> JSONResponse:
+    """Authorise, then act. `agent`: the path's agent is the target (agents may act on
+    themselves); `queues`: these queues are; `any_supervisor`: `act` checks the targets
+    itself once it knows them; none of these: admin only."""
     ctx: HttpContext = request.app.state.ctx
-    denied = check_action(request, ctx.service)
+    if agent:
+        aid = str(request.path_params["agent_id"])
+        if aid not in ctx.service.router.agents:
+            return JSONResponse({"error": f"unknown agent {aid!r}"}, status_code=404)
+        denied = check_action(request, ctx.service, agent_id=aid)
+    elif any_supervisor:
+        who = authenticate(request, ctx.service)
+        if isinstance(who, JSONResponse):
+            denied = who
+        elif who.role in (Role.ADMIN, Role.SUPERVISOR):
+            denied = not_leading(ctx.service)
+        else:
+            denied = forbidden(f"{who.user} ({who.role.value}) may not do this")
+    else:
+        denied = check_action(request, ctx.service, queues=queues or ())
     if denied is not None:
         return denied
     try:

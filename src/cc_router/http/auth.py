@@ -1,20 +1,46 @@
-"""Bearer-token checks for the control API.
+"""Who may call the HTTP API: bearer tokens resolved to a principal, then checked by role.
 
-Supervisor actions always need the token; with none configured they are refused (403)
-rather than left open, since an open control API on a call-centre floor is worse than a
-missing feature. Reads need it only with `http.reads_need_token`; browsers' EventSource
-cannot send headers, so reads also accept `?token=`.
+Two kinds of token: the configured `http.token` (the admin's machine token, as before) and
+session tokens from `POST /api/auth/login` (see `cc_router.accounts`). Actions always need
+one; with neither a machine token nor accounts they are refused (403) rather than left
+open, since an open control API on a call-centre floor is worse than a missing feature.
+
+Reads need a token when `http.reads_need_token` is set or the server listens beyond
+loopback (callers' numbers and names are personal data). Browsers' EventSource cannot
+send headers, so reads also accept `?token=`.
 """
 
 from __future__ import annotations
 
-import hmac
+import ipaddress
+from collections.abc import Iterable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from cc_router.accounts.access import (
+    account_book,
+    configured_token,
+    control_possible,
+    refusal,
+    resolve,
+)
+from cc_router.accounts.roles import Principal
 from cc_router.config import environment
 from cc_router.service import Service
+
+__all__ = [
+    "account_book",
+    "authenticate",
+    "authorise",
+    "check_action",
+    "check_read",
+    "configured_token",
+    "forbidden",
+    "not_leading",
+    "read_principal",
+    "resolve",
+]
 
 NO_TOKEN_MESSAGE = (
     "supervisor actions are disabled: no API token is configured. Set http.token in the "
@@ -22,11 +48,7 @@ NO_TOKEN_MESSAGE = (
 )
 
 
-def configured_token(service: Service) -> str | None:
-    return environment.api_token(service.config.http.token)
-
-
-def _presented(request: Request, allow_query: bool) -> str | None:
+def presented_token(request: Request, allow_query: bool) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -40,17 +62,77 @@ def _unauthorized(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
 
-def check_action(request: Request, service: Service) -> JSONResponse | None:
-    """None when the request may change state, else the error response to send."""
-    token = configured_token(service)
-    if token is None:
-        return JSONResponse({"error": NO_TOKEN_MESSAGE}, status_code=403)
-    given = _presented(request, allow_query=False)
+def forbidden(message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=403)
+
+
+def authenticate(
+    request: Request, service: Service, *, allow_query: bool = False
+) -> Principal | JSONResponse:
+    """The caller's principal, or the 401/403 response to send."""
+    if not control_possible(service):
+        return forbidden(NO_TOKEN_MESSAGE)
+    given = presented_token(request, allow_query)
     if given is None:
         return _unauthorized("missing bearer token (header 'Authorization: Bearer <token>')")
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        return _unauthorized("wrong token")
-    return not_leading(service)
+    p = resolve(service, given)
+    if p is None:
+        return _unauthorized("wrong or expired token")
+    return p
+
+
+def authorise(
+    service: Service, p: Principal, *, agent_id: str | None = None, queues: Iterable[str] = ()
+) -> JSONResponse | None:
+    """None when `p` may act on the agent and every queue named; no target: admin only."""
+    why = refusal(service, p, agent_id=agent_id, queues=queues)
+    return None if why is None else forbidden(why)
+
+
+def check_action(
+    request: Request,
+    service: Service,
+    *,
+    agent_id: str | None = None,
+    queues: Iterable[str] = (),
+) -> JSONResponse | None:
+    """None when the request may change state, else the error response to send: 401/403
+    for who is asking, then 503 while this router is not the one routing."""
+    p = authenticate(request, service)
+    if isinstance(p, JSONResponse):
+        return p
+    return authorise(service, p, agent_id=agent_id, queues=queues) or not_leading(service)
+
+
+def listens_beyond_loopback(service: Service) -> bool:
+    host = service.config.http.host
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True  # a name, or "" / "0.0.0.0"-like wildcards: assume reachable
+
+
+def reads_need_login(service: Service) -> bool:
+    return service.config.http.reads_need_token or listens_beyond_loopback(service)
+
+
+def read_principal(request: Request, service: Service) -> Principal | JSONResponse | None:
+    """The reader (None: anonymous reads allowed here), or the 401 to send."""
+    given = presented_token(request, allow_query=True)
+    if given is not None:
+        p = resolve(service, given)
+        if p is not None:
+            return p
+    if not reads_need_login(service):
+        return None
+    if not control_possible(service):
+        # Nothing could ever log in: keep the old rule (reads open without any token).
+        return None
+    if given is None:
+        return _unauthorized("reads need a login (bearer header or ?token=)")
+    return _unauthorized("wrong or expired token")
 
 
 def not_leading(service: Service) -> JSONResponse | None:
@@ -73,14 +155,5 @@ def not_leading(service: Service) -> JSONResponse | None:
 
 
 def check_read(request: Request, service: Service) -> JSONResponse | None:
-    if not service.config.http.reads_need_token:
-        return None
-    token = configured_token(service)
-    if token is None:
-        return None
-    given = _presented(request, allow_query=True)
-    if given is None:
-        return _unauthorized("reads need the API token (bearer header or ?token=)")
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        return _unauthorized("wrong token")
-    return None
+    p = read_principal(request, service)
+    return p if isinstance(p, JSONResponse) else None

@@ -11,7 +11,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from cc_router.http.auth import check_read
+from cc_router.accounts.mask import hide_callers
+from cc_router.accounts.roles import Principal
+from cc_router.http.auth import read_principal
 from cc_router.http.context import HttpContext
 from cc_router.http.health import readiness
 from cc_router.http.metrics import CONTENT_TYPE
@@ -25,6 +27,27 @@ class UTF8JSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def check_read(request: Request, service: Any) -> Response | None:
+    """None when the read may go ahead (the reader is kept for `_out`), else the 401."""
+    p = read_principal(request, service)
+    if isinstance(p, Response):
+        return p
+    request.state.reader = p
+    return None
+
+
+def _masked(request: Request, data: dict[str, Any]) -> dict[str, Any]:
+    p = getattr(request.state, "reader", None)
+    if isinstance(p, Principal) and p.hides_callers:
+        masked: dict[str, Any] = hide_callers(data)
+        return masked
+    return data
+
+
+def _out(request: Request, data: dict[str, Any], status_code: int = 200) -> UTF8JSONResponse:
+    return UTF8JSONResponse(_masked(request, data), status_code=status_code)
 
 
 def _ctx(request: Request) -> HttpContext:
@@ -45,8 +68,8 @@ def _limit(request: Request, default: int | None = 500) -> int | None:
 
 async def queues(request: Request) -> Response:
     ctx = _ctx(request)
-    return check_read(request, ctx.service) or UTF8JSONResponse(
-        {**ctx.live.header(), "queues": ctx.live.queues(), "channels": ctx.live.channels()}
+    return check_read(request, ctx.service) or _out(
+        request, {**ctx.live.header(), "queues": ctx.live.queues(), "channels": ctx.live.channels()}
     )
 
 
@@ -62,7 +85,7 @@ def _named(
     body = read(ctx, name)
     if body is None:
         return UTF8JSONResponse({"error": f"unknown {kind} {name!r}"}, status_code=404)
-    return UTF8JSONResponse(body)
+    return _out(request, body)
 
 
 def _queue_with_waiting(ctx: HttpContext, name: str) -> dict[str, Any] | None:
@@ -113,7 +136,7 @@ async def agents(request: Request) -> Response:
     if denied is not None:
         return denied
     f, limit, offset = _agent_query(request, ctx, None)
-    return UTF8JSONResponse({**ctx.live.header(), **ctx.live.agent_page(f, limit, offset)})
+    return _out(request, {**ctx.live.header(), **ctx.live.agent_page(f, limit, offset)})
 
 
 async def agent(request: Request) -> Response:
@@ -130,7 +153,7 @@ async def interactions(request: Request) -> Response:
     except ValueError as e:
         return UTF8JSONResponse({"error": str(e)}, status_code=400)
     q = request.query_params.get("queue")
-    return UTF8JSONResponse({**ctx.live.header(), "interactions": ctx.live.waiting(limit, queue=q)})
+    return _out(request, {**ctx.live.header(), "interactions": ctx.live.waiting(limit, queue=q)})
 
 
 def _sse(kind: str, data: dict[str, Any]) -> str:
@@ -158,13 +181,13 @@ async def stream(request: Request) -> Response:
         snap = live.stream_snapshot(f, page)
         last, shown = snap["version"], snap["agent_page"]["ids"]
         yield "retry: 2000\n\n"
-        yield _sse("snapshot", snap)
+        yield _sse("snapshot", _masked(request, snap))
         timeout = gap if snap["figures_version"] < last else ctx.sse_heartbeat_s
         while True:
             await live.wait_change(last, timeout=timeout)
             data = live.stream_update(last, shown, f, page)
             last, shown = data["version"], data["agent_page"]["ids"]
-            yield _sse("update", data)
+            yield _sse("update", _masked(request, data))
             # Figures shared with other subscribers may trail by one interval: if so, the
             # next update follows soon even when the floor goes quiet.
             timeout = gap if data["figures_version"] < last else ctx.sse_heartbeat_s

@@ -10,12 +10,10 @@ Payload (JSON object):
 `ready` means "make me available": unpause if paused, log in if logged out, otherwise end
 wrap-up early (a no-op when there is nothing to end).
 
-Authorisation: no per-agent credentials exist yet, so a command must carry the control API
-token (`http.token` / CC_ROUTER_API_TOKEN) in `token`. With no API token configured,
-commands are refused, as the HTTP API's actions are. To give
-desktops their own broker logins instead, let Mosquitto authorise them: an ACL
-`pattern write cc-router/agents/%u/command` lets each agent user write only its own topic
-(the adapter cannot see who published; it still requires the token when one is set).
+Authorisation: `token` is the control API token (`http.token` / CC_ROUTER_API_TOKEN, an
+admin) or a session token from `POST /api/auth/login`; an agent's session acts only on its
+own agent, a supervisor's within its scope (`cc_router.accounts.roles`). With neither a
+token nor accounts configured, commands are refused, as the HTTP API's actions are.
 
 Every command gets one result on `{prefix}/agents/{agent_id}/result`:
     {"ok": true, "action": ..., "agent_id": ..., "state": "ready", "request_id": ...}
@@ -81,7 +79,27 @@ def _request_id(payload: bytes) -> str | None:
     return rid[:128] if isinstance(rid, str) else None
 
 
-def authorise(command: AgentCommand, api_token: SecretStr | None) -> None:
+SessionCheck = Callable[[str, str], str | None]
+"""(token, agent id) -> None when allowed, else why not ("" for an unknown token)."""
+
+
+def authorise(
+    command: AgentCommand,
+    api_token: SecretStr | None,
+    sessions: SessionCheck | None = None,
+    agent_id: str = "",
+) -> None:
+    given = command.token.get_secret_value() if command.token is not None else ""
+    machine = api_token.get_secret_value() if api_token is not None else ""
+    if (
+        sessions is not None
+        and given
+        and not (machine and hmac.compare_digest(given.encode(), machine.encode()))
+    ):
+        why = sessions(given, agent_id)
+        if why is None:
+            return
+        raise CommandError(why or "bad token")
     check_token(command.token, api_token)
 
 
@@ -128,13 +146,14 @@ def execute(
     api_token: SecretStr | None,
     agent_id: str,
     payload: bytes,
+    sessions: SessionCheck | None = None,
 ) -> dict[str, Any]:
     """Parse, authorise and carry out one command; the result payload, never an exception."""
     result: dict[str, Any] = {"agent_id": agent_id, "action": None, "request_id": _request_id(payload)}
     try:
         command = parse(payload)
         result["action"], result["request_id"] = command.action, command.request_id
-        authorise(command, api_token)
+        authorise(command, api_token, sessions, agent_id)
         event = event_for(router, agent_id, command)
         if event is not None:
             rejected = cmd.rejection(submit(event), event)

@@ -16,6 +16,7 @@ import aiomqtt
 import structlog
 from pydantic import SecretStr
 
+from cc_router.accounts.access import session_check
 from cc_router.config import environment
 from cc_router.config.models import MqttConfig
 from cc_router.core import commands as cmd
@@ -260,7 +261,12 @@ class MqttComponent:
         if agent_id is None:
             return
         result = agent_commands.execute(
-            self.service.router, self.service.submit, self._api_token, agent_id, payload
+            self.service.router,
+            self.service.submit,
+            self._api_token,
+            agent_id,
+            payload,
+            session_check(self.service),
         )
         if result["ok"] and not await self.service.stored():
             # Acknowledged only once stored, as over HTTP.

@@ -6,14 +6,14 @@ POST /api/tasks/{id}/accept|reject|complete  {agent_id, disposition?}
 POST /api/tasks/{id}/transfer                {queue, agent_id?, to_agent?}
 GET  /api/agents/{id}/offers[?wait=S]        pending offers (long-poll up to S seconds)
 GET  /api/agents/{id}/offers/stream          the same as server-sent events
-POSTs follow the supervisor API (`cc_router.http.auth.check_action`: bearer token needed,
-refused while no token is configured); GETs need the token whenever one is configured.
+Tokens as for the control API (`cc_router.http.auth`): the machine token or a login.
+Agents act on their own offers and tasks only, supervisors within their scope; GETs need a
+token whenever a token or accounts are configured (task contents are customer data).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from cc_router.http.auth import check_action, configured_token
+from cc_router.accounts.roles import Principal, Role
+from cc_router.http.auth import account_book, authenticate, authorise, configured_token, read_principal
 from cc_router.omni.intake import TaskIntake
 from cc_router.omni.offers import OfferBoard
 from cc_router.omni.tasks import TaskAction, TaskError, TaskSubmission, TransferRequest, validation_message
@@ -40,30 +41,46 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _check_read(request: Request, service: Service) -> Response | None:
-    """Task contents are customer data: with a token configured, every read needs it (the
-    header, or `?token=` for browsers' EventSource, which cannot send headers)."""
-    token = configured_token(service)
-    if token is None:
-        return None
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    given = value.strip() if scheme.lower() == "bearer" else request.query_params.get("token", "")
-    if not given or not hmac.compare_digest(given.encode(), token.encode()):
-        return JSONResponse(
-            {"error": "missing or wrong token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-        )
-    return None
+def _principal(request: Request, service: Service, *, read: bool) -> Principal | None:
+    """The caller (None: an anonymous read the server allows), or TaskError 401/403."""
+    if read:
+        # Task contents are customer data: with any token or account configured, reads need one.
+        p = read_principal(request, service)
+        if isinstance(p, JSONResponse):
+            raise TaskError(p.status_code, _message(p))
+        if p is None and (configured_token(service) is not None or account_book(service) is not None):
+            raise TaskError(401, "missing or wrong token")
+        return p
+    who = authenticate(request, service)
+    if isinstance(who, JSONResponse):
+        raise TaskError(who.status_code, _message(who))
+    return who
+
+
+def _message(response: JSONResponse) -> str:
+    return str(json.loads(bytes(response.body))["error"])
+
+
+def _require(
+    service: Service, p: Principal | None, *, agent_id: str | None = None, queue: str | None = None
+) -> None:
+    """Agents act on their own offers and tasks only; supervisors within scope; admin anywhere."""
+    if p is None:
+        return
+    if p.role is Role.VIEWER and (agent_id is not None or queue is not None):
+        raise TaskError(403, f"{p.user} is a viewer: no access to agents' work")
+    denied = authorise(service, p, agent_id=agent_id, queues=[queue] if queue else ())
+    if denied is not None:
+        raise TaskError(403, _message(denied))
 
 
 def _guard(service: Service, handler: Handler, write: bool) -> Handler:
-    """The control API's token rules (`cc_router.http.auth`) and TaskError -> JSON error."""
+    """TaskError -> JSON error; authentication here, authorisation in each handler (it
+    knows the target: the agent in the path or body, the task's queue)."""
 
     async def wrapped(request: Request) -> Response:
-        refused = check_action(request, service) if write else _check_read(request, service)
-        if refused is not None:
-            return refused
         try:
+            request.state.principal = _principal(request, service, read=not write)
             return await handler(request)
         except TaskError as e:
             return _error(e.status, e.message)
@@ -95,6 +112,7 @@ def routes(intake: TaskIntake, board: OfferBoard) -> list[Route]:
     service = intake.service
 
     async def submit(request: Request) -> Response:
+        _require(service, request.state.principal)  # intake is an integration's job: admin
         sub = _model(TaskSubmission, await _json(request))
         task, created = await intake.submit(sub, "http")
         return JSONResponse(
@@ -105,11 +123,17 @@ def routes(intake: TaskIntake, board: OfferBoard) -> list[Route]:
         task = await intake.store.get(request.path_params["task_id"])
         if task is None:
             raise TaskError(404, f"no task {request.path_params['task_id']!r}")
+        p = request.state.principal
+        if p is not None and p.role is Role.AGENT:
+            _require(service, p, agent_id=task.agent_id or "")
+        elif p is not None and p.role is not Role.ADMIN:
+            _require(service, p, queue=task.queue)
         return JSONResponse(task.public())
 
     async def action(request: Request) -> Response:
         task_id, verb = request.path_params["task_id"], request.path_params["action"]
         body = _model(TaskAction, await _json(request))
+        _require(service, request.state.principal, agent_id=body.agent_id)
         if verb == "accept":
             intake.accept(task_id, body.agent_id)
         elif verb == "reject":
@@ -122,11 +146,17 @@ def routes(intake: TaskIntake, board: OfferBoard) -> list[Route]:
 
     async def transfer(request: Request) -> Response:
         body = _model(TransferRequest, await _json(request))
+        p = request.state.principal
+        if body.agent_id is not None:
+            _require(service, p, agent_id=body.agent_id)  # an agent passes on its own task
+        if p is not None and p.role is not Role.AGENT:
+            _require(service, p, queue=body.queue)
         intake.transfer(request.path_params["task_id"], body.queue, body.agent_id, body.to_agent)
         return JSONResponse({"task_id": request.path_params["task_id"], "queue": body.queue, "ok": True})
 
     async def offers(request: Request) -> Response:
         agent_id = request.path_params["agent_id"]
+        _require(service, request.state.principal, agent_id=agent_id)
         try:
             wait = min(MAX_WAIT_S, max(0.0, float(request.query_params.get("wait", "0"))))
         except ValueError:
@@ -136,6 +166,7 @@ def routes(intake: TaskIntake, board: OfferBoard) -> list[Route]:
 
     async def offer_stream(request: Request) -> Response:
         agent_id = request.path_params["agent_id"]
+        _require(service, request.state.principal, agent_id=agent_id)
 
         async def events() -> AsyncIterator[dict[str, str]]:
             with board.subscribe(agent_id) as q:

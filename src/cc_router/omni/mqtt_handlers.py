@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
+from cc_router.accounts.access import refusal, resolve
 from cc_router.config import environment
 from cc_router.mqtt.component import MqttComponent
 from cc_router.omni.intake import TaskIntake
@@ -54,11 +55,16 @@ class MqttTasks:
         self.mqtt.add_handler(self.topics.under("agents/+/tasks/+/+"), self.on_action)
         self.board.listeners.append(self.on_offer_change)
 
-    def _authorised(self, data: dict[str, Any]) -> bool:
+    def _authorised(self, data: dict[str, Any], agent_id: str | None = None) -> bool:
+        """The machine token (admin), or a login allowed to act on `agent_id` (None: admin only)."""
         given = data.pop("token", None)
-        if self._token is None:
-            return False  # as over HTTP: no token configured, no control
-        return isinstance(given, str) and hmac.compare_digest(given.encode(), self._token.encode())
+        if not isinstance(given, str) or not given:
+            return False
+        if self._token is not None and hmac.compare_digest(given.encode(), self._token.encode()):
+            return True
+        service = self.intake.service
+        p = resolve(service, given)  # as over HTTP: nothing configured, no control
+        return p is not None and refusal(service, p, agent_id=agent_id) is None
 
     # ------------------------------------------------------------ offers out
 
@@ -135,8 +141,8 @@ class MqttTasks:
                 raise TaskError(400, "payload must be a JSON object")
             if "request_id" in data:
                 result["request_id"] = str(data["request_id"])[:128]
-            if not self._authorised(data):
-                raise TaskError(401, "missing or wrong token")
+            if not self._authorised(data, agent_id):
+                raise TaskError(401, "missing or wrong token, or not this agent's")
             disposition = data.get("disposition", "")
             if not isinstance(disposition, str) or len(disposition) > 128:
                 raise TaskError(422, "disposition must be a string of at most 128 characters")

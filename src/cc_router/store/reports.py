@@ -59,6 +59,7 @@ def ceil_interval(t: datetime) -> datetime:
 class _QueueAcc(VisitTally):
     service_level_s: float = DEFAULT_SERVICE_LEVEL_S
     max_wait_s: float | None = None
+    dispositions: dict[str, int] = field(default_factory=dict)
 
 
 def compute_queue_intervals(
@@ -75,6 +76,9 @@ def compute_queue_intervals(
         if a is None:
             a = acc[key] = _QueueAcc(service_level_s=float(levels.get(r["queue"], default_service_level_s)))
         wait = float(r["wait_s"])
+        code = r.get("wrapup_code")
+        if code:
+            a.dispositions[code] = a.dispositions.get(code, 0) + 1
         a.max_wait_s = wait if a.max_wait_s is None else max(a.max_wait_s, wait)
         a.count(r["outcome"], wait, float(r["talk_s"]), r["answered_at"] is not None, a.service_level_s)
     out: list[dict[str, Any]] = []
@@ -98,6 +102,7 @@ def compute_queue_intervals(
                 "asa_s": a.wait_answered / a.answered if a.answered else None,
                 "aht_s": a.talk_answered / a.answered if a.answered else None,
                 "max_wait_s": a.max_wait_s,
+                "dispositions": dict(sorted(a.dispositions.items())),
             }
         )
     return out

@@ -86,6 +86,9 @@ class InteractionRow(Base):
     misses: Mapped[int] = mapped_column(Integer)
     disposition: Mapped[str] = mapped_column(String(128))
     explanation: Mapped[dict[str, Any] | None]
+    wrapup_code: Mapped[str | None] = mapped_column(
+        String(64), comment="disposition code the agent gave (desktop), null: none given"
+    )
 
     __table_args__ = (Index("ix_interactions_queue_enqueued_at", "queue", "enqueued_at"),)
 
@@ -155,6 +158,9 @@ class QueueIntervalRow(Base):
         Float, comment="mean talk_s of answered; wrap-up is per agent, see agent_intervals"
     )
     max_wait_s: Mapped[float | None] = mapped_column(Float)
+    dispositions: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="{code: interactions} of the codes agents gave"
+    )
 
 
 class AgentIntervalRow(Base):

@@ -1,0 +1,66 @@
+"""An agent's own figures for today: handled, average handle time, time per state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cc_router.core.vocabulary import AgentState
+
+
+@dataclass
+class AgentDay:
+    day: str = ""
+    handled: int = 0
+    handle_s: float = 0.0
+    state_s: dict[str, float] = field(default_factory=dict)
+    by_disposition: dict[str, int] = field(default_factory=dict)
+
+    def public(self, state: str, since: float, now: float) -> dict[str, Any]:
+        states = dict(self.state_s)
+        if since > 0:
+            states[state] = states.get(state, 0.0) + max(0.0, now - since)
+        return {
+            "day": self.day,
+            "handled": self.handled,
+            "avg_handle_s": round(self.handle_s / self.handled, 1) if self.handled else None,
+            "state_s": {k: round(v, 1) for k, v in states.items()},
+            "dispositions": dict(self.by_disposition),
+        }
+
+
+class DayBook:
+    """Per-agent figures that start again at local midnight in the centre's time zone."""
+
+    def __init__(self, timezone: str) -> None:
+        self.tz = ZoneInfo(timezone)
+        self.days: dict[str, AgentDay] = {}
+
+    def _today(self, agent_id: str, at: float) -> AgentDay:
+        day = datetime.fromtimestamp(at, self.tz).date().isoformat()
+        d = self.days.get(agent_id)
+        if d is None or d.day != day:
+            d = self.days[agent_id] = AgentDay(day)
+        return d
+
+    def state_ended(self, agent_id: str, state: str, since: float, at: float) -> None:
+        if since <= 0 or state == AgentState.LOGGED_OUT:
+            return
+        d = self._today(agent_id, at)
+        # A state that began yesterday counts from midnight only.
+        start = max(since, datetime.fromisoformat(d.day).replace(tzinfo=self.tz).timestamp())
+        d.state_s[state] = d.state_s.get(state, 0.0) + max(0.0, at - start)
+
+    def handled(self, agent_id: str, handle_s: float, at: float) -> None:
+        d = self._today(agent_id, at)
+        d.handled += 1
+        d.handle_s += handle_s
+
+    def disposition(self, agent_id: str, code: str, at: float) -> None:
+        d = self._today(agent_id, at)
+        d.by_disposition[code] = d.by_disposition.get(code, 0) + 1
+
+    def public(self, agent_id: str, state: str, since: float, now: float) -> dict[str, Any]:
+        return self._today(agent_id, now).public(state, since, now)
