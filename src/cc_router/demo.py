@@ -133,3 +133,27 @@ class DemoTraffic:
             for proc in self._procs:
                 with contextlib.suppress(ProcessLookupError):
                     proc.terminate()
+
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-agent-1"
+"""A published password: the demo's login exists for trying the desktop on a loopback demo."""
+
+
+async def ensure_demo_login(store_url: str, agent_id: str) -> None:
+    """The demo agent's account (created, or its password reset), before the service starts."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from cc_router.accounts import users
+    from cc_router.store import migrate
+
+    engine = create_async_engine(store_url)
+    try:
+        await migrate(engine)
+        if DEMO_USER in await users.load_users(engine):
+            await users.set_password(engine, DEMO_USER, DEMO_PASSWORD)
+            await users.set_disabled(engine, DEMO_USER, False)
+        else:
+            await users.add_user(engine, DEMO_USER, "agent", DEMO_PASSWORD, agent_id=agent_id)
+    finally:
+        await engine.dispose()

@@ -26,8 +26,9 @@ def demo(
     keep_sandbox: Annotated[bool, typer.Option(help="Leave the sandbox's Asterisk running.")] = False,
 ) -> None:
     """Bring up the Asterisk sandbox, route demo calls with CONFIG, show the wallboard URL."""
-    from cc_router.demo import DemoTraffic
+    from cc_router.demo import DEMO_PASSWORD, DEMO_USER, DemoTraffic, ensure_demo_login
     from cc_router.wiring import build_service
+    from cc_router.wiring import store_url as resolve_store_url
 
     cfg = load_or_exit(config, 1)
     from cc_router.logs import configure_logging
@@ -43,7 +44,12 @@ def demo(
     typer.echo(f"{st.version} up: AMI {st.ami}, SIP {st.sip}")
     service = build_service(cfg, store_url_override=store_url)
     service.components.append(DemoTraffic(service, cfg, settings, calls_per_minute))
-    typer.echo(f"wallboard: http://{cfg.http.host}:{cfg.http.port}/   (Ctrl-C to stop)")
+    base = f"http://{cfg.http.host}:{cfg.http.port}"
+    agent_id = next(iter(service.router.agents), None)
+    if agent_id is not None:
+        asyncio.run(ensure_demo_login(resolve_store_url(cfg, store_url), agent_id))
+        typer.echo(f"agent desktop: {base}/agent   login {DEMO_USER} / {DEMO_PASSWORD} (agent {agent_id})")
+    typer.echo(f"wallboard: {base}/   (Ctrl-C to stop)")
     try:
         _run_until_signal(service.run())
     finally:
