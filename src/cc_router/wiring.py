@@ -68,5 +68,9 @@ def build_service(config: Config, *, store_url_override: str | None = None) -> S
     # --- omnichannel: (tasks, campaigns)
     from cc_router.omni.attach import attach as attach_omni
 
-    attach_omni(service, url)  # tasks, offers, campaigns; after HTTP, MQTT and AMI to hook onto them
+    omni = attach_omni(service, url)  # tasks, offers, campaigns; after HTTP, MQTT and AMI to hook onto them
+    # --- conversations: (chat widget, mailboxes, SMS threads) transcripts and replies
+    from cc_router.conversations.attach import attach as attach_conversations
+
+    attach_conversations(service, omni)
     return service

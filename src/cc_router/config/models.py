@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from cc_router.conversations.settings import ConversationsConfig
 from cc_router.core import expr
 from cc_router.core.spec import CentreSpec, Channel, ExitKind, ExitTarget, Strategy
 
@@ -510,6 +511,7 @@ class Config(_Model):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     wallboard: WallboardConfig = Field(default_factory=WallboardConfig)
     campaigns: list[CampaignConfig] = Field(default_factory=list)
+    conversations: ConversationsConfig = Field(default_factory=ConversationsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     _source: str = PrivateAttr("<config>")
