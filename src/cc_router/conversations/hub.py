@@ -137,9 +137,14 @@ class ConversationHub:
         return {"type": "state", "status": "offered"}
 
     async def _route(
-        self, conv: Conversation, body: str, *, subject: str = "", attributes: Mapping[str, str] | None = None
+        self,
+        conv: Conversation,
+        task_id: str,
+        body: str,
+        *,
+        subject: str = "",
+        attributes: Mapping[str, str] | None = None,
     ) -> str:
-        task_id = f"{conv.channel}-{uuid.uuid4().hex[:24]}"
         attrs = {**(attributes or {}), "conversation_id": conv.id}
         sub = TaskSubmission(
             task_id=task_id,
@@ -185,9 +190,10 @@ class ConversationHub:
             token=token,
             attributes={"topic": topic.name},
         )
+        task_id = new_task_id(conv.channel)
         if text:
-            await self.store.add_message(conv.id, "in", "customer", text)
-        await self._route(conv, text, attributes={"topic": topic.name})
+            await self.store.add_message(conv.id, "in", "customer", text, task_id=task_id)
+        await self._route(conv, task_id, text, attributes={"topic": topic.name})
         log.info("chat_started", conversation_id=conv.id, queue=conv.queue, topic=topic.name)
         fresh = await self.store.get(conv.id)
         assert fresh is not None
@@ -287,20 +293,23 @@ class ConversationHub:
                 thread_key=mail.sender,
                 attributes={"mailbox": box.name, "customer_name": mail.sender_name},
             )
+        held = conv.task_id in self.by_task
+        task_id = conv.task_id if held else new_task_id(conv.channel)
         msg = await self.store.add_message(
             conv.id,
             "in",
             "customer",
             mail.body,
-            task_id=conv.task_id,
+            task_id=task_id,
             external_id=mail.message_id or None,
             attachments=mail.attachments,
         )
-        if conv.task_id in self.by_task:
+        if held:
             self._publish_message(msg)
         else:
             await self._route(
                 conv,
+                task_id or "",
                 mail.body,
                 subject=mail.subject,
                 attributes={
@@ -310,7 +319,7 @@ class ConversationHub:
                 },
             )
         log.info(
-            "email_received", conversation_id=conv.id, mailbox=box.name, threaded=conv.task_id is not None
+            "email_received", conversation_id=conv.id, mailbox=box.name, threaded=held
         )
         return conv.id
 
@@ -350,6 +359,10 @@ class ConversationHub:
         if n:
             log.info("conversations_purged", count=n, retention_days=self.settings.retention_days)
         return n
+
+
+def new_task_id(channel: str) -> str:
+    return f"{channel}-{uuid.uuid4().hex[:24]}"
 
 
 def mail_queue(mail: InboundMail, box: MailboxConfig) -> str:
