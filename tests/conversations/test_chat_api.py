@@ -73,8 +73,13 @@ async def test_chat_both_ways_with_transcript_in_sql(chat_centre: tuple[httpx.As
     assert r.status_code == 409 and "ended" in r.json()["error"]
 
     async with run.omni.engine.connect() as c:
-        rows = (await c.execute(select(messages.c.direction, messages.c.author, messages.c.body, messages.c.task_id)
-                                .where(messages.c.conversation_id == conv_id).order_by(messages.c.id))).all()  # fmt: skip
+        m = messages.c
+        q = (
+            select(m.direction, m.author, m.body, m.task_id)
+            .where(m.conversation_id == conv_id)
+            .order_by(m.id)
+        )
+        rows = (await c.execute(q)).all()
         row = (await c.execute(select(conversations).where(conversations.c.id == conv_id))).one()
     assert [(d, a) for d, a, _, _ in rows] == [("in", "customer"), ("out", "a1"), ("in", "customer")]
     assert {t for *_, t in rows} == {task_id}

@@ -318,9 +318,7 @@ class ConversationHub:
                     "attachments": str(len(mail.attachments)),
                 },
             )
-        log.info(
-            "email_received", conversation_id=conv.id, mailbox=box.name, threaded=held
-        )
+        log.info("email_received", conversation_id=conv.id, mailbox=box.name, threaded=held)
         return conv.id
 
     async def sms_in(self, sub: TaskSubmission, sender: str, msg_attrs: Mapping[str, str]) -> str:
@@ -341,18 +339,20 @@ class ConversationHub:
                 thread_key=key,
                 attributes={"sender": sender, **msg_attrs},
             )
+        held = conv.task_id in self.by_task
+        task_id = (conv.task_id if held else None) or new_task_id(conv.channel)
         msg = await self.store.add_message(
             conv.id,
             "in",
             "customer",
             sub.body,
-            task_id=conv.task_id,
+            task_id=task_id,
             external_id=f"sms:{external}" if external else None,
         )
-        if conv.task_id in self.by_task:
+        if held:
             self._publish_message(msg)
-            return conv.task_id or ""
-        return await self._route(conv, sub.body, attributes=sub.attributes)
+            return task_id
+        return await self._route(conv, task_id, sub.body, attributes=sub.attributes)
 
     async def purge(self) -> int:
         n = await self.store.purge(self.settings.retention_days)

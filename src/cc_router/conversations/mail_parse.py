@@ -71,7 +71,7 @@ def parse_mail(raw: bytes, max_attachment_bytes: int = 10_000_000) -> InboundMai
         sender_name=name,
         to=to,
         subject=str(msg.get("Subject", "")),
-        body=body.strip(),
+        body=body.replace("\r\n", "\n").strip(),
         attachments=tuple(files),
     )
 
