@@ -5,9 +5,21 @@
   const KEY = "ccr-chat-token";
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
+  // Framed by widget.js: the host page's origin and the token it keeps for us. Browsers
+  // may deny storage to a third-party frame, so the host page (first party) keeps it too.
+  const framed = new URLSearchParams(location.hash.slice(1));
+  const host = framed.get("host");
   const shown = new Set();
-  let token = localStorage.getItem(KEY);
   let source = null;
+
+  function stored() {
+    try { return localStorage.getItem(KEY); } catch { return null; }
+  }
+  function keep(value) {
+    try { if (value) localStorage.setItem(KEY, value); else localStorage.removeItem(KEY); } catch { /* denied */ }
+    if (host && window.parent !== window) window.parent.postMessage({ type: "ccr-chat-token", token: value }, host);
+  }
+  let token = stored() || framed.get("token");
 
   const say = (text) => { $("status").textContent = text; };
   const fail = (text) => { $("error").textContent = text || ""; };
@@ -53,7 +65,7 @@
     $("compose").hidden = true;
     $("end").hidden = true;
     if (source) { source.close(); source = null; }
-    localStorage.removeItem(KEY);
+    keep(null);
     token = null;
   }
 
@@ -98,7 +110,7 @@
     try {
       const d = await api("/chat/api/start", { topic: $("topic").value, name: $("name").value, text: $("first").value });
       token = d.token;
-      localStorage.setItem(KEY, token);
+      keep(token);
       listen();
     } catch (err) { fail(err.message); }
   });
