@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-DEB_PACKAGES := debootstrap sip-tester chromium fonts-noto-cjk
+DEB_PACKAGES := debootstrap sip-tester chromium fonts-noto-cjk dovecot-imapd dovecot-lmtpd
 
 .PHONY: run test bench lint system-deps sandbox-up sandbox-down clean
 
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Debian packages the sandbox, SIP load and browser tests use; installed only if missing.
+# Debian packages the sandbox, SIP load, browser and mail tests use; installed only if missing.
 system-deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

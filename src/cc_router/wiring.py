@@ -14,6 +14,9 @@ from cc_router.accounts.book import AccountBook
 from cc_router.adapters import ami
 from cc_router.adapters.ami import AmiNode
 from cc_router.config import Config, environment
+from cc_router.conversations.attach import Conversations
+from cc_router.conversations.attach import build as build_conversations
+from cc_router.conversations.attach import install as install_conversations
 from cc_router.desk.attach import build as build_desk
 from cc_router.desk.attach import install as install_desk
 from cc_router.desk.hub import DesktopHub
@@ -63,6 +66,7 @@ class Built:
     leader: LeaderWatch
     accounts: AccountBook
     desk: DesktopHub
+    conversations: Conversations
 
 
 def store_url(config: Config, override: str | None = None) -> str:
@@ -94,6 +98,9 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     # routes; they share the store's engine, whose component migrates the schema.
     omni = build_omni(service, writer.engine, migrate_schema=False)
 
+    # --- conversations: (chat widget, mailboxes, SMS threads) transcripts and replies
+    conv = build_conversations(service, omni)
+
     # --- accounts: (surfaces) users, roles, login sessions for the API and the desktop
     book = attach_accounts(service, writer.engine)
 
@@ -101,20 +108,21 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     hub, desk_routes = build_desk(service, writer.engine, omni, nodes)
 
     # --- HTTP: (surfaces) API, wallboard, metrics, health, task, login and desktop routes
-    http = attach_http(service, routes=[*omni.routes(), *account_routes(book), *desk_routes])
+    http = attach_http(service, routes=[*omni.routes(), *conv.routes(), *account_routes(book), *desk_routes])
 
     # --- MQTT: (surfaces) agent desktops, state topics; only when mqtt.enabled
     mqtt = attach_mqtt(service)
 
     # --- omnichannel: sink, component, and hooks onto MQTT and the AMI nodes
     install_omni(service, omni, mqtt=mqtt, nodes=nodes)
+    install_conversations(conv, omni)
 
     # --- agent desktop: after omnichannel, so the hub sees offers once the task board has
     install_desk(service, hub)
 
     # --- surviving restarts: leadership, the writer's journal, durable agent sessions
     leader = attach_ha(service, url, writer, http)
-    return Built(service, writer, nodes, http, mqtt, omni, leader, book, hub)
+    return Built(service, writer, nodes, http, mqtt, omni, leader, book, hub, conv)
 
 
 def build_service(config: Config, *, store_url_override: str | None = None) -> Service:

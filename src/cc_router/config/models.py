@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from cc_router.config.desk import AccountsConfig, DispositionSet, PauseReasonConfig
+from cc_router.conversations.settings import ConversationsConfig
 from cc_router.core import expr
 from cc_router.core.spec import CentreSpec, Channel, ExitKind, ExitTarget, Strategy
 from cc_router.url_redaction import redact_url
@@ -509,6 +510,7 @@ class Config(_Model):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     wallboard: WallboardConfig = Field(default_factory=WallboardConfig)
     campaigns: list[CampaignConfig] = Field(default_factory=list)
+    conversations: ConversationsConfig = Field(default_factory=ConversationsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
     pause_reasons: list[PauseReasonConfig] = Field(

@@ -60,6 +60,8 @@ class MessageResult:
 
 
 Reply = Callable[[InboundMessage, str], Awaitable[None]]
+Thread = Callable[[TaskSubmission, str, dict[str, str]], Awaitable[str]]
+"""(the SMS task, the SIP From, its attributes) -> the task id serving it (conversations)."""
 
 
 async def enrol(
@@ -119,6 +121,8 @@ class MessageRouter:
         self.engine = engine
         self.intake = intake
         self.reply = reply
+        self.thread: Thread | None = None
+        """Set by the conversations feature: an SMS then joins the subscriber's open thread."""
 
     def sms_queue(self, number: str) -> str | None:
         """The queue for texts to `number`: numbers[number] if it is an SMS queue, else the first."""
@@ -181,6 +185,8 @@ class MessageRouter:
             body=msg.body,
             attributes=attributes,
         )
+        if self.thread is not None:
+            return MessageResult(Outcome.TASK, task_id=await self.thread(sub, msg.sender, attributes))
         task, _ = await self.intake.submit(sub, "sms")
         return MessageResult(Outcome.TASK, task_id=task.task_id)
 

@@ -1,0 +1,93 @@
+"""Reading a support mailbox over IMAP (aioimaplib): unseen messages become conversation
+messages, then are flagged \\Seen. IDLE when the server offers it (woken on new mail,
+renewed every `poll_s`), else polling every `poll_s`.
+
+A message is stored before it is flagged, and the store skips Message-IDs it holds, so a
+crash between the two re-reads it without a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Awaitable, Callable
+
+import aioimaplib
+import structlog
+
+from cc_router.conversations.mail_parse import InboundMail, parse_mail
+from cc_router.conversations.settings import MailboxConfig
+
+log = structlog.get_logger("cc_router.conversations.imap")
+
+Deliver = Callable[[InboundMail, MailboxConfig], Awaitable[str | None]]
+_UID = re.compile(rb"UID (\d+)")
+
+
+class MailboxReader:
+    def __init__(self, box: MailboxConfig, deliver: Deliver, max_attachment_bytes: int = 10_000_000) -> None:
+        self.box = box
+        self.deliver = deliver
+        self.max_attachment_bytes = max_attachment_bytes
+        self.name = f"imap:{box.name}"
+        self.taken = 0
+        self.idle_used = False
+        self.connected = asyncio.Event()
+
+    async def run(self) -> None:
+        """Until cancelled; connection errors end the run (the service restarts it with backoff)."""
+        box = self.box
+        cls = aioimaplib.IMAP4_SSL if box.imap_tls else aioimaplib.IMAP4
+        imap = cls(host=box.imap_host, port=box.imap_port, timeout=30)
+        try:
+            await imap.wait_hello_from_server()
+            r = await imap.login(box.username, box.password.get_secret_value())
+            if r.result != "OK":
+                raise RuntimeError(f"IMAP login to {box.imap_host}:{box.imap_port} as {box.username} refused")
+            r = await imap.select(box.folder)
+            if r.result != "OK":
+                raise RuntimeError(f"IMAP folder {box.folder!r} cannot be selected")
+            self.idle_used = imap.has_capability("IDLE")
+            log.info("imap_connected", mailbox=box.name, idle=self.idle_used)
+            self.connected.set()
+            while True:
+                await self.take_unseen(imap)
+                if self.idle_used:
+                    idle = await imap.idle_start(timeout=box.poll_s)
+                    with contextlib.suppress(TimeoutError):
+                        await imap.wait_server_push(timeout=box.poll_s + 5)
+                    imap.idle_done()
+                    async with asyncio.timeout(10):
+                        await idle
+                else:
+                    await asyncio.sleep(box.poll_s)
+        finally:
+            self.connected.clear()
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(3):
+                    await imap.logout()
+
+    async def take_unseen(self, imap: aioimaplib.IMAP4) -> int:
+        r = await imap.uid_search("UNSEEN", charset=None)
+        if r.result != "OK":
+            raise RuntimeError(f"IMAP SEARCH failed: {r.lines!r}")
+        uids = [u for line in r.lines[:1] for u in bytes(line).split() if u.isdigit()]
+        n = 0
+        for uid in uids:
+            r = await imap.uid("fetch", uid.decode(), "(BODY.PEEK[])")
+            raw = next((bytes(x) for x in r.lines if isinstance(x, bytearray)), None)
+            if r.result != "OK" or raw is None:
+                log.warning("imap_fetch_failed", mailbox=self.box.name, uid=uid.decode())
+                continue
+            try:
+                mail = parse_mail(raw, self.max_attachment_bytes)
+            except Exception as e:
+                # A message we cannot read stays unseen for a person to look at in the mailbox.
+                log.warning("email_unreadable", mailbox=self.box.name, uid=uid.decode(), error=str(e))
+                continue
+            await self.deliver(mail, self.box)
+            await imap.uid("store", uid.decode(), "+FLAGS", "(\\Seen)")
+            self.taken += 1
+            n += 1
+        return n

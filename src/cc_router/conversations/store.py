@@ -1,0 +1,312 @@
+"""Conversations and messages in SQL. Every write is awaited by the caller: a customer's
+message is durable before the customer hears "sent", an agent's before it goes out."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cc_router.conversations.tables import conversations, message_attachments, messages
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    channel: str
+    status: str
+    queue: str
+    customer: str
+    subject: str
+    thread_key: str
+    task_id: str | None
+    agent_id: str | None
+    attributes: Mapping[str, Any]
+    created_at: datetime
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "conversation_id": self.id,
+            "channel": self.channel,
+            "status": self.status,
+            "queue": self.queue,
+            "customer": self.customer,
+            "subject": self.subject,
+            "task_id": self.task_id,
+            "agent_id": self.agent_id,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    conversation_id: str
+    task_id: str | None
+    direction: str
+    author: str
+    body: str
+    external_id: str | None
+    created_at: datetime
+    attachments: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "direction": self.direction,
+            "author": self.author,
+            "body": self.body,
+            "at": self.created_at.isoformat(),
+            "attachments": [dict(a) for a in self.attachments],
+        }
+
+
+def _conv(row: Any) -> Conversation:
+    return Conversation(
+        row.id,
+        row.channel,
+        row.status,
+        row.queue,
+        row.customer,
+        row.subject,
+        row.thread_key,
+        row.task_id,
+        row.agent_id,
+        row.attributes,
+        row.created_at,
+    )
+
+
+class ConversationStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(
+        self,
+        conv_id: str,
+        channel: str,
+        queue: str,
+        customer: str,
+        *,
+        subject: str = "",
+        thread_key: str = "",
+        token: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Conversation:
+        now = datetime.now(UTC)
+        conv = Conversation(
+            conv_id, channel, "open", queue, customer[:256], subject[:1024], thread_key[:256],
+            None, None, dict(attributes or {}), now,
+        )  # fmt: skip
+        values = {
+            "id": conv_id,
+            "channel": channel,
+            "status": "open",
+            "queue": queue,
+            "customer": conv.customer,
+            "subject": conv.subject,
+            "thread_key": conv.thread_key,
+            "task_id": None,
+            "agent_id": None,
+            "token_hash": token_hash(token) if token else None,
+            "attributes": conv.attributes,
+            "created_at": now,
+            "updated_at": now,
+            "closed_at": None,
+        }
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(conversations).values(values))
+        return conv
+
+    async def get(self, conv_id: str) -> Conversation | None:
+        return await self._one(conversations.c.id == conv_id)
+
+    async def by_token(self, token: str) -> Conversation | None:
+        return await self._one(conversations.c.token_hash == token_hash(token))
+
+    async def by_task(self, task_id: str) -> Conversation | None:
+        return await self._one(conversations.c.task_id == task_id)
+
+    async def open_thread(self, channel: str, thread_key: str) -> Conversation | None:
+        t = conversations
+        return await self._one(
+            (t.c.channel == channel) & (t.c.thread_key == thread_key) & (t.c.status == "open")
+        )
+
+    async def by_external_ids(self, ids: Sequence[str]) -> Conversation | None:
+        """The conversation holding any of these message ids (e-mail References)."""
+        if not ids:
+            return None
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(messages.c.conversation_id)
+                    .where(messages.c.external_id.in_(list(ids)))
+                    .order_by(messages.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return await self.get(row.conversation_id) if row is not None else None
+
+    async def has_external_id(self, external_id: str) -> bool:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(messages.c.id).where(messages.c.external_id == external_id).limit(1)
+                )
+            ).first()
+        return row is not None
+
+    async def open_with_tasks(self) -> list[Conversation]:
+        t = conversations
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(select(t).where(t.c.task_id.is_not(None) & (t.c.status == "open")))
+            return [_conv(r) for r in rows]
+
+    async def _one(self, where: Any) -> Conversation | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(conversations).where(where).limit(1))).first()
+        return _conv(row) if row is not None else None
+
+    async def set(self, conv_id: str, **values: Any) -> None:
+        values["updated_at"] = datetime.now(UTC)
+        if values.get("status") == "closed":
+            values["closed_at"] = values["updated_at"]
+        async with self.engine.begin() as conn:
+            await conn.execute(update(conversations).where(conversations.c.id == conv_id).values(values))
+
+    async def add_message(
+        self,
+        conv_id: str,
+        direction: str,
+        author: str,
+        body: str,
+        *,
+        task_id: str | None = None,
+        external_id: str | None = None,
+        attachments: Sequence[Attachment] = (),
+    ) -> Message:
+        now = datetime.now(UTC)
+        async with self.engine.begin() as conn:
+            mid = (
+                await conn.execute(
+                    insert(messages)
+                    .values(
+                        conversation_id=conv_id,
+                        task_id=task_id,
+                        direction=direction,
+                        author=author[:256],
+                        body=body,
+                        external_id=external_id[:512] if external_id else None,
+                        created_at=now,
+                    )
+                    .returning(messages.c.id)
+                )
+            ).scalar_one()
+            links = []
+            for a in attachments:
+                aid = (
+                    await conn.execute(
+                        insert(message_attachments)
+                        .values(
+                            message_id=mid,
+                            filename=a.filename[:512],
+                            content_type=a.content_type[:255],
+                            size=len(a.data),
+                            data=a.data,
+                        )
+                        .returning(message_attachments.c.id)
+                    )
+                ).scalar_one()
+                links.append(_link(conv_id, aid, a.filename, a.content_type, len(a.data)))
+            await conn.execute(
+                update(conversations).where(conversations.c.id == conv_id).values(updated_at=now)
+            )
+        return Message(mid, conv_id, task_id, direction, author, body, external_id, now, tuple(links))
+
+    async def messages(self, conv_id: str) -> list[Message]:
+        m, a = messages, message_attachments
+        async with self.engine.connect() as conn:
+            rows = list(await conn.execute(select(m).where(m.c.conversation_id == conv_id).order_by(m.c.id)))
+            ids = [r.id for r in rows]
+            files: dict[int, list[dict[str, Any]]] = {}
+            if ids:
+                for f in await conn.execute(
+                    select(a.c.id, a.c.message_id, a.c.filename, a.c.content_type, a.c.size)
+                    .where(a.c.message_id.in_(ids))
+                    .order_by(a.c.id)
+                ):
+                    files.setdefault(f.message_id, []).append(
+                        _link(conv_id, f.id, f.filename, f.content_type, f.size)
+                    )
+        return [
+            Message(
+                r.id,
+                r.conversation_id,
+                r.task_id,
+                r.direction,
+                r.author,
+                r.body,
+                r.external_id,
+                r.created_at,
+                tuple(files.get(r.id, ())),
+            )
+            for r in rows
+        ]
+
+    async def attachment(self, conv_id: str, attachment_id: int) -> Attachment | None:
+        m, a = messages, message_attachments
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(a.c.filename, a.c.content_type, a.c.data)
+                    .join(m, m.c.id == a.c.message_id)
+                    .where((a.c.id == attachment_id) & (m.c.conversation_id == conv_id))
+                )
+            ).first()
+        return Attachment(row.filename, row.content_type, row.data) if row is not None else None
+
+    async def purge(self, retention_days: int, now: datetime | None = None) -> int:
+        """Delete conversations idle longer than the retention (closed, or with nothing
+        routed now), with their messages and attachments."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+        c, m, a = conversations, messages, message_attachments
+        async with self.engine.begin() as conn:
+            old = select(c.c.id).where(
+                ((c.c.status == "closed") | c.c.task_id.is_(None)) & (c.c.updated_at < cutoff)
+            )
+            ids = [r.id for r in await conn.execute(old)]
+            if not ids:
+                return 0
+            # Explicit deletes: SQLite enforces ON DELETE CASCADE only with a pragma.
+            msg_ids = select(m.c.id).where(m.c.conversation_id.in_(ids))
+            await conn.execute(delete(a).where(a.c.message_id.in_(msg_ids)))
+            await conn.execute(delete(m).where(m.c.conversation_id.in_(ids)))
+            await conn.execute(delete(c).where(c.c.id.in_(ids)))
+        return len(ids)
+
+
+def _link(conv_id: str, aid: int, filename: str, content_type: str, size: int) -> dict[str, Any]:
+    return {
+        "id": aid,
+        "filename": filename,
+        "content_type": content_type,
+        "size": size,
+        "url": f"/api/conversations/{conv_id}/attachments/{aid}",
+    }
