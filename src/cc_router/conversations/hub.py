@@ -325,10 +325,9 @@ class ConversationHub:
         """An SMS that matched no campaign: joins the subscriber's open conversation on that
         service number, or starts one. Returns the task id now serving it."""
         key = f"{sub.customer}|{msg_attrs.get('number', '')}"
+        # No de-duplication by the event's Uniqueid: Asterisk gives every text on its
+        # Message channel the same one, and an SMS is not retransmitted after the 202.
         external = msg_attrs.get("message_id") or None
-        if external and await self.store.has_external_id(f"sms:{external}"):
-            conv = await self.store.open_thread(str(Channel.SMS), key)
-            return conv.task_id or "" if conv is not None else ""
         conv = await self.store.open_thread(str(Channel.SMS), key)
         if conv is None:
             conv = await self.store.create(
