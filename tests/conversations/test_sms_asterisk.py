@@ -14,7 +14,8 @@ import pytest
 import pytest_asyncio
 
 from cc_router.conversations.attach import Conversations
-from cc_router.conversations.attach import attach as attach_conversations
+from cc_router.conversations.attach import build as build_conversations
+from cc_router.conversations.attach import install as install_conversations
 from cc_router.conversations.sms_parts import sms_parts
 from cc_router.omni.attach import Omni, build, install
 from cc_router.sandbox import SandboxSettings, SandboxStatus
@@ -50,10 +51,11 @@ async def live(
 ) -> AsyncIterator[tuple[LiveService, Omni, Conversations]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'conv.db'}"
     live = LiveService(sandbox_config(CENTRE, sandbox_settings, store_url=url))
-    omni = install(live.service, build(live.service, live.writer.engine, migrate_schema=False))
+    omni = build(live.service, live.writer.engine, migrate_schema=False)
+    conv = build_conversations(live.service, omni)
+    install_conversations(conv, install(live.service, omni, nodes=live.nodes))
     assert omni.asterisk is not None
     omni.asterisk.reply_template = f"pjsip:trunk/sip:{{user}}@127.0.0.1:{REPLY_PORT}"
-    conv = attach_conversations(live.service, omni)
     await live.start()
     runs = [asyncio.create_task(omni.component.run()), asyncio.create_task(conv.component.run())]
     await asyncio.wait_for(conv.hub.ready.wait(), 15)
