@@ -25,7 +25,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
@@ -35,6 +35,7 @@ from cc_router.core.router import Router
 from cc_router.core.vocabulary import Presence
 
 MAX_PAYLOAD = 4096
+M = TypeVar("M", bound=BaseModel)
 
 
 class AgentCommand(BaseModel):
@@ -51,7 +52,8 @@ class CommandError(Exception):
     """A command that cannot be carried out; the message goes back in the result."""
 
 
-def parse(payload: bytes) -> AgentCommand:
+def decode(payload: bytes) -> dict[str, Any]:
+    """A command payload as a JSON object, or CommandError saying why not."""
     if len(payload) > MAX_PAYLOAD:
         raise CommandError(f"payload too large ({len(payload)} bytes, at most {MAX_PAYLOAD})")
     try:
@@ -60,13 +62,22 @@ def parse(payload: bytes) -> AgentCommand:
         raise CommandError(f"payload is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise CommandError("payload must be a JSON object")
+    return data
+
+
+def validated(model: type[M], data: dict[str, Any]) -> M:
+    """`data` as `model`, or CommandError naming each field that is wrong."""
     try:
-        return AgentCommand.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors()
         )
         raise CommandError(f"invalid command: {problems}") from None
+
+
+def parse(payload: bytes) -> AgentCommand:
+    return validated(AgentCommand, decode(payload))
 
 
 def _request_id(payload: bytes) -> str | None:

@@ -16,16 +16,15 @@ Each command gets one result on `{prefix}/interactions/{interaction_id}/result`:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.router import Router
-from cc_router.mqtt.agent_commands import MAX_PAYLOAD, CommandError, check_token
+from cc_router.mqtt.agent_commands import CommandError, check_token, decode, validated
 
 PRIORITY_LIMIT = 1000
 """Same bounds as the HTTP body."""
@@ -40,26 +39,8 @@ class InteractionCommand(BaseModel):
     request_id: str | None = Field(default=None, max_length=128)
 
 
-def _decode(payload: bytes) -> dict[str, Any]:
-    if len(payload) > MAX_PAYLOAD:
-        raise CommandError(f"payload too large ({len(payload)} bytes, at most {MAX_PAYLOAD})")
-    try:
-        data = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CommandError(f"payload is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise CommandError("payload must be a JSON object")
-    return data
-
-
 def parse(data: dict[str, Any]) -> InteractionCommand:
-    try:
-        return InteractionCommand.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in exc.errors()
-        )
-        raise CommandError(f"invalid command: {problems}") from None
+    return validated(InteractionCommand, data)
 
 
 def execute(
@@ -72,7 +53,7 @@ def execute(
     """Parse, authorise and carry out one command; the result payload, never an exception."""
     result: dict[str, Any] = {"interaction_id": interaction_id, "action": None, "request_id": None}
     try:
-        data = _decode(payload)
+        data = decode(payload)
         rid = data.get("request_id")
         result["request_id"] = rid[:128] if isinstance(rid, str) else None
         token = data.get("token")
