@@ -78,6 +78,9 @@ class TaskStore:
         self.flush_interval_s = flush_interval_s
         self.max_backoff_s = max_backoff_s
         self._pending: dict[str, dict[str, Any]] = {}
+        self._flushing = asyncio.Lock()
+        """One flush at a time: a flush asked for while the writer's is in flight waits for
+        it to commit, so "flushed" means written."""
         """task_id -> columns to set; later updates of one task overwrite earlier ones."""
         self._wake = asyncio.Event()
         self._closing = False
@@ -181,6 +184,10 @@ class TaskStore:
             backoff = 0.1
 
     async def flush(self) -> None:
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         if not self._pending:
             return
         batch = self._pending
