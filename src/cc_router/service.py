@@ -113,6 +113,9 @@ class Service:
     starting: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Run in order before routing starts (leadership, journal replay, session restore);
     components marked `runs_on_standby` (HTTP) are already up while they wait."""
+    stopping: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run when `run` ends however it ends (cancelled, failed): release what a starting step
+    took, such as the leadership lock, so a service run again in this process can take it."""
     durability: list[Callable[[float], Awaitable[bool]]] = field(default_factory=list)
     """Each waits (up to the given seconds) until what was submitted so far is stored."""
     routing: bool = False
@@ -172,6 +175,16 @@ class Service:
         # pause routing for tens of milliseconds at 20,000 agents, short.
         gc.collect()
         gc.freeze()
+        try:
+            await self._run_components()
+        finally:
+            for step in reversed(self.stopping):
+                try:
+                    await step()
+                except Exception:
+                    log.exception("stop_step_failed", step=getattr(step, "__qualname__", repr(step)))
+
+    async def _run_components(self) -> None:
         async with asyncio.TaskGroup() as tg:
             later = []
             for component in self.components:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -122,3 +123,29 @@ async def test_second_process_on_one_sqlite_store_is_refused(tmp_path: Path) -> 
     await second.close()
     with contextlib.suppress(Exception):
         lock.unlink()
+
+
+@pytest.mark.asyncio
+async def test_a_service_stopped_in_process_frees_its_sqlite_store_for_the_next(tmp_path: Path) -> None:
+    # A service run, cancelled and built again in the same process (benchmarks, embedding)
+    # must take the store's lock again, not find its own earlier run still holding it.
+    from cc_router.config import loads_config
+    from cc_router.wiring import build
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    text = "skills: [zh]\nagents: [{id: a1, skills: {zh: 1}}]\nqueues: [{name: q, requirement: zh}]\n"
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        config = loads_config(text + f"http: {{port: {port}}}\n", source="<test>")
+        built = build(config, store_url_override=url)
+        runner = asyncio.create_task(built.service.run())
+        async with asyncio.timeout(20):
+            while not built.service.routing:
+                assert not runner.done(), runner.exception()
+                await asyncio.sleep(0.05)
+        assert built.leader.may_send()
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner

@@ -143,6 +143,7 @@ def attach(service: Service, url: str, writer: StoreWriter, http: HttpComponent 
         )
 
     service.starting.append(start)
+    service.stopping.append(lead.close)
     return watch
 
 
