@@ -179,14 +179,18 @@ async def test_drift_check_repairs_lost_events(
     num = "13800000051"
     user_handlers = node.ami_in.user_handlers
     enqueue = user_handlers["CCREnqueue"]
-    user_handlers["CCREnqueue"] = lambda msg, now: ()  # the CCREnqueue is lost
+    lost: list[object] = []
+
+    def drop(msg: object, now: float) -> tuple[()]:  # the CCREnqueue is lost
+        lost.append(msg)
+        return ()
+
+    user_handlers["CCREnqueue"] = drop
     caller = await call(sandbox_settings, "20086", 30000, num=num)  # nobody logged in: waits
     try:
-        deadline = asyncio.get_running_loop().time() + 10
-        while not any(c.get("CallerIDNum") == num for c in await admin.channels()):
-            assert asyncio.get_running_loop().time() < deadline, "caller never reached hold"
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # its (lost) CCREnqueue is long gone
+        # Restored only once its CCREnqueue has really been dropped: on a loaded machine the
+        # UserEvent can come well after the channel shows in the list.
+        await wait_until(lambda: bool(lost), 10, "the caller's CCREnqueue reaches the router")
         user_handlers["CCREnqueue"] = enqueue
         assert live.iid_of_caller(num) is None
         node.drift_check.interval_s = 1.0
