@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -12,8 +13,6 @@ from sqlalchemy import insert
 
 from cc_router.store.tables import AgentIntervalRow, InteractionRow, QueueIntervalRow
 from tests.console.stack import console_stack, login
-
-pytestmark = pytest.mark.asyncio
 
 # 08:00 in Shanghai is 00:00 UTC.
 EIGHT_LOCAL = datetime(2027, 1, 23, 0, 0, tzinfo=UTC)
@@ -36,6 +35,7 @@ def _states(agent: str, wrap: float) -> dict[str, object]:
     }  # fmt: skip
 
 
+@pytest.mark.asyncio
 async def test_agent_and_queue_day_in_local_time(tmp_path: Path) -> None:
     async with console_stack(tmp_path) as stack:
         async with stack.engine.begin() as conn:
@@ -118,3 +118,40 @@ async def test_agent_and_queue_day_in_local_time(tmp_path: Path) -> None:
             assert (await client.get("/api/reports/agents", headers=zhang)).status_code == 403
             bad = await client.get("/api/reports/agents", headers=boss, params={"date": "23/01/2027"})
             assert bad.status_code == 400
+
+
+def test_cli_report_in_the_centres_time_zone(tmp_path: Path) -> None:
+    import asyncio
+
+    import typer
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from typer.testing import CliRunner
+
+    from cc_router.cli.store_cmds import register
+    from cc_router.store import migrate
+    from tests.store.test_reports import START, T0, _fill
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+    async def setup() -> None:
+        await migrate(url)
+        eng = create_async_engine(url)
+        await _fill(eng)
+        await eng.dispose()
+
+    asyncio.run(setup())
+    (tmp_path / "centre.yaml").write_text("centre: {name: 洛阳, timezone: Asia/Shanghai}\n")
+    app = typer.Typer()
+    register(app)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    # Naive times are the centre's local times.
+    frm = datetime.fromtimestamp(T0, tz=shanghai).replace(tzinfo=None).isoformat()
+    to = datetime.fromtimestamp(T0 + 1800, tz=shanghai).replace(tzinfo=None).isoformat()
+    args = ["report", "--from", frm, "--to", to, "--store-url", url, "--format", "csv"]
+    res = CliRunner().invoke(app, [*args, "--config", str(tmp_path / "centre.yaml")])
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert lines[1].startswith(f"{START.astimezone(shanghai).isoformat()},billing_zh,voice,10,5,3")
+    assert "+08:00" in lines[1]
+    res = CliRunner().invoke(app, [*args, "--tz", "Mars/Olympus"])
+    assert res.exit_code != 0 and "unknown time zone" in res.output
