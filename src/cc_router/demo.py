@@ -73,7 +73,7 @@ class DemoTraffic:
         voice = {q.name for q in self.config.queues if q.channel == "voice"}
         return [n for n, route in self.config.numbers.items() if route.queue in voice]
 
-    def _agents_behave(self, rng: random.Random) -> None:
+    def set_agent_behaviour(self, rng: random.Random) -> None:
         # One call to the CLI per key (a few dozen a second): defaults for everyone, then a
         # sample of agents who ring longer, talk longer or miss calls.
         lines = [
@@ -152,7 +152,7 @@ class DemoTraffic:
         sipp = shutil.which("sipp")
         if sipp is None:
             raise RuntimeError("sipp is not installed (Debian package sip-tester)")
-        await asyncio.to_thread(self._agents_behave, rng)
+        await asyncio.to_thread(self.set_agent_behaviour, rng)
         agents = list(self.service.router.agents)
         for aid in rng.sample(agents, max(1, round(len(agents) * self.staffed))) if agents else ():
             self.service.submit(ev.AgentLoggedIn(aid))
