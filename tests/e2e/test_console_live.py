@@ -108,6 +108,10 @@ async def test_a_recorded_call_leaves_a_file_of_its_length(
     assert abs(m.seconds - stats["Length (seconds)"]) < 0.05
     assert stats["RMS amplitude"] > 0.05, stats
     assert m.size == path.stat().st_size > 10_000
+    print(
+        f"recording: talk {finished.talk_s:.2f} s, file {stats['Length (seconds)']:.2f} s, "
+        f"RMS {stats['RMS amplitude']:.3f}, {m.size} bytes"
+    )
 
     engine = create_async_engine(live.config.store.url)
     try:

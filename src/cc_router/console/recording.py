@@ -240,7 +240,7 @@ class Recorder:
                 await self.enforce_retention()
             except (OSError, SQLAlchemyError) as e:
                 # E.g. the store still migrating at start-up: try again soon, not in an hour.
-                log.warning("recording_retention_failed", error=type(e).__name__)
+                log.warning("recording_retention_failed", error=f"{type(e).__name__}: {str(e)[:200]}")
                 wait = min(wait, RETRY_S)
             await asyncio.sleep(wait)
 
