@@ -2,13 +2,20 @@
 
 Callers dial the numbers of the config through the sandbox's SIP trunk and wait on hold;
 agents are `Local/<id>@ccr-sim-agent` channels whose ring time, talk time and whether they
-answer at all are set per agent in AstDB, so some of them miss rings now and then.
+answer at all come from AstDB (defaults for all, and a sample of agents with their own),
+so some of them miss rings now and then.
+
+The arrival rate follows a working day compressed into `day_s` seconds (from 09:00: the
+morning peak comes within the first minute, then lunch, the afternoon peak, the evening):
+at the peaks more calls arrive than the agents can take, so queues build, callers give
+up, and they drain again afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -26,6 +33,23 @@ log = structlog.get_logger("cc_router.demo")
 
 CALLER_SCENARIO = Path(__file__).resolve().parents[2] / "tests" / "sipp" / "caller.xml"
 CALLER_NAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "Li Lei", "杨磊", "赵军", "黄秀英", "周杰")
+DAY_PROFILE = (
+    (9.0, 1.0), (10.0, 2.2), (11.0, 1.6), (12.0, 0.6), (13.0, 0.7), (14.0, 1.6), (15.0, 2.0),
+    (16.0, 1.2), (17.0, 0.7), (18.0, 0.4), (19.0, 0.2), (21.0, 0.2),
+)  # fmt: skip
+"""(hour, share of the mean arrival rate): a contact centre's two peaks and quiet evening."""
+OWN_BEHAVIOUR = 60
+"""Agents given a ring time, talk time and answer rate of their own; the rest use the
+defaults, so a 20,000-agent config does not wait for 60,000 AstDB keys."""
+
+
+def day_share(elapsed_s: float, day_s: float) -> float:
+    """The profile's share at `elapsed_s` into the compressed day (repeating), interpolated."""
+    hour = DAY_PROFILE[0][0] + (elapsed_s % day_s) / day_s * (DAY_PROFILE[-1][0] - DAY_PROFILE[0][0])
+    for (h0, s0), (h1, s1) in itertools.pairwise(DAY_PROFILE):
+        if h0 <= hour <= h1:
+            return s0 + (s1 - s0) * (hour - h0) / (h1 - h0)
+    return DAY_PROFILE[-1][1]
 
 
 @dataclass
@@ -36,7 +60,11 @@ class DemoTraffic:
     config: Config
     settings: SandboxSettings
     calls_per_minute: float = 20.0
+    """Mean over the day; the peaks are twice that."""
     max_hold_s: int = 90
+    day_s: float = 600.0
+    staffed: float = 0.4
+    """Share of the agents logged in at start: few enough that the peaks outrun them."""
     seed: int = 7
     name: str = "demo"
     _procs: list[asyncio.subprocess.Process] = field(default_factory=list)
@@ -45,12 +73,17 @@ class DemoTraffic:
         voice = {q.name for q in self.config.queues if q.channel == "voice"}
         return [n for n, route in self.config.numbers.items() if route.queue in voice]
 
-    def _agents_behave(self, rng: random.Random) -> None:
-        # One call to the CLI per key; a few dozen agents take about a second.
-        lines = ["database deltree ccrsim"]
-        for agent in self.service.router.agents.values():
-            if not agent.spec.endpoint.endswith("@ccr-sim-agent"):
-                continue
+    def set_agent_behaviour(self, rng: random.Random) -> None:
+        # One call to the CLI per key (a few dozen a second): defaults for everyone, then a
+        # sample of agents who ring longer, talk longer or miss calls.
+        lines = [
+            "database deltree ccrsim",
+            "database put ccrsim default/ring 2",
+            "database put ccrsim default/talk 40",
+            "database put ccrsim default/answer 1",
+        ]
+        sims = [a for a in self.service.router.agents.values() if a.spec.endpoint.endswith("@ccr-sim-agent")]
+        for agent in rng.sample(sims, min(OWN_BEHAVIOUR, len(sims))):
             aid = agent.id
             lines.append(f"database put ccrsim {aid}/ring {rng.choice((1, 2, 3, 4))}")
             lines.append(f"database put ccrsim {aid}/talk {rng.randint(15, 60)}")
@@ -62,11 +95,13 @@ class DemoTraffic:
         numbers = len(self.voice_numbers()) or 1
         interval = 60.0 * numbers / self.calls_per_minute
         calls = 0
+        started = asyncio.get_running_loop().time()
         while True:
             # Each SIPp caller needs its own local port; 100 per number outlasts any hold.
             port = base_port + calls % 100
             calls += 1
-            await asyncio.sleep(rng.expovariate(1.0 / interval))
+            share = day_share(asyncio.get_running_loop().time() - started, self.day_s)
+            await asyncio.sleep(rng.expovariate(max(share, 0.05) / interval))
             name = rng.choice(CALLER_NAMES)
             cnum = f"138{rng.randint(0, 99_999_999):08d}"
             hold_ms = rng.randint(20, self.max_hold_s) * 1000
@@ -117,9 +152,10 @@ class DemoTraffic:
         sipp = shutil.which("sipp")
         if sipp is None:
             raise RuntimeError("sipp is not installed (Debian package sip-tester)")
-        await asyncio.to_thread(self._agents_behave, rng)
-        for agent in self.service.router.agents.values():
-            self.service.submit(ev.AgentLoggedIn(agent.id))
+        await asyncio.to_thread(self.set_agent_behaviour, rng)
+        agents = list(self.service.router.agents)
+        for aid in rng.sample(agents, max(1, round(len(agents) * self.staffed))) if agents else ():
+            self.service.submit(ev.AgentLoggedIn(aid))
         numbers = self.voice_numbers()
         log.info("demo_started", numbers=numbers, calls_per_minute=self.calls_per_minute)
         try:

@@ -24,6 +24,7 @@ from cc_router.core import events as ev
 
 if TYPE_CHECKING:
     from cc_router.accounts.book import AccountBook
+    from cc_router.console.audit import AuditLog
     from cc_router.core.estimate import Estimator
     from cc_router.live import LiveView
 
@@ -98,6 +99,8 @@ class Parts:
     """Expected waits for the live view, the API and announcements (`live.expected_wait`)."""
     accounts: AccountBook | None = None
     """Users, roles and login sessions (`accounts.attach`); absent: the machine token only."""
+    audit: AuditLog | None = None
+    """Where supervisor actions are recorded (`console.attach`); absent: not recorded."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ from cc_router.accounts.book import AccountBook
 from cc_router.adapters import ami
 from cc_router.adapters.ami import AmiNode
 from cc_router.config import Config, environment
+from cc_router.console.attach import attach as attach_console
 from cc_router.conversations.attach import Conversations
 from cc_router.conversations.attach import build as build_conversations
 from cc_router.conversations.attach import install as install_conversations
@@ -107,8 +108,14 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     # --- agent desktop: (surfaces) /agent, its stream and actions; its hub is fed below
     hub, desk_routes = build_desk(service, writer.engine, omni, nodes)
 
-    # --- HTTP: (surfaces) API, wallboard, metrics, health, task, login and desktop routes
-    http = attach_http(service, routes=[*omni.routes(), *conv.routes(), *account_routes(book), *desk_routes])
+    # --- supervisor console: (surfaces) audit log of supervisor actions, recording, /console
+    console_routes = attach_console(service, writer.engine, nodes)
+
+    # --- HTTP: (surfaces) API, wallboard, metrics, health, task, login, desktop, console routes
+    http = attach_http(
+        service,
+        routes=[*omni.routes(), *conv.routes(), *account_routes(book), *desk_routes, *console_routes],
+    )
 
     # --- MQTT: (surfaces) agent desktops, state topics; only when mqtt.enabled
     mqtt = attach_mqtt(service)

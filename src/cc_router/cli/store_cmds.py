@@ -6,16 +6,18 @@ import asyncio
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from cc_router.cli.options import parse_when
+from cc_router.cli.options import load_or_exit, parse_when
 from cc_router.config import environment
 
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///cc-router.db"
@@ -68,18 +70,24 @@ class Format(StrEnum):
 _when = parse_when
 
 
-def _cell(v: Any) -> str:
+def _when_in(text: str, zone: tzinfo) -> datetime:
+    """`text` as a time; one without a zone is in `zone` (the report's)."""
+    t = _when(text)
+    return t.replace(tzinfo=zone) if datetime.fromisoformat(text).tzinfo is None else t
+
+
+def _cell(v: Any, tz: tzinfo = UTC) -> str:
     if v is None:
         return ""
     if isinstance(v, datetime):
-        return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        return v.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     if isinstance(v, float):
         return f"{v:.1f}"
     return str(v)
 
 
-def _json_value(v: Any) -> Any:
-    return v.astimezone(UTC).isoformat() if isinstance(v, datetime) else v
+def _json_value(v: Any, tz: tzinfo = UTC) -> Any:
+    return v.astimezone(tz).isoformat() if isinstance(v, datetime) else v
 
 
 async def _report(
@@ -96,24 +104,26 @@ async def _report(
         await engine.dispose()
 
 
-def render(rows: list[dict[str, Any]], fmt: Format, console: Console) -> None:
+def render(rows: list[dict[str, Any]], fmt: Format, console: Console, tz: tzinfo = UTC) -> None:
+    """Interval starts in `tz` (the centre's time zone when the config is known)."""
     if fmt is Format.JSON:
-        console.print_json(json.dumps([{c: _json_value(r[c]) for c in COLUMNS} for r in rows]))
+        console.print_json(json.dumps([{c: _json_value(r[c], tz) for c in COLUMNS} for r in rows]))
     elif fmt is Format.CSV:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(COLUMNS)
         for r in rows:
-            w.writerow([_json_value(r[c]) if r[c] is not None else "" for c in COLUMNS])
+            w.writerow([_json_value(r[c], tz) if r[c] is not None else "" for c in COLUMNS])
         # Plain write: rich markup must not touch CSV.
         console.file.write(buf.getvalue())
     else:
         table = Table(title="Queue intervals (15 min); SL % = in SL / (answered + abandoned after SL)")
-        for c, header in TABLE_HEADERS.items():
+        headers = {**TABLE_HEADERS, "interval_start": f"interval ({tz})"}
+        for c, header in headers.items():
             left = c in ("interval_start", "queue", "channel")
             table.add_column(header, justify="left" if left else "right", no_wrap=left)
         for r in rows:
-            table.add_row(*(_cell(r[c]) for c in TABLE_HEADERS))
+            table.add_row(*(_cell(r[c], tz) for c in TABLE_HEADERS))
         console.print(table)
 
 
@@ -135,8 +145,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("report")
     def report(
-        from_: Annotated[str, typer.Option("--from", help="Start (ISO 8601; UTC if no zone).")],
-        to: Annotated[str, typer.Option("--to", help="End, exclusive (ISO 8601; UTC if no zone).")],
+        from_: Annotated[
+            str, typer.Option("--from", help="Start (ISO 8601; without a zone: the report's zone).")
+        ],
+        to: Annotated[str, typer.Option("--to", help="End, exclusive (ISO 8601; as --from).")],
         store_url: Annotated[
             str | None,
             typer.Option("--store-url", help=f"Store URL (default ${environment.STORE_URL} or sqlite)."),
@@ -149,16 +161,35 @@ def register(app: typer.Typer) -> None:
         default_service_level: Annotated[
             float, typer.Option("--default-service-level", help="Threshold for other queues, seconds.")
         ] = 20.0,
+        config: Annotated[
+            Path | None,
+            typer.Option("--config", "-c", help="Centre config: its time zone (and queues' service levels)."),
+        ] = None,
+        tz_name: Annotated[
+            str | None,
+            typer.Option("--tz", help="IANA time zone of the report; default the centre's, else UTC."),
+        ] = None,
     ) -> None:
-        """(Re)compute the 15-minute interval rows of a period and print the queue rows."""
-        start, end = _when(from_), _when(to)
+        """(Re)compute the 15-minute interval rows of a period and print the queue rows, with
+        times in the centre's time zone (`--config`) or `--tz`."""
+        levels = _parse_levels(service_level or [])
+        zone: tzinfo = UTC
+        if config is not None:
+            cfg = load_or_exit(config, 1)
+            zone = cfg.centre.tz
+            for q in cfg.queues:
+                levels.setdefault(q.name, q.service_level_s)
+        if tz_name is not None:
+            try:
+                zone = ZoneInfo(tz_name)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise typer.BadParameter(f"unknown time zone {tz_name!r} (e.g. Asia/Shanghai)") from None
+        start, end = _when_in(from_, zone), _when_in(to, zone)
         if end <= start:
             raise typer.BadParameter("--to must be after --from")
         url = store_url or environment.get(environment.STORE_URL, DEFAULT_STORE_URL)
-        rows = asyncio.run(
-            _report(url, start, end, _parse_levels(service_level or []), default_service_level)
-        )
-        render(rows, fmt, Console(soft_wrap=fmt is not Format.TABLE))
+        rows = asyncio.run(_report(url, start, end, levels, default_service_level))
+        render(rows, fmt, Console(soft_wrap=fmt is not Format.TABLE), zone)
 
     @store.command("upgrade")
     def upgrade(

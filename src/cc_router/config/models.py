@@ -29,7 +29,9 @@ from pydantic import (
     model_validator,
 )
 
+from cc_router.config.console import ConsoleConfig
 from cc_router.config.desk import AccountsConfig, DispositionSet, PauseReasonConfig
+from cc_router.config.recording import RecordingConfig, record_setting
 from cc_router.conversations.settings import ConversationsConfig
 from cc_router.core import expr
 from cc_router.core.spec import CentreSpec, Channel, ExitKind, ExitTarget, Strategy
@@ -300,6 +302,9 @@ class QueueConfig(_Model):
         default=None, description="Where to send arrivals when no agent is logged in."
     )
     steps: list[StepConfig] = Field(default_factory=list, description="Requirements that widen with wait.")
+    record: Annotated[bool | float, BeforeValidator(record_setting)] = Field(
+        default=False, description="Record connected calls (voice): true, false, or a percentage of them."
+    )
 
     @field_validator("steps")
     @classmethod
@@ -519,6 +524,8 @@ class Config(_Model):
     dispositions: dict[Id, DispositionSet] = Field(
         default_factory=dict, description="Queue name -> wrap-up codes for its interactions."
     )
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
 
     _source: str = PrivateAttr("<config>")
 

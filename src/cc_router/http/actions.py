@@ -20,12 +20,14 @@ from starlette.responses import JSONResponse
 
 from cc_router.accounts.roles import Role
 from cc_router.config import ConfigError, load_config, summary
+from cc_router.console.audit import AuditAction, TargetKind
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core import expr
 from cc_router.core.spec import StepSpec
+from cc_router.http.audit_hook import audited
 from cc_router.http.auth import authenticate, authorise, check_action, forbidden, not_leading
-from cc_router.http.bodies import MoveBody, PauseBody, PriorityBody, QueuePatch, SkillsBody
+from cc_router.http.bodies import MoveBody, PauseBody, PriorityBody, QueuePatch, ReasonBody, SkillsBody
 from cc_router.http.context import HttpContext
 
 log = structlog.get_logger("cc_router.http")
@@ -83,6 +85,10 @@ def _agent_id(ctx: HttpContext, request: Request) -> str:
     return aid
 
 
+def _path(request: Request, name: str) -> str:
+    return str(request.path_params[name])
+
+
 def _log_action(request: Request, action: str, **fields: Any) -> None:
     client = request.client.host if request.client else "?"
     log.info("supervisor_action", action=action, client=client, **fields)
@@ -94,12 +100,15 @@ async def _agent_action(request: Request, ctx: HttpContext, action: str) -> JSON
     if action == "pause":
         body = await parse_body(request, PauseBody, empty_ok=True)
         event = ev.AgentPaused(aid, body.reason, body.max_s)
-    elif action == "unpause":
-        event = ev.AgentUnpaused(aid)
-    elif action == "login":
-        event = ev.AgentLoggedIn(aid)
     else:
-        event = ev.AgentLoggedOut(aid)
+        # The reason (optional) is for the audit table; the core has none for these.
+        await parse_body(request, ReasonBody, empty_ok=True)
+        if action == "unpause":
+            event = ev.AgentUnpaused(aid)
+        elif action == "login":
+            event = ev.AgentLoggedIn(aid)
+        else:
+            event = ev.AgentLoggedOut(aid)
     _submit(ctx, event)
     await _stored(ctx)
     _log_action(request, action, agent_id=aid)
@@ -107,19 +116,43 @@ async def _agent_action(request: Request, ctx: HttpContext, action: str) -> JSON
 
 
 async def agent_pause(request: Request) -> JSONResponse:
-    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "pause"), agent=True)
+    return await audited(
+        request,
+        AuditAction.PAUSE,
+        TargetKind.AGENT,
+        _path(request, "agent_id"),
+        lambda: _guarded(request, lambda ctx: _agent_action(request, ctx, "pause"), agent=True),
+    )
 
 
 async def agent_unpause(request: Request) -> JSONResponse:
-    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "unpause"), agent=True)
+    return await audited(
+        request,
+        AuditAction.UNPAUSE,
+        TargetKind.AGENT,
+        _path(request, "agent_id"),
+        lambda: _guarded(request, lambda ctx: _agent_action(request, ctx, "unpause"), agent=True),
+    )
 
 
 async def agent_login(request: Request) -> JSONResponse:
-    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "login"), agent=True)
+    return await audited(
+        request,
+        AuditAction.LOGIN,
+        TargetKind.AGENT,
+        _path(request, "agent_id"),
+        lambda: _guarded(request, lambda ctx: _agent_action(request, ctx, "login"), agent=True),
+    )
 
 
 async def agent_logout(request: Request) -> JSONResponse:
-    return await _guarded(request, lambda ctx: _agent_action(request, ctx, "logout"), agent=True)
+    return await audited(
+        request,
+        AuditAction.LOGOUT,
+        TargetKind.AGENT,
+        _path(request, "agent_id"),
+        lambda: _guarded(request, lambda ctx: _agent_action(request, ctx, "logout"), agent=True),
+    )
 
 
 async def agent_skills(request: Request) -> JSONResponse:
@@ -135,7 +168,13 @@ async def agent_skills(request: Request) -> JSONResponse:
         _log_action(request, "skills", agent_id=aid, skills=dict(body.root))
         return JSONResponse({"ok": True, "agent": ctx.live.agent(aid)})
 
-    return await _guarded(request, act, agent=True)
+    return await audited(
+        request,
+        AuditAction.SKILLS,
+        TargetKind.AGENT,
+        _path(request, "agent_id"),
+        lambda: _guarded(request, act, agent=True),
+    )
 
 
 async def queue_patch(request: Request) -> JSONResponse:
@@ -168,7 +207,10 @@ async def queue_patch(request: Request) -> JSONResponse:
         _log_action(request, "queue_changed", queue=name, fields=sorted(changes))
         return JSONResponse({"ok": True, "queue": ctx.live.queue(name)})
 
-    return await _guarded(request, act, queues=[str(request.path_params["name"])])
+    name = _path(request, "name")
+    return await audited(
+        request, AuditAction.QUEUE, TargetKind.QUEUE, name, lambda: _guarded(request, act, queues=[name])
+    )
 
 
 async def interaction_move(request: Request) -> JSONResponse:
@@ -191,7 +233,13 @@ async def interaction_move(request: Request) -> JSONResponse:
         _log_action(request, "move", interaction_id=iid, queue=body.queue)
         return JSONResponse({"ok": True, "position": ctx.service.router.position(iid), "queue": body.queue})
 
-    return await _guarded(request, act, any_supervisor=True)
+    return await audited(
+        request,
+        AuditAction.MOVE,
+        TargetKind.INTERACTION,
+        _path(request, "interaction_id"),
+        lambda: _guarded(request, act, any_supervisor=True),
+    )
 
 
 async def interaction_priority(request: Request) -> JSONResponse:
@@ -211,7 +259,13 @@ async def interaction_priority(request: Request) -> JSONResponse:
             {"ok": True, "priority": body.priority, "position": ctx.service.router.position(iid)}
         )
 
-    return await _guarded(request, act, any_supervisor=True)
+    return await audited(
+        request,
+        AuditAction.PRIORITY,
+        TargetKind.INTERACTION,
+        _path(request, "interaction_id"),
+        lambda: _guarded(request, act, any_supervisor=True),
+    )
 
 
 async def config_reload(request: Request) -> JSONResponse:
@@ -237,7 +291,9 @@ async def config_reload(request: Request) -> JSONResponse:
         _log_action(request, "config_reload", path=path, restart_needed=restart)
         return JSONResponse({"ok": True, "summary": summary(new), "restart_needed": restart})
 
-    return await _guarded(request, act)
+    return await audited(
+        request, AuditAction.RELOAD, TargetKind.CONFIG, "config", lambda: _guarded(request, act)
+    )
 
 
 async def _guarded(

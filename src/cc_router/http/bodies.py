@@ -20,6 +20,12 @@ class PauseBody(_Body):
     )
 
 
+class ReasonBody(_Body):
+    reason: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Why (kept in the audit table)."
+    )
+
+
 class SkillsBody(
     RootModel[dict[SkillName, Annotated[int, Field(ge=SKILL_LEVEL_MIN, le=SKILL_LEVEL_MAX, strict=True)]]]
 ):

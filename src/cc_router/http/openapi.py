@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cc_router.http.bodies import MoveBody, PauseBody, PriorityBody, QueuePatch, SkillsBody
+from cc_router.http.bodies import MoveBody, PauseBody, PriorityBody, QueuePatch, ReasonBody, SkillsBody
 
 _ERR = {
     "description": "error",
@@ -39,7 +39,7 @@ def _action(
     }
     if body is not None:
         op["requestBody"] = {
-            "required": body is not PauseBody,
+            "required": body not in (PauseBody, ReasonBody),
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body.__name__}"}}},
         }
     return {method: op}
@@ -69,7 +69,7 @@ def openapi_document(title: str) -> dict[str, Any]:
     schemas: dict[str, Any] = {
         "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
     }
-    for model in (PauseBody, SkillsBody, QueuePatch, MoveBody, PriorityBody):
+    for model in (PauseBody, ReasonBody, SkillsBody, QueuePatch, MoveBody, PriorityBody):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -103,9 +103,9 @@ def openapi_document(title: str) -> dict[str, Any]:
             [*_AGENT_FILTER, {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 200}}],
         ),
         "/api/agents/{agent_id}/pause": _action("post", "Pause an agent", PauseBody, agent),
-        "/api/agents/{agent_id}/unpause": _action("post", "Unpause an agent", None, agent),
+        "/api/agents/{agent_id}/unpause": _action("post", "Unpause an agent", ReasonBody, agent),
         "/api/agents/{agent_id}/login": _action("post", "Log an agent in", None, agent),
-        "/api/agents/{agent_id}/logout": _action("post", "Log an agent out", None, agent),
+        "/api/agents/{agent_id}/logout": _action("post", "Log an agent out", ReasonBody, agent),
         "/api/agents/{agent_id}/skills": _action("put", "Replace an agent's skills", SkillsBody, agent),
         "/api/queues/{name}": {
             **_read("One queue, with its waiting interactions", [_path_param("name")]),
@@ -125,6 +125,34 @@ def openapi_document(title: str) -> dict[str, Any]:
         "/api/config/reload": _action(
             "post", "Re-read the config file (422 and unchanged if it has errors)", None, []
         ),
+        "/api/audit": _read(
+            "Supervisor actions, newest first: who, what, when, target, before -> after, reason",
+            [
+                {"name": n, "in": "query", "schema": {"type": "string"}}
+                for n in ("limit", "action", "target_kind", "target", "user", "since")
+            ],
+        ),
+        "/api/console/config": _read("The console's user, queues (priority, steps), skills, pause reasons"),
+        "/api/recordings": _read("Recorded calls of the reader's queues, newest first"),
+        "/api/recordings/{interaction_id}": _read(
+            "A call's recording (audio/wav, range requests; `?token=` accepted)",
+            [_path_param("interaction_id")],
+        ),
+        "/api/agents/{agent_id}/monitor": {
+            "post": {
+                "summary": 'Listen, whisper or barge on the agent\'s call on your phone ({"mode": ...})',
+                "security": [{"bearer": []}],
+                "parameters": agent,
+                "responses": {**_OK, **_ACTION_ERRORS},
+            },
+            "delete": {
+                "summary": "Stop listening",
+                "security": [{"bearer": []}],
+                "parameters": agent,
+                "responses": {**_OK, **_ACTION_ERRORS},
+            },
+        },
+        "/api/monitors": _read("Supervisors listening now, per agent"),
         "/metrics": _read("Prometheus metrics"),
         "/livez": {"get": {"summary": "The process is alive", "responses": _OK}},
         "/readyz": {

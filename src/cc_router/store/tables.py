@@ -89,6 +89,11 @@ class InteractionRow(Base):
     wrapup_code: Mapped[str | None] = mapped_column(
         String(64), comment="disposition code the agent gave (desktop), null: none given"
     )
+    recording_path: Mapped[str | None] = mapped_column(
+        String(512), comment="the call's recording as the router reads it, null: not recorded"
+    )
+    recording_s: Mapped[float | None] = mapped_column(Float, comment="length of the recording, seconds")
+    recording_bytes: Mapped[int | None] = mapped_column(BigInteger, comment="size of the recording file")
 
     __table_args__ = (Index("ix_interactions_queue_enqueued_at", "queue", "enqueued_at"),)
 

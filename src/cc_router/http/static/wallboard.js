@@ -16,7 +16,8 @@ const model = {
   header: null, queues: [], channels: [], agents: new Map(), agentIds: [], agentPage: null,
   interactions: [], clockSkew: 0,
 };
-const token = new URLSearchParams(location.search).get("token");
+// The supervisor console (/console) logs in first and hands its session token over.
+const token = new URLSearchParams(location.search).get("token") || window.CCR_TOKEN || null;
 const $ = (id) => document.getElementById(id);
 
 function esc(s) {
