@@ -29,6 +29,8 @@ UNKNOWN_NAME = "<unknown>"
 LEG_ID = re.compile(r"ccr-[0-9a-f]+-[0-9]+")
 """Uniqueid of an agent leg some router run originated (`Registry.next_leg_id`; its
 second Local half ends in `-2`)."""
+CONNECTED_MARK = "SHARED(CCR_CONNECTED)"
+"""Set on a caller by ccr-agent when an agent leg bridges it."""
 LEG_VARIABLES = ("CCR_CALLER", "CCR_IID", "CCR_AGENT", "CCR_OFFER", "CCR_ANSWERED")
 
 SendAction = Callable[[Mapping[str, str | Sequence[str]]], Awaitable[Reply]]
@@ -86,8 +88,9 @@ class Checker:
         self, ch: Message, wanted: Callable[[str], bool] = lambda number: True
     ) -> Arrival | None:
         """The arrival of a caller on hold found in a channel list, its dialled number,
-        language and priority read from its channel; None when `wanted(number)` says no or
-        the registry knows it, before asking or after (its CCREnqueue or Hangup came)."""
+        language, priority and arrival read from its channel; None when `wanted(number)`
+        says no, the registry knows it, before asking or after (its CCREnqueue or Hangup
+        came), or it is between its agent's bridge and its hang-up."""
         uid = ch.get("Uniqueid", "")
         if self.registry.knows(uid):
             return None
@@ -101,6 +104,8 @@ class Checker:
         )
         if not wanted(number) or self.registry.knows(uid):
             return None
+        if not ch.get("BridgeId") and await getvar(channel, CONNECTED_MARK):
+            return None  # out of its agent's bridge and about to hang up: not waiting
         name = ch.get("CallerIDName", "")
         return Arrival(
             uid=uid,
