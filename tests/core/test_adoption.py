@@ -104,7 +104,12 @@ def test_ringing_leg_not_answered_returns_the_caller_to_its_place() -> None:
     # Nobody answers for the ring timeout plus grace: the offer is given back.
     out = r.handle(ev.Tick(), T + 12.5)
     assert [c.offer_id for c in _of(out, cmd.CancelOffer)] == ["o3"]
-    assert [w.id for w in r.waiting_in("zh")] == ["c1", "c2"]
+    # a1 missed c1 and takes c2; c1 waits with its original arrival, first in line.
+    assert [o.interaction_id for o in _of(out, cmd.Offer)] == ["c2"]
+    assert [w.id for w in r.waiting_in("zh")] == ["c1"]
+    assert r.interactions["c1"].arrived_at == T - 50
+    out = r.handle(ev.AgentLoggedIn("a2"), T + 13)
+    assert [(o.interaction_id, o.agent_id) for o in _of(out, cmd.Offer)] == [("c1", "a2")]
 
 
 def test_adoption_refused_for_unknown_or_busy_parts() -> None:

@@ -75,7 +75,6 @@ class Adoption(Timeouts):
             offer = OfferRec(e.offer_id, it.id, a.id, channel, self.now, explanation)
             self.offers[offer.offer_id] = offer
             a.offer = offer
-            a.token += 1
             it.offer = offer
             it.stage = Stage.OFFERED
             it.explanation = explanation
@@ -83,6 +82,7 @@ class Adoption(Timeouts):
             timeout = q.spec.ring_timeout_s + self.centre.routing.offer_grace_s
             self._timer(self.now + timeout, Timer(TimerKind.OFFER, offer.offer_id))
             self._publish(a)
+            self._refresh(a, Trigger.AGENT_FREE)  # out of its pools while it rings
             return
         answered = max(arrived, min(e.answered_at, self.now))
         it.stage = Stage.CONNECTED
@@ -92,3 +92,5 @@ class Adoption(Timeouts):
         a.load[channel] = a.load.get(channel, 0) + 1
         a.handled += 1
         self._publish(a, answered)
+        # Out of its pools for this channel; a blended agent may still take other work.
+        self._refresh(a, Trigger.AGENT_FREE)
