@@ -172,9 +172,9 @@ class AmiToCore:
             )
         )
 
-    def admit(self, a: Arrival, leg: AdoptedLeg | None = None) -> Effects:
+    def admit(self, a: Arrival, adopted: AdoptedLeg | None = None) -> Effects:
         """A caller on hold becomes an interaction (from CCREnqueue, or found in a channel
-        list); with `leg`, an agent leg an earlier router process placed for it is ringing
+        list); with `adopted`, an agent leg an earlier router process placed for it is ringing
         or bridged to it: the call is adopted as it is, not queued again."""
         route = self.setup.config.numbers.get(a.number)
         iid = f"{self.prefix}{a.uid}"
@@ -201,8 +201,8 @@ class AmiToCore:
         caller = f"{a.caller_name} <{a.caller_num}>" if a.caller_name else a.caller_num
         held = CallerLeg(iid, a.uid, a.channel, a.number, route.queue, a.caller_num, a.caller_name)
         registry.add_caller(held)
-        if leg is not None and leg.iid == iid:
-            return self._adopt(held, a, leg, priority, caller, attributes)
+        if adopted is not None and adopted.iid == iid:
+            return self._adopt(held, a, adopted, priority, caller, attributes)
         return (ev.InteractionArrived(iid, route.queue, priority, caller, attributes, since=a.arrived),)
 
     def _adopt(

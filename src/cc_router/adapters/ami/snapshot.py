@@ -114,9 +114,9 @@ async def rebuild(checker: Checker) -> dict[str, int]:
     for arrival in arrivals:
         if registry.knows(arrival.uid):
             continue  # its CCREnqueue or Hangup came while the list was read
-        leg = legs.get(arrival.uid)
-        stats["adopted" if leg is not None else "found"] += 1
-        apply(ami_in.admit(arrival, leg))
+        adopted = legs.get(arrival.uid)
+        stats["adopted" if adopted is not None else "found"] += 1
+        apply(ami_in.admit(arrival, adopted))
 
     busy: set[str] = set()
     if registry.has_sip_agents():
