@@ -300,8 +300,12 @@ async def failover_rows(
 
 
 async def restart_row(
-    agents: int = 20_000, callers: int = 2_000, settings: SandboxSettings | None = None
+    agents: int = 20_000,
+    callers: int = 2_000,
+    settings: SandboxSettings | None = None,
+    keep_logs: Path | None = None,
 ) -> dict[str, Any]:
+    """`keep_logs`: copy the routers' logs there (they live in a temporary directory)."""
     settings = settings or SandboxSettings()
     await asyncio.to_thread(prepare_sandbox, settings)
     ids = [f"{AGENT_PREFIX}{n:05d}" for n in range(1, agents + 1)]
@@ -337,7 +341,18 @@ async def restart_row(
                 await _until_role(client, first, "leader", 120)
                 load = SippLoad(NUMBER, rate=200, calls=callers, hold_ms=180_000, caller_num="13911111111")
                 sipp = asyncio.create_task(run_sipp(load, tmp))
-                await _wait(lambda: len(first.lines("queued")) >= callers, 60 + callers / 100)
+                try:
+                    await _wait(lambda: len(first.lines("queued")) >= callers, 60 + callers / 100)
+                except TimeoutError:
+                    reply = await ami.act({"Action": "CoreShowChannels"})
+                    on_hold = sum(
+                        1
+                        for m in (reply if isinstance(reply, list) else [])
+                        if m.get("CallerIDNum") == load.caller_num
+                    )
+                    raise RuntimeError(
+                        f"{len(first.lines('queued'))} of {callers} callers queued, {on_hold} channels up"
+                    ) from None
                 first.kill()
                 killed = time.monotonic()
                 again = _start(config, url, tmp, "again", port)
@@ -371,6 +386,9 @@ async def restart_row(
         finally:
             for p in procs:
                 p.stop()
+                if keep_logs is not None:
+                    keep_logs.mkdir(parents=True, exist_ok=True)
+                    (keep_logs / p.log.name).write_bytes(p.log.read_bytes())
             await ami.close()
             if sipp is not None:
                 sipp.cancel()
