@@ -30,6 +30,8 @@ class FakeAmi:
     script: Script = lambda s, m: None
     channels: list[Msg] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
+    channel_variables: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per channel name; a channel not listed here answers from `variables`."""
     received: list[tuple[int, Msg]] = field(default_factory=list)
     sessions: list[FakeSession] = field(default_factory=list)
     port: int = 0
@@ -81,12 +83,13 @@ class FakeAmi:
             s.send({"Event": f"{action}Complete", "ActionID": aid, "EventList": "Complete"})
         elif action == "Getvar":
             name = msg.get("Variable", "")
+            values = self.channel_variables.get(msg.get("Channel", ""), self.variables)
             s.send(
                 {
                     "Response": "Success",
                     "ActionID": aid,
                     "Variable": name,
-                    "Value": self.variables.get(name, ""),
+                    "Value": values.get(name, ""),
                 }
             )
         elif action == "Ping":

@@ -5,7 +5,8 @@ surfaces (live view and decision logs), sim (simulator and app_queue comparison)
 ewt (expected-wait error beside app_queue's holdtime, in the simulator;
 CC_ROUTER_BENCH_SMALL=1 for a short run),
 e2e (real Asterisk with SIPp, cc-router beside app_queue), ha (session restore, standby
-takeover; CC_ROUTER_BENCH_SMALL=1 for a short run). No group: all of them.
+takeover, and against the real Asterisk: failover to the first Originate, a restart beside
+thousands of held callers; CC_ROUTER_BENCH_SMALL=1 for a short run). No group: all of them.
 Each group runs in its own interpreter so memory figures do not mix.
 """
 
@@ -92,15 +93,26 @@ def _e2e() -> None:
 def _ha() -> None:
     import asyncio
 
+    from cc_router.bench import ha_live
     from cc_router.bench.ha_bench import failover_rows, restore_row
 
     small = os.environ.get("CC_ROUTER_BENCH_SMALL") == "1"
+    pg = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
     print(json.dumps(asyncio.run(restore_row(2_000 if small else 20_000))), flush=True)
     try:
-        for row in failover_rows("postgresql+asyncpg://postgres@127.0.0.1:5432/test", 2 if small else 10):
+        for row in failover_rows(pg, 2 if small else 10):
             print(json.dumps(row), flush=True)
     except OSError as exc:  # no PostgreSQL on this machine: say so, go on
         print(json.dumps({"name": "ha_failover_ready", "error": str(exc)}), flush=True)
+    # Against the real Asterisk sandbox.
+    try:
+        for row in asyncio.run(ha_live.failover_rows(pg, 2 if small else 10)):
+            print(json.dumps(row), flush=True)
+    except OSError as exc:
+        print(json.dumps({"name": "ha_failover_first_originate", "error": str(exc)}), flush=True)
+    # The sandbox held at most 500 SIPp callers at once (2,000 stopped at 500 channels up).
+    agents, callers = (2_000, 100) if small else (20_000, 450)
+    print(json.dumps(asyncio.run(ha_live.restart_row(agents, callers))), flush=True)
 
 
 GROUPS: dict[str, Callable[[], None]] = {

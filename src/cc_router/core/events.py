@@ -79,6 +79,24 @@ class InteractionArrived:
 
 
 @dataclass(frozen=True, slots=True)
+class InteractionAdopted:
+    """A call found in progress when the router (re)starts: an agent leg it placed before
+    is ringing for the caller (`answered_at` None: a pending offer under `offer_id`) or
+    bridged to it (connected since `answered_at`). The interaction takes up where it was,
+    never queued or offered again; its end is recorded once, with its original times."""
+
+    interaction_id: str
+    queue: str
+    agent_id: str
+    offer_id: str
+    arrived_at: float
+    answered_at: float | None = None
+    priority: int = 0
+    caller: str = ""
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class InteractionAbandoned:
     """The caller or customer went away before being connected (or while connected)."""
 
@@ -160,6 +178,7 @@ Event = (
     | AgentWrapUpDone
     | AgentSessionRestored
     | InteractionArrived
+    | InteractionAdopted
     | InteractionAbandoned
     | OfferAccepted
     | OfferDeclined

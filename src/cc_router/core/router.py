@@ -8,6 +8,7 @@ its own module with one job:
 - `interactions.py`: arrivals, queues, exits, offers taken or not, the end;
 - `agents.py`: presence, pauses, devices, skills, wrap-up;
 - `timeouts.py`: what a timer does when it falls due;
+- `adoption.py`: calls in progress found after a restart;
 - `building.py`: records and indexes from the centre spec, and rebuilding on change.
 
 This module adds the entry point, the event table and the read API that surfaces use.
@@ -101,6 +102,7 @@ Router._handlers = {
     ev.AgentWrapUpDone: Router._on_wrap_done,
     ev.AgentSessionRestored: Router._on_restore,
     ev.InteractionArrived: Router._on_arrival,
+    ev.InteractionAdopted: Router._on_adopt,
     ev.InteractionAbandoned: Router._on_abandon,
     ev.OfferAccepted: Router._on_accept,
     ev.OfferDeclined: Router._on_decline,

@@ -123,6 +123,8 @@ class Trigger(StrEnum):
     REPRIORITISED = "reprioritised"
     APP_QUEUE = "app_queue"
     """Offers of the app_queue model the simulator compares the core with."""
+    ADOPTED = "adopted"
+    """An offer made before a restart, found ringing afterwards (`InteractionAdopted`)."""
 
 
 QUEUED_TRIGGER: dict[QueueReason, Trigger] = {

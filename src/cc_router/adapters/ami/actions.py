@@ -55,7 +55,10 @@ def originate(
     agent_id: str,
     caller_name: str,
     caller_num: str,
+    offer_id: str = "",
 ) -> Action:
+    """The agent leg of an offer; the interaction, agent and offer ride on it as channel
+    variables, so a router started later can adopt the call instead of queueing it again."""
     return {
         "Action": "Originate",
         "ActionID": action_id,
@@ -72,6 +75,7 @@ def originate(
             f"CCR_CALLER={_var(caller_uniqueid)}",
             f"CCR_IID={_var(interaction_id)}",
             f"CCR_AGENT={_var(agent_id)}",
+            f"CCR_OFFER={_var(offer_id)}",
         ],
     }
 

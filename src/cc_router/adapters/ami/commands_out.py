@@ -108,6 +108,7 @@ class CoreToAmi:
             agent_id=c.agent_id,
             caller_name=caller.caller_name,
             caller_num=caller.caller_num,
+            offer_id=c.offer_id,
         )
         log.debug(
             "ami_originate",

@@ -13,6 +13,7 @@ the same translation for a difference found in a channel list instead of an even
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Protocol
@@ -33,6 +34,7 @@ from cc_router.adapters.ami.protocol import Message, header, parse_frame
 from cc_router.adapters.ami.registry import (
     PENDING,
     SETTLED,
+    AdoptedLeg,
     AgentLeg,
     Arrival,
     CallerLeg,
@@ -63,6 +65,20 @@ class Ended(StrEnum):
     AGENT = "agent_hangup"
     UNKNOWN = "unknown_hangup"
     """Found ended by a snapshot or drift check: its Hangups were missed."""
+
+
+def arrival_stamp(value: str) -> float | None:
+    """An epoch time the dialplan stamped (`CCR_ARRIVED`: seconds with milliseconds)."""
+    with contextlib.suppress(ValueError):
+        t = float(value)
+        if t > 0:
+            return t
+    return None
+
+
+def adopted_action(channel_id: str) -> str:
+    """The stand-in ActionID of an adopted leg (its Originate was another process's)."""
+    return f"{channel_id}-adopted"
 
 
 def device_busy_of(state: str) -> bool | None:
@@ -152,11 +168,14 @@ class AmiToCore:
                 caller_name=msg.get("CallerName", ""),
                 lang=msg.get("Lang", ""),
                 caller_priority=msg.get("CallerPriority", ""),
+                arrived=arrival_stamp(msg.get("Arrived", "")),
             )
         )
 
-    def admit(self, a: Arrival) -> Effects:
-        """A caller on hold becomes an interaction (from CCREnqueue, or found in a channel list)."""
+    def admit(self, a: Arrival, adopted: AdoptedLeg | None = None) -> Effects:
+        """A caller on hold becomes an interaction (from CCREnqueue, or found in a channel
+        list); with `adopted`, an agent leg an earlier router process placed for it is ringing
+        or bridged to it: the call is adopted as it is, not queued again."""
         route = self.setup.config.numbers.get(a.number)
         iid = f"{self.prefix}{a.uid}"
         if route is None and not self.exit_unknown_numbers:
@@ -180,10 +199,62 @@ class AmiToCore:
         if a.lang:
             attributes["lang"] = a.lang
         caller = f"{a.caller_name} <{a.caller_num}>" if a.caller_name else a.caller_num
-        registry.add_caller(
-            CallerLeg(iid, a.uid, a.channel, a.number, route.queue, a.caller_num, a.caller_name)
+        held = CallerLeg(iid, a.uid, a.channel, a.number, route.queue, a.caller_num, a.caller_name)
+        registry.add_caller(held)
+        if adopted is not None and adopted.iid == iid:
+            return self._adopt(held, a, adopted, priority, caller, attributes)
+        return (ev.InteractionArrived(iid, route.queue, priority, caller, attributes, since=a.arrived),)
+
+    def _adopt(
+        self,
+        held: CallerLeg,
+        a: Arrival,
+        found: AdoptedLeg,
+        priority: int,
+        caller: str,
+        attributes: dict[str, str],
+    ) -> Effects:
+        now = time.time()
+        leg = AgentLeg(
+            found.offer_id,
+            held.iid,
+            found.agent_id,
+            held.queue,
+            found.uid,
+            f"{found.uid}-2",
+            adopted_action(found.uid),
+            now,
+            LegState.ANSWERED if found.bridged else LegState.QUEUED,
+            {found.uid},
         )
-        return (ev.InteractionArrived(iid, route.queue, priority, caller, attributes),)
+        self.registry.add_leg(leg)
+        held.agent_leg = leg
+        answered_at: float | None = None
+        if found.bridged:
+            held.stage = CallerStage.CONNECTED
+            # A dialplan without the answer stamp: the call is at least this old.
+            answered_at = found.answered_at or now
+        log.info(
+            "ami_call_adopted",
+            node=self.node,
+            iid=held.iid,
+            agent=found.agent_id,
+            offer=found.offer_id,
+            connected=found.bridged,
+        )
+        return (
+            ev.InteractionAdopted(
+                held.iid,
+                held.queue,
+                found.agent_id,
+                found.offer_id,
+                a.arrived if a.arrived is not None else now,
+                answered_at,
+                priority,
+                caller,
+                attributes,
+            ),
+        )
 
     def hangup_unless_moved(self, caller: CallerLeg) -> ReplyHandler:
         callers = self.registry.callers
@@ -200,6 +271,9 @@ class AmiToCore:
         if leg is None:
             return NOTHING
         leg.alive.discard(uid)
+        if not leg.alive and leg.state in PENDING and leg.action_id == adopted_action(leg.channel_id):
+            # No OriginateResponse comes for a leg another process originated.
+            return self.leg_failed(leg, DeclineReason.NO_ANSWER, "adopted agent leg hung up", now)
         out = self._agent_side_left(leg)
         if not leg.alive and leg.state in SETTLED:
             registry.forget_leg(leg)

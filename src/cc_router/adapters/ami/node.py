@@ -116,7 +116,7 @@ class AmiNode:
                 self.registry.drop_caller(e.caller)
             else:
                 out = self.service.submit(e)
-                if isinstance(e, ev.InteractionArrived):
+                if isinstance(e, ev.InteractionArrived | ev.InteractionAdopted):
                     self._check_arrival(e, out)
 
     def _on_reply(self, handler: ReplyHandler) -> OnReply:
@@ -125,7 +125,9 @@ class AmiNode:
 
         return done
 
-    def _check_arrival(self, e: ev.InteractionArrived, out: Sequence[cmd.Command]) -> None:
+    def _check_arrival(
+        self, e: ev.InteractionArrived | ev.InteractionAdopted, out: Sequence[cmd.Command]
+    ) -> None:
         for c in out:
             if (
                 isinstance(c, cmd.EventRejected)

@@ -1,5 +1,7 @@
 """How the snapshot and drift checks read Asterisk: channel and device lists, channel
-variables, a Ping as a barrier, and the caller on hold found in a channel list.
+variables, a Ping as a barrier, the caller on hold found in a channel list (the one rule
+for admitting a held caller: its number, language, priority and arrival read from its
+channel), and the agent legs an earlier router process placed.
 
 `Checker` is what both work with: the registry to compare, the translator that turns a
 difference into core events, these reads, and the node's `apply` for the effects.
@@ -8,21 +10,28 @@ difference into core events, these reads, and the node's `apply` for the effects
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from cc_router.adapters.ami import actions as act
 from cc_router.adapters.ami.connection import AmiError, Reply
 from cc_router.adapters.ami.effects import Effects
-from cc_router.adapters.ami.events_in import AmiToCore
+from cc_router.adapters.ami.events_in import AmiToCore, arrival_stamp
 from cc_router.adapters.ami.protocol import Message
-from cc_router.adapters.ami.registry import Arrival, Registry
+from cc_router.adapters.ami.registry import AdoptedLeg, Arrival, Registry
 
 READ_TIMEOUT_S = 15.0
 HOLD_APPLICATIONS = frozenset({"BridgeWait", "MusicOnHold"})
 """Application of a caller on hold in ccr-inbound (MusicOnHold: dialplans before BridgeWait)."""
 UNKNOWN_NAME = "<unknown>"
 """How Asterisk lists a channel without a caller name."""
+LEG_ID = re.compile(r"ccr-[0-9a-f]+-[0-9]+")
+"""Uniqueid of an agent leg some router run originated (`Registry.next_leg_id`; its
+second Local half ends in `-2`)."""
+CONNECTED_MARK = "SHARED(CCR_CONNECTED)"
+"""Set on a caller by ccr-agent when an agent leg bridges it."""
+LEG_VARIABLES = ("CCR_CALLER", "CCR_IID", "CCR_AGENT", "CCR_OFFER", "CCR_ANSWERED")
 
 SendAction = Callable[[Mapping[str, str | Sequence[str]]], Awaitable[Reply]]
 
@@ -79,19 +88,24 @@ class Checker:
         self, ch: Message, wanted: Callable[[str], bool] = lambda number: True
     ) -> Arrival | None:
         """The arrival of a caller on hold found in a channel list, its dialled number,
-        language and priority read from its channel; None when `wanted(number)` says no or
-        the registry knows it, before asking or after (its CCREnqueue or Hangup came)."""
+        language, priority and arrival read from its channel; None when `wanted(number)`
+        says no, the registry knows it, before asking or after (its CCREnqueue or Hangup
+        came), or it is between its agent's bridge and its hang-up."""
         uid = ch.get("Uniqueid", "")
         if self.registry.knows(uid):
             return None
         channel = ch.get("Channel", "")
-        number = await self.asterisk.getvar(channel, "CCR_NUMBER")
-        if not wanted(number):
+        getvar = self.asterisk.getvar
+        number, lang, prio, arrived = await asyncio.gather(
+            getvar(channel, "CCR_NUMBER"),
+            getvar(channel, "CCR_LANG"),
+            getvar(channel, "CCR_PRIORITY"),
+            getvar(channel, "CCR_ARRIVED"),
+        )
+        if not wanted(number) or self.registry.knows(uid):
             return None
-        lang = await self.asterisk.getvar(channel, "CCR_LANG")
-        prio = await self.asterisk.getvar(channel, "CCR_PRIORITY")
-        if self.registry.knows(uid):
-            return None
+        if not ch.get("BridgeId") and await getvar(channel, CONNECTED_MARK):
+            return None  # out of its agent's bridge and about to hang up: not waiting
         name = ch.get("CallerIDName", "")
         return Arrival(
             uid=uid,
@@ -101,4 +115,31 @@ class Checker:
             caller_name="" if name == UNKNOWN_NAME else name,
             lang=lang,
             caller_priority=prio,
+            arrived=arrival_stamp(arrived),
         )
+
+    async def foreign_legs(self, channels: Sequence[Message]) -> dict[str, AdoptedLeg]:
+        """Agent legs in the list that this node did not place (an earlier process did),
+        by the Uniqueid of the caller they are for; legs without the router's variables
+        are left out. Bridged: in the same bridge as that caller."""
+        by_uid = {ch.get("Uniqueid", ""): ch for ch in channels}
+        legs = [
+            ch for uid, ch in by_uid.items() if LEG_ID.fullmatch(uid) and uid not in self.registry.leg_by_uid
+        ]
+        getvar = self.asterisk.getvar
+        found: dict[str, AdoptedLeg] = {}
+        for ch in legs:
+            channel = ch.get("Channel", "")
+            caller, iid, agent, offer, answered = await asyncio.gather(
+                *(getvar(channel, name) for name in LEG_VARIABLES)
+            )
+            if not (caller and iid and agent and offer):
+                continue
+            bridge = ch.get("BridgeId", "")
+            caller_bridge = by_uid.get(caller, {}).get("BridgeId", "")
+            answered_at = arrival_stamp(answered)
+            # Read after the list: an answer stamp there means the agent answered since,
+            # and its CCRAgentAnswered came before the node knew the leg.
+            bridged = (bool(bridge) and bridge == caller_bridge) or answered_at is not None
+            found[caller] = AdoptedLeg(ch.get("Uniqueid", ""), iid, agent, offer, bridged, answered_at)
+        return found

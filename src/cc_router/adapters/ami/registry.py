@@ -54,6 +54,23 @@ class Arrival:
     caller_name: str
     lang: str
     caller_priority: str
+    arrived: float | None = None
+    """When it entered the hold (CCR_ARRIVED): a router started later keeps its place."""
+
+
+@dataclass(slots=True, frozen=True)
+class AdoptedLeg:
+    """An agent leg an earlier router process placed for a caller, found on Asterisk
+    with the interaction, agent and offer it carries as channel variables."""
+
+    uid: str
+    iid: str
+    agent_id: str
+    offer_id: str
+    bridged: bool
+    """In the caller's bridge (connected), else still ringing."""
+    answered_at: float | None
+    """CCR_ANSWERED: when the agent answered, stamped by ccr-agent."""
 
 
 @dataclass(slots=True, eq=False)

@@ -8,8 +8,13 @@ Events that happened while the connection was down are lost, so the channel list
 - agent legs of pending offers: still there = the Originate was carried out (keep it,
   or accept the offer if the leg is already bridged to the caller); gone without an
   answer = OfferDeclined(failed);
-- callers on hold in ccr-inbound the node never heard of (arrived while it was down):
-  InteractionArrived, with the dialled number read by Getvar CCR_NUMBER;
+- callers on hold in ccr-inbound the node never heard of (arrived while it was down, or
+  the router process started again): InteractionArrived with the dialled number, priority
+  and original arrival read from the channel (CCR_NUMBER, CCR_PRIORITY, CCR_ARRIVED), so
+  they keep their place and their wait;
+- among those, callers an agent leg of an earlier router process rings or is bridged to
+  (found by the leg's CCR_CALLER, CCR_IID, CCR_AGENT, CCR_OFFER): InteractionAdopted, a
+  pending offer or a connected call, never queued or offered again;
 - device states of SIP agents; agents blocked during the outage are released.
 
 Events that arrive while the snapshot is being read are handled as usual; a channel
@@ -18,7 +23,9 @@ whose Hangup came in meanwhile is not revived by the (older) list.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Sequence
 
 import structlog
 
@@ -27,17 +34,31 @@ from cc_router.adapters.ami.effects import Send
 from cc_router.adapters.ami.events_in import DEVICE_BUSY
 from cc_router.adapters.ami.protocol import Message
 from cc_router.adapters.ami.reads import Checker
-from cc_router.adapters.ami.registry import PENDING, CallerStage, LegState
+from cc_router.adapters.ami.registry import PENDING, Arrival, CallerStage, LegState
 from cc_router.core.vocabulary import DeclineReason
 
 log = structlog.get_logger("cc_router.ami.snapshot")
+
+READS_AT_ONCE = 64
+"""Held callers whose variables are read concurrently (thousands after a restart)."""
+
+
+async def _read_all(checker: Checker, channels: Sequence[Message]) -> list[Arrival | None]:
+    out: list[Arrival | None] = []
+    for i in range(0, len(channels), READS_AT_ONCE):
+        chunk = channels[i : i + READS_AT_ONCE]
+        out += await asyncio.gather(*(checker.held_caller(ch) for ch in chunk))
+    return out
 
 
 async def rebuild(checker: Checker) -> dict[str, int]:
     registry, ami_in, apply = checker.registry, checker.ami_in, checker.apply
     channels = await checker.asterisk.channels()
     by_uid = {m.get("Uniqueid", ""): m for m in channels}
-    stats = {"channels": len(channels), "abandoned": 0, "ended": 0, "declined": 0, "accepted": 0, "found": 0}
+    stats = {
+        "channels": len(channels), "abandoned": 0, "ended": 0, "declined": 0, "accepted": 0,
+        "found": 0, "adopted": 0,
+    }  # fmt: skip
 
     def present(uid: str) -> Message | None:
         return None if registry.hung_up_recently(uid) else by_uid.get(uid)
@@ -85,12 +106,17 @@ async def rebuild(checker: Checker) -> dict[str, int]:
                 apply(ami_in.bridge_vanished(owner))
             registry.forget_leg(leg)
 
-    for ch in checker.held_unknown(channels):
-        arrival = await checker.held_caller(ch)
-        if arrival is None:
-            continue
-        stats["found"] += 1
-        apply(ami_in.admit(arrival))
+    unknown = checker.held_unknown(channels)
+    legs = await checker.foreign_legs(channels) if unknown else {}
+    arrivals = [a for a in await _read_all(checker, unknown) if a is not None]
+    # Admitted in the order they arrived: ties in the core break by admission.
+    arrivals.sort(key=lambda a: a.arrived if a.arrived is not None else float("inf"))
+    for arrival in arrivals:
+        if registry.knows(arrival.uid):
+            continue  # its CCREnqueue or Hangup came while the list was read
+        adopted = legs.get(arrival.uid)
+        stats["adopted" if adopted is not None else "found"] += 1
+        apply(ami_in.admit(arrival, adopted))
 
     busy: set[str] = set()
     if registry.has_sip_agents():
