@@ -10,18 +10,18 @@ import heapq
 from dataclasses import replace
 
 from cc_router.core import events as ev
+from cc_router.core.callback_routing import CallbackRouting
 from cc_router.core.expr import Node, SkillIndex, any_of, parse
 from cc_router.core.pools import Bucket, Pool
 from cc_router.core.records import AgentRec, QueueRec
 from cc_router.core.spec import CentreSpec, ProfileSpec, QueueSpec, Strategy
-from cc_router.core.timeouts import Timeouts
 from cc_router.core.vocabulary import ExitReason, Presence, QueueReason, RejectCode, Stage, TimerKind, Trigger
 
 PLACEMENT_TIMERS = frozenset({TimerKind.STEP, TimerKind.MAX_WAIT})
 """Timers a rebuild sets again for everything it places again."""
 
 
-class Building(Timeouts):
+class Building(CallbackRouting):
     def _build(self, centre: CentreSpec, first: bool = False) -> None:
         self.centre = centre
         known = centre.skills
