@@ -42,7 +42,7 @@ def attach(service: Service, nodes: Sequence[AmiNode], engine: AsyncEngine | Non
                 return Customer(t.number, t.name, node)
         return None
 
-    recorder = None
+    recorder: CallbackRecorder | None = None
     if engine is not None:
         recorder = CallbackRecorder(CallbackStore(engine), customer_of)
         service.sinks.append(recorder.sink)

@@ -169,7 +169,7 @@ class CallbackRecorder:
         """Every callback still open in the store, as the event that puts it back in its
         queue; one whose attempt was in progress when the router stopped counts it as
         failed (the agent and customer legs went with the old process's calls)."""
-        out = []
+        out: list[tuple[StoredCallback, ev.CallbackRestored]] = []
         for row in await self.store.open_callbacks():
             not_before = epoch(row.next_attempt_at) if row.next_attempt_at is not None else None
             if row.status == CallbackStatus.DIALLING:

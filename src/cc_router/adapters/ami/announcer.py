@@ -34,6 +34,8 @@ log = structlog.get_logger("cc_router.ami.announce")
 ANNOUNCE_CONTEXT = "ccr-announce"
 SILENT = AnnouncePolicy(position=False, wait=False, every_s=3600.0)
 """Schedule entry of a queue that only offers callbacks: nothing to say periodically."""
+SECONDS_PER_ITEM = 1.5
+"""A rough length of one prompt or number, to keep two announcers out of one bridge."""
 _ENDS = (cmd.InteractionConnected, cmd.InteractionFinished, cmd.ExitInteraction, cmd.CallbackAccepted)
 
 
@@ -70,6 +72,8 @@ class Announcer:
         self._offers: list[tuple[float, str]] = []
         self._offer_due: dict[str, float] = {}
         self._wake = asyncio.Event()
+        self._speaking: dict[str, float] = {}
+        """Until when each caller's last announcement is expected to play."""
         self._config: Config | None = None
         self._by_queue: dict[str, tuple[AnnounceConfig | None, CallbackConfig | None]] = {}
         self.sent = 0
@@ -85,6 +89,7 @@ class Announcer:
             elif isinstance(c, _ENDS):
                 self.schedule.leave(c.interaction_id)
                 self._offer_due.pop(c.interaction_id, None)
+                self._speaking.pop(c.interaction_id, None)
 
     def _join(self, iid: str, queue: str, now: float) -> None:
         q = self._queue(queue)
@@ -168,12 +173,21 @@ class Announcer:
                     prompts,
                 )
             if iid in offers:
-                says += offer_callback(prompts)
-            if not says:
+                if self._speaking.get(iid, 0.0) > now:
+                    # A holding bridge takes one announcer at a time: offer once it is done.
+                    self._postpone_offer(iid, self._speaking[iid])
+                else:
+                    says += offer_callback(prompts)
+            if not says or self._speaking.get(iid, 0.0) > now:
                 continue
+            self._speaking[iid] = now + SECONDS_PER_ITEM * len(says) + 1.0
             log.debug("announce", iid=iid, node=node.node, items=len(says), callback_offer=iid in offers)
             node.enqueue(announce_action(caller.uniqueid, says, prompts.language))
             self.sent += 1
+
+    def _postpone_offer(self, iid: str, at: float) -> None:
+        self._offer_due[iid] = at
+        heapq.heappush(self._offers, (at, iid))
 
     def _caller(self, iid: str) -> tuple[AmiNode, CallerLeg] | None:
         for node in self.nodes:

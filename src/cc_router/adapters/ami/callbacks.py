@@ -16,6 +16,7 @@ import structlog
 
 from cc_router.adapters.ami import actions as act
 from cc_router.adapters.ami.commands_out import CommandHook, Link
+from cc_router.adapters.ami.connection import ConnectionLost
 from cc_router.adapters.ami.effects import NOTHING, Effect, Effects, Send
 from cc_router.adapters.ami.events_in import AmiToCore, Ended
 from cc_router.adapters.ami.protocol import Message, header
@@ -178,6 +179,10 @@ class CallbackDialer:
 
     def _refused(self, leg: AgentLeg) -> Callable[[object, BaseException | None, float], Effects]:
         def done(reply: object, exc: BaseException | None, now: float) -> Effects:
+            if isinstance(exc, ConnectionLost):
+                if leg.state is LegState.SENDING:
+                    leg.state = LegState.UNKNOWN  # settled by the snapshot after reconnecting
+                return NOTHING
             ok = isinstance(reply, dict) and reply.get("Response") == "Success"
             if exc is None and not ok and leg.state in PENDING:
                 return self.ami_in.leg_failed(leg, DeclineReason.FAILED, "Originate refused", now)
