@@ -21,6 +21,7 @@ queues:
   - {name: q, requirement: zh, announce: {every_s: 30, quiet_within_s: 0},
      callback: {offer_after_s: 45}}
   - {name: silent, requirement: zh}
+  - {name: quick, requirement: zh, announce: {every_s: 30}, callback: {offer_after_s: 3}}
 numbers: {"1": {queue: q}}
 announcements:
   prompt_sets: {zh: {sound_language: zh, there_are: zh/queue-thereare}}
@@ -79,12 +80,26 @@ def test_position_on_entering_then_every_n_seconds_never_while_ringing_and_the_o
     announcer.tick(132.5)
     assert len(node.sent) == 1 and items(node.sent[0]).startswith("f:queue-youarenext")  # c2 is next now
     node.sent.clear()
-    announcer.tick(146.5)  # the callback offer, 45 s after joining, once
+    announcer.tick(146.5)  # the callback offer, 45 s after joining (or once c2's last is over)
+    announcer.tick(160.0)
     offered = [items(a) for a in node.sent]
     assert offered == ["f:vm-press&f:digits/1&f:vm-tocallback"]
     node.sent.clear()
-    announcer.tick(150.0)
+    announcer.tick(161.0)
     assert node.sent == []
+
+
+def test_the_offer_waits_for_the_announcement_before_it() -> None:
+    # A holding bridge takes one announcer at a time (Asterisk refuses a second).
+    service, node, announcer = setup()
+    node.hold("c1")
+    service.submit(ev.InteractionArrived("c1", "quick"), 100.0)
+    announcer.tick(100.0)
+    assert [items(a) for a in node.sent] == ["f:queue-youarenext&f:queue-thankyou"]
+    announcer.tick(103.5)  # offer due, the first announcement still playing
+    assert len(node.sent) == 1
+    announcer.tick(107.5)
+    assert items(node.sent[-1]) == "f:vm-press&f:digits/1&f:vm-tocallback"
 
 
 def test_the_callers_language_picks_its_prompt_set() -> None:

@@ -34,8 +34,9 @@ log = structlog.get_logger("cc_router.ami.announce")
 ANNOUNCE_CONTEXT = "ccr-announce"
 SILENT = AnnouncePolicy(position=False, wait=False, every_s=3600.0)
 """Schedule entry of a queue that only offers callbacks: nothing to say periodically."""
-SECONDS_PER_ITEM = 1.5
-"""A rough length of one prompt or number, to keep two announcers out of one bridge."""
+SECONDS_PER_ITEM = 2.5
+"""A generous length of one prompt or number ("the estimated hold time is currently" is
+about 2.5 s): a holding bridge takes one announcer at a time, a second is refused."""
 _ENDS = (cmd.InteractionConnected, cmd.InteractionFinished, cmd.ExitInteraction, cmd.CallbackAccepted)
 
 
@@ -180,7 +181,7 @@ class Announcer:
                     says += offer_callback(prompts)
             if not says or self._speaking.get(iid, 0.0) > now:
                 continue
-            self._speaking[iid] = now + SECONDS_PER_ITEM * len(says) + 1.0
+            self._speaking[iid] = now + SECONDS_PER_ITEM * len(says) + 2.0
             log.debug("announce", iid=iid, node=node.node, items=len(says), callback_offer=iid in offers)
             node.enqueue(announce_action(caller.uniqueid, says, prompts.language))
             self.sent += 1
