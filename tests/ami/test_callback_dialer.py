@@ -124,6 +124,8 @@ async def test_an_answered_callback_ends_as_a_call() -> None:
         "UserEvent", frame(Event="UserEvent", UserEvent="CCRCallbackAnswered", Uniqueid="cust-1", IID=UID)
     )
     assert h.of(ev.CallbackAttemptEnded) == [ev.CallbackAttemptEnded(UID, CallbackResult.ANSWERED)]
+    # the agent's half hangs up first; the event from the other half still ends the call
+    h.node.on_ami_event("Hangup", frame(Event="Hangup", Channel="Local/1001@x;2", Uniqueid=leg.other_id))
     h.node.on_ami_event(
         "UserEvent",
         frame(Event="UserEvent", UserEvent="CCRCallbackResult", Uniqueid=leg.channel_id, IID=UID,

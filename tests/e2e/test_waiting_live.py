@@ -114,6 +114,7 @@ async def test_a_caller_on_hold_hears_its_position_and_wait_over_paused_music(
     callers = [await call(sandbox_settings, "20090", 30000, num="13800000901")]
     await wait_until(lambda: bool(live.of(cmd.InteractionConnected)), 10, "first caller connected")
     callers.append(await call(sandbox_settings, "20090", 30000, num="13800000902"))
+    await wait_until(lambda: live.iid_of_caller("13800000902") is not None, 10, "second caller waits")
     callers.append(await call(sandbox_settings, "20090", 30000, num="13800000903"))
     try:
         uid = await caller_uid(ami_tap, "13800000903")
@@ -232,28 +233,31 @@ async def test_dtmf_callback_keeps_its_place_rings_the_agent_then_the_customer_a
         await wait_until(
             lambda: any(str(a.result) == "answered" for a in live.of(cmd.CallbackAttempted)), 30, "answered"
         )
-        # Agent first, then the customer: the agent leg's CCRCallbackAgent before the Dial
-        # to the customer; both end in one bridge.
-        agent_up = await ami_tap.wait_for(
-            lambda m: m.get("UserEvent") == "CCRCallbackAgent" and m.get("IID") == cb
+        # Agent first, then the customer: on the answered attempt, the agent leg's
+        # CCRCallbackAgent comes before its Dial to the customer; both end in one bridge.
+        answered = await ami_tap.wait_for(
+            lambda m: m.get("UserEvent") == "CCRCallbackAnswered" and m.get("IID") == cb
         )
-        dial = await ami_tap.wait_for(
-            lambda m: m.get("Event") == "DialBegin" and m.get("DestChannel", "").startswith("PJSIP/trunk-")
-            and ami_tap.messages.index(m) > ami_tap.messages.index(agent_up)
-        )  # fmt: skip
-        customer_uid = dial["DestUniqueid"]
+        customer_uid = answered["Uniqueid"]
+        msgs = ami_tap.messages
+        [dial] = [m for m in msgs if m.get("Event") == "DialBegin" and m.get("DestUniqueid") == customer_uid]
         agent_uid = dial["Uniqueid"]
-        await ami_tap.wait_for(
-            lambda m: m.get("Event") == "BridgeEnter" and m.get("Uniqueid") in (customer_uid, agent_uid)
-            and sum(1 for e in ami_tap.messages if e.get("Event") == "BridgeEnter"
-                    and e.get("Uniqueid") in (customer_uid, agent_uid)) >= 2
-        )  # fmt: skip
-        enters = [
-            m
-            for m in ami_tap.messages
-            if m.get("Event") == "BridgeEnter" and m.get("Uniqueid") in (customer_uid, agent_uid)
+        assert dial["DestChannel"].startswith("PJSIP/trunk-")
+        [agent_up] = [
+            m for m in msgs if m.get("UserEvent") == "CCRCallbackAgent" and m.get("Uniqueid") == agent_uid
         ]
-        assert len({m["BridgeUniqueid"] for m in enters}) == 1, enters
+        assert msgs.index(agent_up) < msgs.index(dial)
+        assert agent_up["IID"] == cb and agent_up["Agent"] == "ea7"
+
+        def enters() -> list[dict[str, str]]:
+            return [
+                m
+                for m in ami_tap.messages
+                if m.get("Event") == "BridgeEnter" and m.get("Uniqueid") in (customer_uid, agent_uid)
+            ]
+
+        await ami_tap.wait_for(lambda m: len(enters()) >= 2)
+        assert len({m["BridgeUniqueid"] for m in enters()}) == 1, enters()
         # the agent talks 4 s and hangs up: an ordinary answered call
         await wait_until(lambda: live.finished(cb) is not None, 15, "callback call ended")
         finished = live.finished(cb)

@@ -238,10 +238,13 @@ class CallbackDialer:
     def on_result(self, msg: Message, now: float) -> Effects:
         """CCRCallbackResult: Dial() returned (or the agent hung up): the attempt or the call is over."""
         target = self.targets.get(msg.get("IID", ""))
-        if target is None or target.leg is None or target.leg.state is not LegState.ANSWERED:
+        # The agent's side may have hung up (its Hangup read, the leg settled) before this
+        # event from the other half of its channel: the attempt under way is what counts.
+        if target is None or target.leg is None or target.leg.state in PENDING:
             return NOTHING
         leg = target.leg
-        leg.state = LegState.DONE
+        if leg.state is LegState.ANSWERED:
+            leg.state = LegState.DONE
         target.leg = None
         if target.answered:
             side = Ended.AGENT if msg.get("Ended") == "agent" else Ended.CALLER
