@@ -32,6 +32,8 @@ from cc_router.omni.attach import install as install_omni
 from cc_router.service import Service
 from cc_router.store import StoreWriter, migrate
 from cc_router.store.interval_job import IntervalReporter
+from cc_router.waiting import Waiting
+from cc_router.waiting import attach as attach_waiting
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Built:
     accounts: AccountBook
     desk: DesktopHub
     conversations: Conversations
+    waiting: Waiting
 
 
 def store_url(config: Config, override: str | None = None) -> str:
@@ -129,7 +132,11 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
 
     # --- surviving restarts: leadership, the writer's journal, durable agent sessions
     leader = attach_ha(service, url, writer, http)
-    return Built(service, writer, nodes, http, mqtt, omni, leader, book, hub, conv)
+
+    # --- the waiting caller: announcements on hold, callbacks that keep the place; after
+    # HA, so stored callbacks are restored once the store is migrated
+    waiting = attach_waiting(service, nodes, writer.engine)
+    return Built(service, writer, nodes, http, mqtt, omni, leader, book, hub, conv, waiting)
 
 
 def build_service(config: Config, *, store_url_override: str | None = None) -> Service:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +10,7 @@ from cc_router.config import environment
 from cc_router.config.issues import ConfigIssue, Loc, format_loc
 from cc_router.config.models import AgentConfig, AgentGroupConfig, Config
 from cc_router.core import expr
-from cc_router.core.spec import ExitKind, ExitTarget
+from cc_router.core.spec import Channel, ExitKind, ExitTarget
 
 
 def check(config: Config) -> list[ConfigIssue]:
@@ -127,6 +127,8 @@ def check(config: Config) -> list[ConfigIssue]:
             if msg:
                 add(ConfigIssue((*loc, key), msg))
 
+    issues += waiting_issues(config, nodes)
+
     for number, route in config.numbers.items():
         if route.queue not in queues:
             add(ConfigIssue(("numbers", number, "queue"), f"unknown queue {route.queue!r}{_choices(queues)}"))
@@ -158,6 +160,27 @@ def check(config: Config) -> list[ConfigIssue]:
                 )
         windows.setdefault(wkey, []).append((i, c.start, c.end))
     return issues
+
+
+def waiting_issues(config: Config, nodes: Iterable[str]) -> list[ConfigIssue]:
+    """Announcements and callbacks are for callers on hold (voice queues); dial strings by
+    node name a node that exists."""
+    out: list[ConfigIssue] = []
+    for i, q in enumerate(config.queues):
+        for key in ("announce", "callback"):
+            if getattr(q, key) is not None and q.channel is not Channel.VOICE:
+                out.append(
+                    ConfigIssue(("queues", i, key), f"only for voice queues ({q.name} is {q.channel})")
+                )
+    known = set(nodes)
+    for node in config.callbacks.dial_by_node:
+        if node not in known:
+            out.append(
+                ConfigIssue(
+                    ("callbacks", "dial_by_node", node), f"unknown Asterisk node {node!r}{_choices(known)}"
+                )
+            )
+    return out
 
 
 def _repeat(first: dict[str, int], name: str, i: int) -> int | None:

@@ -59,6 +59,7 @@ def build_centre(config: Config) -> CentreSpec:
             on_max_length=q.on_max_length,
             on_empty=q.on_empty,
             steps=tuple(StepSpec(s.after_s, s.requirement, s.priority_boost) for s in q.steps),
+            callback=q.callback.policy() if q.callback is not None else None,
         )
         for q in config.queues
     )
@@ -75,6 +76,7 @@ def build_centre(config: Config) -> CentreSpec:
             direct_fallback_s=r.direct_fallback_s,
             offer_grace_s=r.offer_grace_s,
             seed=r.seed,
+            timezone=config.centre.timezone,
         ),
     )
 

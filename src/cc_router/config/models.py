@@ -32,6 +32,7 @@ from pydantic import (
 from cc_router.config.console import ConsoleConfig
 from cc_router.config.desk import AccountsConfig, DispositionSet, PauseReasonConfig
 from cc_router.config.recording import RecordingConfig, record_setting
+from cc_router.config.waiting import AnnounceConfig, AnnouncementsConfig, CallbackConfig, CallbacksConfig
 from cc_router.conversations.settings import ConversationsConfig
 from cc_router.core import expr
 from cc_router.core.spec import CentreSpec, Channel, ExitKind, ExitTarget, Strategy
@@ -305,6 +306,12 @@ class QueueConfig(_Model):
     record: Annotated[bool | float, BeforeValidator(record_setting)] = Field(
         default=False, description="Record connected calls (voice): true, false, or a percentage of them."
     )
+    announce: AnnounceConfig | None = Field(
+        default=None, description="Tell callers on hold their position and expected wait."
+    )
+    callback: CallbackConfig | None = Field(
+        default=None, description="Callbacks that keep the caller's place (DTMF offer, `callback` exits)."
+    )
 
     @field_validator("steps")
     @classmethod
@@ -517,6 +524,8 @@ class Config(_Model):
     campaigns: list[CampaignConfig] = Field(default_factory=list)
     conversations: ConversationsConfig = Field(default_factory=ConversationsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    announcements: AnnouncementsConfig = Field(default_factory=AnnouncementsConfig)
+    callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig)
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
     pause_reasons: list[PauseReasonConfig] = Field(
         default_factory=list, description="Reasons the desktop offers; none: free text."

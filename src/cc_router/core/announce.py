@@ -24,6 +24,8 @@ class PromptSet:
     minute: str = "queue-minute"
     minutes: str = "queue-minutes"
     thank_you: str = "queue-thankyou"
+    callback_offer: tuple[str, ...] = ("vm-press", "digits/1", "vm-tocallback")
+    """"Press 1 to be called back": said once, after the queue's `offer_after_s`."""
 
 
 ENGLISH = PromptSet("en")
@@ -95,3 +97,8 @@ def compose(
     if out:
         out.append(Say(prompts.thank_you))
     return out
+
+
+def offer_callback(prompts: PromptSet) -> list[Say]:
+    """The callback offer ("press 1 to be called back without losing your place")."""
+    return [Say(f) for f in prompts.callback_offer]

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from cc_router.core import events as ev
 from cc_router.core.adoption import Adoption
+from cc_router.core.callback_routing import CallbackRouting
 from cc_router.core.expr import Node, SkillIndex, any_of, parse
 from cc_router.core.pools import Bucket, Pool
 from cc_router.core.records import AgentRec, QueueRec
@@ -21,7 +22,7 @@ PLACEMENT_TIMERS = frozenset({TimerKind.STEP, TimerKind.MAX_WAIT})
 """Timers a rebuild sets again for everything it places again."""
 
 
-class Building(Adoption):
+class Building(Adoption, CallbackRouting):
     def _build(self, centre: CentreSpec, first: bool = False) -> None:
         self.centre = centre
         known = centre.skills

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from cc_router.core.spec import Channel, ExitTarget
 from cc_router.core.vocabulary import (
     AgentState,
+    CallbackResult,
+    CallbackSource,
     CancelReason,
     ExitReason,
     Outcome,
@@ -142,6 +144,46 @@ class WrapUpEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackAccepted:
+    """The interaction is now a callback in `queue`, at the place it had (priority,
+    seniority `since`): record it, and tell the caller (it hangs up after that)."""
+
+    interaction_id: str
+    queue: str
+    priority: int
+    since: float
+    caller: str
+    source: CallbackSource
+    attempts: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackDialling:
+    """A callback's agent answered: attempt `attempt` dials the customer now."""
+
+    interaction_id: str
+    queue: str
+    agent_id: str
+    attempt: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAttempted:
+    """How attempt `attempt` ended; `next_at` is when the next may start (None: no more,
+    the callback is connected or has failed)."""
+
+    interaction_id: str
+    queue: str
+    agent_id: str
+    attempt: int
+    result: CallbackResult
+    next_at: float | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class EventRejected:
     """The event could not be applied; the core state is unchanged by it."""
 
@@ -160,6 +202,9 @@ Command = (
     | InteractionFinished
     | AgentStateChanged
     | WrapUpEnded
+    | CallbackAccepted
+    | CallbackDialling
+    | CallbackAttempted
     | EventRejected
 )
 

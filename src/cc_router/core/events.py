@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cc_router.core.spec import CentreSpec, QueueSpec
+from cc_router.core.vocabulary import CallbackResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,35 @@ class InteractionPriorityChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """A waiting caller asks to be called back (pressed the key): it keeps its place."""
+
+    interaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRestored:
+    """A callback read back from the store after a restart: same id, place and attempts."""
+
+    interaction_id: str
+    queue: str
+    priority: int
+    since: float
+    caller: str = ""
+    attempts: int = 0
+    not_before: float | None = None
+    """Its next attempt may not start before this (the gap after the last one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAttemptEnded:
+    """The customer of a callback being dialled answered, or could not be reached."""
+
+    interaction_id: str
+    result: CallbackResult
+
+
+@dataclass(frozen=True, slots=True)
 class QueueChanged:
     queue: QueueSpec
 
@@ -186,6 +216,9 @@ Event = (
     | InteractionMoved
     | InteractionTransferred
     | InteractionPriorityChanged
+    | CallbackRequested
+    | CallbackRestored
+    | CallbackAttemptEnded
     | QueueChanged
     | CentreReplaced
     | Tick

@@ -144,6 +144,8 @@ class InteractionRec:
     target_agent: str | None = None
     """Set while the interaction waits for one agent only (a transfer to that agent)."""
     explanation: Explanation | None = None
+    callback_attempts: int | None = None
+    """Not None once the interaction is a callback: the attempts made to reach it."""
 
     @property
     def channel(self) -> Channel:

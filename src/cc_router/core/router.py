@@ -9,6 +9,7 @@ its own module with one job:
 - `agents.py`: presence, pauses, devices, skills, wrap-up;
 - `timeouts.py`: what a timer does when it falls due;
 - `adoption.py`: calls in progress found after a restart;
+- `callback_routing.py`: callbacks that keep the caller's place, and their attempts;
 - `building.py`: records and indexes from the centre spec, and rebuilding on change.
 
 This module adds the entry point, the event table and the read API that surfaces use.
@@ -110,6 +111,9 @@ Router._handlers = {
     ev.InteractionMoved: Router._on_move,
     ev.InteractionTransferred: Router._on_move,
     ev.InteractionPriorityChanged: Router._on_priority,
+    ev.CallbackRequested: Router._on_callback_requested,
+    ev.CallbackRestored: Router._on_callback_restored,
+    ev.CallbackAttemptEnded: Router._on_callback_attempt,
     ev.QueueChanged: Router._on_queue_changed,
     ev.CentreReplaced: Router._on_centre,
     ev.Tick: Router._on_tick,

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cc_router.core.callbacks import CallbackPolicy
+
 
 class Channel(StrEnum):
     VOICE = "voice"
@@ -114,6 +116,8 @@ class QueueSpec:
     on_max_length: ExitTarget | None = None
     on_empty: ExitTarget | None = None
     steps: tuple[StepSpec, ...] = ()
+    callback: CallbackPolicy | None = None
+    """Callbacks that keep the caller's place (None: a `callback` exit just ends the call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,8 @@ class RoutingSpec:
     offer_grace_s: float = 2.0
     """Added to an offer's timeout before the core gives up on hearing back from the adapter."""
     seed: int = 0
+    timezone: str = "UTC"
+    """IANA zone of the centre: callbacks are made in its local window of hours."""
 
 
 @dataclass(frozen=True, slots=True)

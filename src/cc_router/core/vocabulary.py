@@ -29,6 +29,8 @@ class Outcome(StrEnum):
     EMPTY = "empty"
     QUEUE_REMOVED = "queue_removed"
     OVERFLOW_LOOP = "overflow_loop"
+    CALLBACK_FAILED = "callback_failed"
+    """A callback whose every attempt to reach the customer failed."""
 
 
 ANSWERED_OUTCOMES = frozenset({Outcome.ANSWERED, Outcome.TRANSFERRED})
@@ -98,6 +100,9 @@ class QueueReason(StrEnum):
     """The named agent did not take it in time; it now waits in the queue."""
     REPRIORITISED = "reprioritised"
     """A supervisor changed its priority: same visit and step, another place."""
+    CALLBACK = "callback"
+    """Became a callback, or a callback's next attempt is due: the same place (priority
+    and seniority) as the call it replaces."""
 
 
 ENTRY_REASONS = frozenset(
@@ -121,6 +126,7 @@ class Trigger(StrEnum):
     TRANSFERRED = "transferred"
     DIRECT_FALLBACK = "direct_fallback"
     REPRIORITISED = "reprioritised"
+    CALLBACK = "callback"
     APP_QUEUE = "app_queue"
     """Offers of the app_queue model the simulator compares the core with."""
     ADOPTED = "adopted"
@@ -138,6 +144,7 @@ QUEUED_TRIGGER: dict[QueueReason, Trigger] = {
     QueueReason.TRANSFERRED_TO_AGENT: Trigger.DIRECT,
     QueueReason.DIRECT_FALLBACK: Trigger.DIRECT_FALLBACK,
     QueueReason.REPRIORITISED: Trigger.REPRIORITISED,
+    QueueReason.CALLBACK: Trigger.CALLBACK,
 }
 """The trigger of the offer made right after an interaction joins its queue."""
 
@@ -155,6 +162,8 @@ class TimerKind(StrEnum):
     WRAP = "wrap"
     PAUSE = "pause"
     """A pause with a maximum runs out."""
+    CALLBACK = "callback"
+    """A callback's next attempt may start (after the gap, inside the window of hours)."""
 
 
 class RejectCode(StrEnum):
@@ -177,6 +186,10 @@ class RejectCode(StrEnum):
     ALREADY_HOLDS = "already_holds"
     NO_CAPACITY = "no_capacity"
     BAD_CONFIG = "bad_config"
+    NO_CALLBACK = "no_callback"
+    """The interaction's queue offers no callbacks (or it is not a call)."""
+    NOT_CALLBACK = "not_callback"
+    """An attempt's result for an interaction that is not a callback being dialled."""
     NOT_MODELLED = "not_modelled"
     """The app_queue model has no counterpart for this event."""
 
@@ -206,8 +219,41 @@ class Stage(StrEnum):
     WAITING = "waiting"
     OFFERED = "offered"
     CONNECTED = "connected"
+    SCHEDULED = "scheduled"
+    """A callback out of the queue until its next attempt may start (gap, window)."""
     DONE = "done"
 
 
 CALLER_HANGUP = "caller_hangup"
 """Disposition of a connected interaction the caller's side ended."""
+
+
+class CallbackSource(StrEnum):
+    """How a callback came to be (`CallbackAccepted.source`)."""
+
+    REQUESTED = "requested"
+    """The caller pressed the key while it waited."""
+    EXIT = "exit"
+    """A queue exit (`on_max_wait`, `on_max_length`, `on_empty`) says `callback`."""
+    RESTORED = "restored"
+    """Read back from the store after a restart."""
+
+
+class CallbackResult(StrEnum):
+    """How one attempt to reach the customer ended (`callback_attempts.result`)."""
+
+    ANSWERED = "answered"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+    """Congestion, unreachable, or the agent hung up before the customer answered."""
+
+
+class CallbackStatus(StrEnum):
+    """Where a callback request stands (`callbacks.status`)."""
+
+    WAITING = "waiting"
+    DIALLING = "dialling"
+    CONNECTED = "connected"
+    FAILED = "failed"
+    CANCELLED = "cancelled"

@@ -125,3 +125,12 @@ class CallbackStore:
         )
         async with self.engine.connect() as conn:
             return [(r.attempt, r.agent_id, r.result) for r in (await conn.execute(query)).all()]
+
+    async def set_status(self, callback_id: str, status: str, at: datetime) -> None:
+        """A callback ended otherwise than by an attempt (e.g. cancelled)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(callbacks)
+                .where(callbacks.c.callback_id == callback_id)
+                .values(status=status, next_attempt_at=None, updated_at=at)
+            )

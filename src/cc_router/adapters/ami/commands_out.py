@@ -8,7 +8,7 @@ current sink pass: sinks must not re-enter the router.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import structlog
@@ -37,6 +37,10 @@ class Link(Protocol):
     def action_id_for_next(self) -> str: ...
 
 
+CommandHook = Callable[[cmd.Command, float, "Link | None", list[Effect]], bool]
+"""Another part's translation of a command (callbacks): True when it took the command."""
+
+
 class CoreToAmi:
     """Core commands of one node -> effects (`translate`); shares the registry with `ami_in`."""
 
@@ -46,12 +50,16 @@ class CoreToAmi:
         self.setup = ami_in.setup
         self.spec = ami_in.spec
         self.node = ami_in.node
+        self.hooks: list[CommandHook] = []
 
     def translate(self, commands: Sequence[cmd.Command], now: float, link: Link | None) -> Effects:
         """The commands that concern this node -> effects, in order."""
         out: list[Effect] = []
+        hooks = self.hooks
         for c in commands:
             try:
+                if hooks and any(hook(c, now, link, out) for hook in hooks):
+                    continue
                 if isinstance(c, cmd.Offer):
                     self._offer(c, now, link, out)
                 elif isinstance(c, cmd.CancelOffer):

@@ -189,6 +189,7 @@ class DriftCheck:
         for iid, rec in router.interactions.items():
             if (
                 rec.stage is Stage.DONE
+                or rec.callback_attempts is not None  # a callback: its caller has hung up
                 or rec.queue.spec.channel is not Channel.VOICE
                 or iid in by_iid
                 or iid in self.reported_router_only

@@ -35,7 +35,16 @@ OUTBOX_MAX = 100_000
 
 
 WANTED_EVENTS = frozenset(
-    {"UserEvent", "Hangup", "BridgeLeave", "OriginateResponse", "DeviceStateChange", "Newchannel", "Shutdown"}
+    {
+        "UserEvent",
+        "Hangup",
+        "BridgeLeave",
+        "OriginateResponse",
+        "DeviceStateChange",
+        "Newchannel",
+        "Shutdown",
+        "DTMFEnd",  # a caller on hold asking for a callback (adapters/ami/callbacks.py)
+    }
 )
 SESSION_FILTERS: tuple[tuple[str, str], ...] = (
     *((f"action(include),name({name})", "") for name in sorted(WANTED_EVENTS)),
