@@ -5,7 +5,9 @@ surfaces (live view and decision logs), sim (simulator and app_queue comparison)
 ewt (expected-wait error beside app_queue's holdtime, in the simulator;
 CC_ROUTER_BENCH_SMALL=1 for a short run),
 e2e (real Asterisk with SIPp, cc-router beside app_queue), ha (session restore, standby
-takeover; CC_ROUTER_BENCH_SMALL=1 for a short run). No group: all of them.
+takeover; CC_ROUTER_BENCH_SMALL=1 for a short run), desk (5,000 agent desktops connected
+while calls flow: offer-to-screen latency, core latency, cost per connection;
+CC_ROUTER_BENCH_SMALL=1: 1,000 desktops). No group: all of them.
 Each group runs in its own interpreter so memory figures do not mix.
 """
 
@@ -103,6 +105,21 @@ def _ha() -> None:
         print(json.dumps({"name": "ha_failover_ready", "error": str(exc)}), flush=True)
 
 
+def _desk() -> None:
+    import asyncio
+
+    from cc_router.bench.desk_bench import run_desk
+    from cc_router.config.models import LoggingConfig, LogLevel
+    from cc_router.logs import configure_logging
+
+    # Stdout carries the figures; the service's own lines go to stderr, warnings only.
+    configure_logging(LoggingConfig(level=LogLevel.WARNING))
+    small = os.environ.get("CC_ROUTER_BENCH_SMALL") == "1"
+    n = int(os.environ.get("CC_ROUTER_BENCH_DESKTOPS", "1000" if small else "5000"))
+    for row in asyncio.run(run_desk(n, seconds=10.0 if small else 30.0)):
+        print(json.dumps(row), flush=True)
+
+
 GROUPS: dict[str, Callable[[], None]] = {
     "core": _core,
     "ami": _ami,
@@ -112,6 +129,7 @@ GROUPS: dict[str, Callable[[], None]] = {
     "ewt": _ewt,
     "e2e": _e2e,
     "ha": _ha,
+    "desk": _desk,
 }
 
 
