@@ -7,7 +7,8 @@ CC_ROUTER_BENCH_SMALL=1 for a short run),
 e2e (real Asterisk with SIPp, cc-router beside app_queue), ha (session restore, standby
 takeover; CC_ROUTER_BENCH_SMALL=1 for a short run), desk (5,000 agent desktops connected
 while calls flow: offer-to-screen latency, core latency, cost per connection;
-CC_ROUTER_BENCH_SMALL=1: 1,000 desktops). No group: all of them.
+CC_ROUTER_BENCH_SMALL=1: 1,000 desktops; CC_ROUTER_BENCH_DESKTOPS, _DESK_CALLS_PER_S to
+change the floor). No group: all of them.
 Each group runs in its own interpreter so memory figures do not mix.
 """
 
@@ -116,7 +117,9 @@ def _desk() -> None:
     configure_logging(LoggingConfig(level=LogLevel.WARNING))
     small = os.environ.get("CC_ROUTER_BENCH_SMALL") == "1"
     n = int(os.environ.get("CC_ROUTER_BENCH_DESKTOPS", "1000" if small else "5000"))
-    for row in asyncio.run(run_desk(n, seconds=10.0 if small else 30.0)):
+    rate = os.environ.get("CC_ROUTER_BENCH_DESK_CALLS_PER_S")
+    runs = run_desk(n, seconds=10.0 if small else 30.0, calls_per_s=float(rate) if rate else None)
+    for row in asyncio.run(runs):
         print(json.dumps(row), flush=True)
 
 

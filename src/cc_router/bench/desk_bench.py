@@ -58,6 +58,43 @@ def bench_config(agents: int, store_url: str) -> Any:
     return parse_config(data, source="<desk bench>", env={})
 
 
+PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+async def _pg(sql: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    admin = create_async_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await admin.dispose()
+
+
+async def scratch_store(tmp: str) -> str:
+    """A PostgreSQL database of its own (the production store; SQLite's one writer lock
+    times out under this load), or a SQLite file where there is no PostgreSQL."""
+    name = f"ccr_desk_bench_{os.getpid()}"
+    try:
+        await _pg(f'CREATE DATABASE "{name}"')
+    except OSError:
+        return f"sqlite+aiosqlite:///{tmp}/desk.db"
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+async def drop_scratch(url: str) -> None:
+    if url.startswith("postgresql"):
+        with contextlib.suppress(OSError):
+            await _pg(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def progress(what: str) -> None:
+    """Where a long run is, on stderr (stdout carries the figures)."""
+    print(f"desk bench: {what}", file=sys.stderr, flush=True)
+
+
 def raise_fd_limit(want: int = 65_536) -> int:
     """One descriptor per desktop: raise the soft limit to the hard one, and the hard one
     too where allowed (root), since 20,000 desktops need more than Debian's default."""
@@ -171,7 +208,7 @@ async def run_desk(
     raise_fd_limit()
     rate = calls_per_s if calls_per_s is not None else connections / 50
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{tmp}/desk.db"
+        url = await scratch_store(tmp)
         await migrate(url)
         built = build(bench_config(connections, url), store_url_override=url)
         service = built.service
@@ -188,7 +225,7 @@ async def run_desk(
                 service.submit(ev.AgentLoggedIn(aid))
             await asyncio.sleep(1)
 
-            # Baseline: the same traffic, nobody connected.
+            progress(f"baseline, {seconds:g} s at {rate:g} calls/s")
             cpu0, t0 = time.process_time(), time.monotonic()
             await driver.run(seconds)
             base_cpu = (time.process_time() - cpu0) / (time.monotonic() - t0)
@@ -197,7 +234,7 @@ async def run_desk(
             await driver.drain()
             driver.take()
 
-            # Connect N desktops from `generators` processes.
+            progress(f"connecting {connections} desktops")
             rss0 = rss_kb()
             ids = list(service.router.agents)
             t_conn = time.monotonic()
@@ -217,7 +254,7 @@ async def run_desk(
             per_conn_kb = (rss_kb() - rss0) / max(1, connected)
             watchers = built.desk.watchers
 
-            # Connected: the same traffic again, every desktop receiving its own.
+            progress(f"{connected} connected in {connect_s:.1f} s; the same traffic again")
             for p in procs:
                 assert p.stdin is not None
                 p.stdin.write(b"measure\n")
@@ -232,6 +269,7 @@ async def run_desk(
                 assert p.stdin is not None
                 p.stdin.close()
             results = [await _line(p, 120) for p in procs]
+            progress("stopping")
             for p in procs:
                 await p.wait()
         finally:
@@ -240,8 +278,10 @@ async def run_desk(
                     with contextlib.suppress(ProcessLookupError):
                         p.kill()
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # Bounded: a store still retrying a write must not hold the figures back.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, 20)
+            await drop_scratch(url)
 
     offer_ms = [x for r in results for x in r["offer_ms"]]
     state_ms = [x for r in results for x in r["state_ms"]]
@@ -249,6 +289,7 @@ async def run_desk(
     elapsed = max(r["elapsed_s"] for r in results)
     gen_cpu = sum(r["cpu_s"] for r in results) / elapsed
     common = {
+        "store": url.split("+")[0],
         "agents": connections,
         "calls_per_s": rate,
         "talk_s": talk_s,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -166,7 +167,9 @@ class Desktop:
                     sent = data["sent_at"] = time.time()
                     yield f"event: desk\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
                     try:
-                        async with asyncio.timeout(HEARTBEAT_S):
+                        # Spread: desktops opened together (a shift starting, a restart)
+                        # must not all be due in the same instant.
+                        async with asyncio.timeout(HEARTBEAT_S * random.uniform(0.8, 1.2)):
                             await changed.wait()
                     except TimeoutError:
                         pass
