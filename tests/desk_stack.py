@@ -16,7 +16,7 @@ from cc_router.accounts.users import add_user
 from cc_router.config import Config, loads_config
 from cc_router.service import Service
 from cc_router.store import migrate
-from cc_router.wiring import build
+from cc_router.wiring import Built, build
 
 TOKEN = "desk-admin-token"
 PASSWORD = "agent-pass-1"
@@ -53,6 +53,7 @@ class Stack:
     base: str
     engine: AsyncEngine
     url: str
+    built: Built
 
 
 @contextlib.asynccontextmanager
@@ -67,12 +68,15 @@ async def desk_stack(tmp: Path, extra: str = "", config: Config | None = None) -
     built = build(config, store_url_override=url)
     service, http = built.service, built.http
     http.port = 0
+    for node in built.nodes:
+        # The Asterisk sandbox is shared: never hang up other tests' callers.
+        node.exit_unknown_numbers = False
     task = asyncio.create_task(service.run())
     try:
         await asyncio.wait_for(http.started.wait(), 15)
         await asyncio.wait_for(built.accounts.loaded.wait(), 15)
         await asyncio.wait_for(built.omni.intake.ready.wait(), 15)
-        yield Stack(service, f"http://127.0.0.1:{http.bound_port}", engine, url)
+        yield Stack(service, f"http://127.0.0.1:{http.bound_port}", engine, url, built)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -11,6 +11,11 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 
+# The voice test also needs the Asterisk sandbox.
+from tests.asterisk.conftest import sandbox, sandbox_settings
+
+__all__ = ["sandbox", "sandbox_settings"]
+
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from pathlib import Path
 
 import httpx
@@ -9,6 +11,7 @@ import pytest
 from playwright.async_api import Page, expect
 from sqlalchemy import select
 
+from cc_router.core import events as ev
 from cc_router.store.tables import InteractionRow
 from tests.desk_stack import PASSWORD, TOKEN, desk_stack
 
@@ -40,7 +43,25 @@ async def test_agent_day_on_the_desktop(tmp_path: Path, page: Page, artifacts: P
         await expect(page.locator("#state")).to_have_attribute("data-state", "ready")
         assert str(router.agents["1001"].state) == "ready"
 
-        # Pause with a reason from the list, then back.
+        # The page's own token cannot pause another agent, by either route.
+        stack.service.submit(ev.AgentLoggedIn("1002"))
+        statuses = await page.evaluate(
+            """async () => {
+              const h = {Authorization: "Bearer " + sessionStorage.getItem("ccr.token"),
+                         "Content-Type": "application/json"};
+              const a = await fetch("/api/desktop/pause?agent=1002",
+                                    {method: "POST", headers: h, body: '{"code": "lunch"}'});
+              const b = await fetch("/api/agents/1002/pause",
+                                    {method: "POST", headers: h, body: '{"reason": "lunch"}'});
+              return [a.status, b.status];
+            }"""
+        )
+        assert statuses == [403, 403]
+        assert str(router.agents["1002"].state) == "ready"
+        stack.service.submit(ev.AgentLoggedOut("1002"))  # the chat below is for 1001
+
+        # Pause with a reason from the list (the first is chosen to begin with), then back.
+        await expect(page.locator("#pause-reason")).to_have_value("lunch")
         await page.select_option("#pause-reason", "lunch")
         await page.click("#pause-btn")
         await expect(page.locator("#state")).to_have_attribute("data-state", "paused")
@@ -87,7 +108,7 @@ async def test_agent_day_on_the_desktop(tmp_path: Path, page: Page, artifacts: P
         await item.locator('[data-field="complete"]').click()
         wrap = page.locator("#wrapup")
         await expect(wrap).to_be_visible()
-        await expect(page.locator("#wrapup-countdown")).to_have_text(__import__("re").compile(r"0:[23]\d"))
+        await expect(page.locator("#wrapup-countdown")).to_have_text(re.compile(r"0:[23]\d"))
         await expect(page.locator("#state")).to_have_attribute("data-state", "wrap_up")
         await page.screenshot(path=artifacts / "desktop-wrapup.png")
 
@@ -114,7 +135,7 @@ async def test_agent_day_on_the_desktop(tmp_path: Path, page: Page, artifacts: P
         for _ in range(100):
             if (await stored()) == [("resolved", "resolved")]:
                 break
-            await __import__("asyncio").sleep(0.1)
+            await asyncio.sleep(0.1)
         assert await stored() == [("resolved", "resolved")]
 
 
@@ -132,6 +153,6 @@ async def test_desktop_shows_offline_and_reconnects(tmp_path: Path, page: Page, 
         await page.screenshot(path=artifacts / "desktop-offline.png")
         await page.context.set_offline(False)
         # The stream comes back by itself and brings the latest picture.
-        stack.service.submit(__import__("cc_router.core.events", fromlist=["x"]).AgentLoggedIn("1002"))
+        stack.service.submit(ev.AgentLoggedIn("1002"))
         await expect(page.locator("#conn")).to_have_attribute("data-online", "true", timeout=15_000)
         await expect(page.locator("#state")).to_have_attribute("data-state", "ready", timeout=15_000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -12,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from cc_router.core import events as ev
+from cc_router.store.reports import read_queue_intervals, write_intervals
 from cc_router.store.tables import InteractionRow
-from tests.desk_stack import PASSWORD, desk_stack, wait_until
+from tests.desk_stack import PASSWORD, TOKEN, desk_stack, wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -87,6 +89,12 @@ async def test_voice_rings_connects_and_wraps_up_with_a_code(tmp_path: Path) -> 
                 break
             await asyncio.sleep(0.1)
         assert await row() == ("caller_hangup", "paid")
+        # Counted in the queue's 15-minute report row.
+        since, until = datetime.now(UTC) - timedelta(minutes=20), datetime.now(UTC) + timedelta(minutes=1)
+        await write_intervals(stack.engine, since, until)
+        async with stack.engine.connect() as conn:
+            rows = await read_queue_intervals(conn, since, until)
+        assert [r["dispositions"] for r in rows if r["queue"] == "billing"] == [{"paid": 1}]
 
 
 async def test_agent_cannot_act_for_another_agent(tmp_path: Path) -> None:
@@ -144,3 +152,42 @@ async def test_pause_reasons_limit_and_flag(tmp_path: Path) -> None:
         assert (await client.get("/api/pauses/overdue", headers=wang)).status_code == 403
         cfg = (await client.get("/api/desktop/config", headers=wang)).json()
         assert cfg["agent_id"] == "1002" and [p["code"] for p in cfg["pause_reasons"]][:2] == ["brief", "nap"]
+
+
+async def test_an_agent_cannot_touch_another_agents_offer_or_task(tmp_path: Path) -> None:
+    async with desk_stack(tmp_path) as stack, httpx.AsyncClient(base_url=stack.base) as client:
+        tokens = {"1001": await _login(client, "zhang"), "1002": await _login(client, "wang")}
+        for h in tokens.values():
+            assert (await client.post("/api/desktop/ready", headers=h)).status_code == 200
+        r = await client.post(
+            "/api/tasks",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"task_id": "chat-9", "channel": "chat", "queue": "chat_zh", "customer": "刘女士"},
+        )
+        assert r.status_code == 201, r.text
+        hub = stack.built.desk
+        await wait_until(lambda: any(o["interaction_id"] == "chat-9" for o in hub.offers.values()), 5)
+        owner = next(a for a, o in hub.offers.items() if o["interaction_id"] == "chat-9")
+        other = "1002" if owner == "1001" else "1001"
+        mine, theirs = tokens[owner], tokens[other]
+        # The other agent: not through the desktop, not through the task API, not reading it.
+        r = await client.post(f"/api/desktop/offers/chat-9/accept?agent={owner}", headers=theirs)
+        assert r.status_code == 403
+        r = await client.post("/api/tasks/chat-9/accept", headers=theirs, json={"agent_id": owner})
+        assert r.status_code == 403
+        r = await client.post("/api/tasks/chat-9/reject", headers=theirs, json={"agent_id": owner})
+        assert r.status_code == 403
+        assert (await client.get("/api/tasks/chat-9", headers=theirs)).status_code == 403
+        assert hub.offers[owner]["interaction_id"] == "chat-9"
+        # The owner may.
+        r = await client.post("/api/tasks/chat-9/accept", headers=mine, json={"agent_id": owner})
+        assert r.status_code == 200, r.text
+        assert (await client.get("/api/tasks/chat-9", headers=mine)).status_code == 200
+        r = await client.post("/api/desktop/tasks/chat-9/complete", headers=theirs, json={"agent_id": owner})
+        assert r.status_code == 403
+        r = await client.post(
+            "/api/tasks/chat-9/complete", headers=theirs, json={"agent_id": owner, "disposition": "resolved"}
+        )
+        assert r.status_code == 403
+        r = await client.post("/api/desktop/tasks/chat-9/complete", headers=mine, json={"code": "callback"})
+        assert r.status_code == 200, r.text

@@ -74,3 +74,22 @@ def session_check(service: Service) -> Callable[[str, str], str | None] | None:
         return refusal(service, p, agent_id=agent_id)
 
     return check
+
+
+def interaction_check(service: Service) -> Callable[[str, str], str | None] | None:
+    """As `session_check`, for commands on one interaction (MQTT priority): the interaction's
+    queue must be within the principal's scope. An unknown interaction is left to the
+    command to report, for those who may act on interactions at all."""
+    if account_book(service) is None:
+        return None
+
+    def check(token: str, interaction_id: str) -> str | None:
+        p = resolve(service, token)
+        if p is None:
+            return ""
+        it = service.router.interactions.get(interaction_id)
+        if it is None:
+            return None if p.role in (Role.ADMIN, Role.SUPERVISOR) else refusal(service, p)
+        return refusal(service, p, queues=[it.queue.name])
+
+    return check

@@ -6,7 +6,10 @@ ewt (expected-wait error beside app_queue's holdtime, in the simulator;
 CC_ROUTER_BENCH_SMALL=1 for a short run),
 e2e (real Asterisk with SIPp, cc-router beside app_queue), ha (session restore, standby
 takeover, and against the real Asterisk: failover to the first Originate, a restart beside
-thousands of held callers; CC_ROUTER_BENCH_SMALL=1 for a short run). No group: all of them.
+held callers; CC_ROUTER_BENCH_SMALL=1 for a short run), desk (5,000 agent desktops
+connected while calls flow: offer-to-screen latency, core latency, cost per connection;
+CC_ROUTER_BENCH_SMALL=1: 1,000 desktops; CC_ROUTER_BENCH_DESKTOPS, _DESK_CALLS_PER_S to
+change the floor). No group: all of them.
 Each group runs in its own interpreter so memory figures do not mix.
 """
 
@@ -115,6 +118,23 @@ def _ha() -> None:
     print(json.dumps(asyncio.run(ha_live.restart_row(agents, callers))), flush=True)
 
 
+def _desk() -> None:
+    import asyncio
+
+    from cc_router.bench.desk_bench import run_desk
+    from cc_router.config.models import LoggingConfig, LogLevel
+    from cc_router.logs import configure_logging
+
+    # Stdout carries the figures; the service's own lines go to stderr, warnings only.
+    configure_logging(LoggingConfig(level=LogLevel.WARNING))
+    small = os.environ.get("CC_ROUTER_BENCH_SMALL") == "1"
+    n = int(os.environ.get("CC_ROUTER_BENCH_DESKTOPS", "1000" if small else "5000"))
+    rate = os.environ.get("CC_ROUTER_BENCH_DESK_CALLS_PER_S")
+    runs = run_desk(n, seconds=10.0 if small else 30.0, calls_per_s=float(rate) if rate else None)
+    for row in asyncio.run(runs):
+        print(json.dumps(row), flush=True)
+
+
 GROUPS: dict[str, Callable[[], None]] = {
     "core": _core,
     "ami": _ami,
@@ -124,6 +144,7 @@ GROUPS: dict[str, Callable[[], None]] = {
     "ewt": _ewt,
     "e2e": _e2e,
     "ha": _ha,
+    "desk": _desk,
 }
 
 

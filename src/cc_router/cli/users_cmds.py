@@ -108,6 +108,11 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
 
         async def job(engine: AsyncEngine) -> int:
+            if not replace:
+                # Checked before any row is written: the file goes in whole or not at all.
+                taken = sorted(set(await u.load_users(engine)) & {r["name"] for r in rows})
+                if taken:
+                    raise u.UserError(f"users exist: {', '.join(taken)} (use --replace to overwrite)")
             for r in rows:
                 await u.add_user(
                     engine,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -163,15 +164,21 @@ class Desktop:
                 while True:
                     changed.clear()
                     data = self._picture(aid)
-                    data["sent_at"] = time.time()
+                    sent = data["sent_at"] = time.time()
                     yield f"event: desk\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
                     try:
-                        async with asyncio.timeout(HEARTBEAT_S):
+                        # Spread: desktops opened together (a shift starting, a restart)
+                        # must not all be due in the same instant.
+                        async with asyncio.timeout(HEARTBEAT_S * random.uniform(0.8, 1.2)):
                             await changed.wait()
                     except TimeoutError:
                         pass
-                    # Coalesce a burst (offer, state change, task details) into one message.
-                    await asyncio.sleep(MIN_GAP_S)
+                    # A change after a quiet spell goes out at once; one soon after the last
+                    # message waits out the gap, so a burst (offer, state change, task
+                    # details) reaches the page as one message.
+                    gap = MIN_GAP_S - (time.time() - sent)
+                    if gap > 0:
+                        await asyncio.sleep(gap)
                     if resolve(self.service, token) is None:
                         yield 'event: logout\ndata: {"reason": "session ended"}\n\n'
                         return

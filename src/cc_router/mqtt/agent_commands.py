@@ -101,17 +101,24 @@ def authorise(
     agent_id: str = "",
 ) -> None:
     given = command.token.get_secret_value() if command.token is not None else ""
+    authorise_token(given, api_token, sessions, agent_id)
+
+
+def authorise_token(
+    given: str, api_token: SecretStr | None, sessions: SessionCheck | None, target: str
+) -> None:
+    """The machine token, or a login's session allowed on `target` by `sessions`."""
     machine = api_token.get_secret_value() if api_token is not None else ""
     if (
         sessions is not None
         and given
         and not (machine and hmac.compare_digest(given.encode(), machine.encode()))
     ):
-        why = sessions(given, agent_id)
+        why = sessions(given, target)
         if why is None:
             return
         raise CommandError(why or "bad token")
-    check_token(command.token, api_token)
+    check_token(SecretStr(given) if given else None, api_token)
 
 
 def check_token(token: SecretStr | None, api_token: SecretStr | None) -> None:

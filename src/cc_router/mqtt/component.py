@@ -16,7 +16,7 @@ import aiomqtt
 import structlog
 from pydantic import SecretStr
 
-from cc_router.accounts.access import session_check
+from cc_router.accounts.access import interaction_check, session_check
 from cc_router.config import environment
 from cc_router.config.models import MqttConfig
 from cc_router.core import commands as cmd
@@ -284,7 +284,12 @@ class MqttComponent:
         if iid is None:
             return
         result = interaction_commands.execute(
-            self.service.router, self.service.submit, self._api_token, iid, payload
+            self.service.router,
+            self.service.submit,
+            self._api_token,
+            iid,
+            payload,
+            interaction_check(self.service),
         )
         if result["ok"]:
             log.info("interaction_command", interaction_id=iid, action=result["action"])

@@ -2,12 +2,15 @@
 
 Payload (JSON object):
     {"action": "priority", "priority": 5,
-     "token": "...",           # the control API token (`http.token` / CC_ROUTER_API_TOKEN)
+     "token": "...",           # see authorisation below
      "request_id": "..."}      # optional; echoed in the result
 
-These are supervisor actions, so they need the control API token whatever the broker's
-ACLs say; an agent's desktop has no business re-ordering callers. With no token
-configured they are refused, as over HTTP.
+These are supervisor actions, so they need a token whatever the broker's ACLs say: the
+control API token (`http.token` / CC_ROUTER_API_TOKEN, an admin) or a session token from
+`POST /api/auth/login` of a supervisor whose scope covers the interaction's queue, or of
+an admin. An agent's or a viewer's session is refused: an agent's desktop has no business
+re-ordering callers. With neither a token nor accounts configured they are refused, as
+over HTTP.
 
 Each command gets one result on `{prefix}/interactions/{interaction_id}/result`:
     {"ok": true, "action": "priority", "interaction_id": ..., "priority": 5, "position": 1, ...}
@@ -24,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.router import Router
-from cc_router.mqtt.agent_commands import CommandError, check_token, decode, validated
+from cc_router.mqtt.agent_commands import CommandError, SessionCheck, authorise_token, decode, validated
 
 PRIORITY_LIMIT = 1000
 """Same bounds as the HTTP body."""
@@ -49,8 +52,10 @@ def execute(
     api_token: SecretStr | None,
     interaction_id: str,
     payload: bytes,
+    sessions: SessionCheck | None = None,
 ) -> dict[str, Any]:
-    """Parse, authorise and carry out one command; the result payload, never an exception."""
+    """Parse, authorise and carry out one command; the result payload, never an exception.
+    `sessions`: (token, interaction id) -> None when a login's session may act on it."""
     result: dict[str, Any] = {"interaction_id": interaction_id, "action": None, "request_id": None}
     try:
         data = decode(payload)
@@ -58,7 +63,7 @@ def execute(
         result["request_id"] = rid[:128] if isinstance(rid, str) else None
         token = data.get("token")
         # The token first: without it nobody learns whether the interaction or body is valid.
-        check_token(SecretStr(token) if isinstance(token, str) else None, api_token)
+        authorise_token(token if isinstance(token, str) else "", api_token, sessions, interaction_id)
         command = parse(data)
         result["action"] = command.action
         if interaction_id not in router.interactions:

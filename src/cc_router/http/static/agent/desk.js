@@ -145,7 +145,9 @@ function fillPauseReasons() {
     o.value = "break"; o.textContent = "break";
     sel.append(o);
   }
-  if (keep) sel.value = keep;
+  // Keep the agent's choice across a language switch, but not the placeholder shown before
+  // the login brought the real list (it would leave nothing selected).
+  if (keep && Array.from(sel.options).some((o) => o.value === keep)) sel.value = keep;
 }
 
 function fillCodes(sel, set, current) {
