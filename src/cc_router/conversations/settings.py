@@ -50,6 +50,13 @@ class MailboxConfig(_Model):
     poll_s: float = Field(
         default=30.0, gt=0, description="Polling interval, or IDLE renewal when the server has IDLE."
     )
+    same_agent_first_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=86_400,
+        description="A customer's answer goes first to the agent who last served the thread, "
+        "for this long (if logged in), then to the queue; 0: straight to the queue.",
+    )
 
 
 class SmtpConfig(_Model):
