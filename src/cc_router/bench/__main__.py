@@ -5,7 +5,9 @@ surfaces (live view and decision logs), sim (simulator and app_queue comparison)
 ewt (expected-wait error beside app_queue's holdtime, in the simulator;
 CC_ROUTER_BENCH_SMALL=1 for a short run),
 e2e (real Asterisk with SIPp, cc-router beside app_queue), ha (session restore, standby
-takeover; CC_ROUTER_BENCH_SMALL=1 for a short run). No group: all of them.
+takeover; CC_ROUTER_BENCH_SMALL=1 for a short run), conv (2,000 web chats with agents
+answering, from other processes; e-mail taken in from a private Dovecot over IMAP;
+CC_ROUTER_BENCH_SMALL=1 for a short run). No group: all of them.
 Each group runs in its own interpreter so memory figures do not mix.
 """
 
@@ -103,6 +105,13 @@ def _ha() -> None:
         print(json.dumps({"name": "ha_failover_ready", "error": str(exc)}), flush=True)
 
 
+def _conv() -> None:
+    from cc_router.bench.conv_bench import rows
+
+    for row in rows(small=os.environ.get("CC_ROUTER_BENCH_SMALL") == "1"):
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
 GROUPS: dict[str, Callable[[], None]] = {
     "core": _core,
     "ami": _ami,
@@ -112,6 +121,7 @@ GROUPS: dict[str, Callable[[], None]] = {
     "ewt": _ewt,
     "e2e": _e2e,
     "ha": _ha,
+    "conv": _conv,
 }
 
 
