@@ -23,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,31 @@ from typing import Any
 from cc_router.bench.e2e import percentile
 
 TOKEN = "conv-bench-token"
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+@contextlib.asynccontextmanager
+async def store_url(tmp: str, name: str) -> AsyncIterator[tuple[str, str]]:
+    """A scratch PostgreSQL database (what a centre under this load runs on), dropped
+    afterwards; SQLite in `tmp` when there is no PostgreSQL. Yields (url, dialect)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    db = f"ccr_bench_{name}_{uuid.uuid4().hex[:8]}"
+    admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{db}"'))
+    except OSError:
+        await admin.dispose()
+        yield f"sqlite+aiosqlite:///{Path(tmp) / (name + '.db')}", "sqlite"
+        return
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + "/" + db, "postgresql"
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 def centre_yaml(agents: int, capacity: int, extra: str = "") -> str:
@@ -129,54 +155,55 @@ async def chat_row(chats: int = 2000, rounds: int = 3, customer_procs: int = 2) 
     config = loads_config(centre_yaml(agents, capacity), env={})
     configure_logging(config.logging)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'conv.db'}"
-        built = build(config, store_url_override=url)
-        service, http = built.service, built.http
-        http.port = 0
-        timer = CoreTimer(service.router)
-        run = asyncio.create_task(service.run())
-        lag: list[float] = []
-        stop = asyncio.Event()
-        try:
-            await asyncio.wait_for(http.started.wait(), 30)
-            await asyncio.wait_for(built.omni.intake.ready.wait(), 30)
-            await asyncio.wait_for(built.conversations.hub.ready.wait(), 30)
-            base = f"http://127.0.0.1:{http.bound_port}"
-            per = -(-chats // customer_procs)
-            cmds = [["agents", base, TOKEN, "0", str(agents), str(rounds)]]
-            cmds += [
-                ["customers", base, str(min(per, chats - k * per)), str(rounds)]
-                for k in range(customer_procs)
-            ]
-            hub = built.conversations.hub
-            peak = 0
-            lagger = asyncio.create_task(_loop_lag(lag, stop))
-            timer.on = True
-            t0 = time.monotonic()
-            with _loaders(cmds) as procs:
-                agent_proc, customer_list = procs[0], procs[1:]
-                while any(p.poll() is None for p in customer_list):
-                    connected = sum(
-                        1
-                        for tid in list(hub.by_task)
-                        if (it := service.router.interactions.get(tid)) is not None
-                        and it.stage is Stage.CONNECTED
-                    )
-                    peak = max(peak, connected)
-                    await asyncio.sleep(0.5)
-                elapsed = time.monotonic() - t0
-                timer.on = False
+        async with store_url(tmp, "chat") as (url, dialect):
+            built = build(config, store_url_override=url)
+            service, http = built.service, built.http
+            http.port = 0
+            timer = CoreTimer(service.router)
+            run = asyncio.create_task(service.run())
+            lag: list[float] = []
+            stop = asyncio.Event()
+            try:
+                await asyncio.wait_for(http.started.wait(), 30)
+                await asyncio.wait_for(built.omni.intake.ready.wait(), 30)
+                await asyncio.wait_for(built.conversations.hub.ready.wait(), 30)
+                base = f"http://127.0.0.1:{http.bound_port}"
+                per = -(-chats // customer_procs)
+                cmds = [["agents", base, TOKEN, "0", str(agents), str(rounds)]]
+                cmds += [
+                    ["customers", base, str(min(per, chats - k * per)), str(rounds)]
+                    for k in range(customer_procs)
+                ]
+                hub = built.conversations.hub
+                peak = pool_peak = 0
+                lagger = asyncio.create_task(_loop_lag(lag, stop))
+                timer.on = True
+                t0 = time.monotonic()
+                with _loaders(cmds) as procs:
+                    agent_proc, customer_list = procs[0], procs[1:]
+                    while any(p.poll() is None for p in customer_list):
+                        connected = sum(
+                            1
+                            for tid in list(hub.by_task)
+                            if (it := service.router.interactions.get(tid)) is not None
+                            and it.stage is Stage.CONNECTED
+                        )
+                        peak = max(peak, connected)
+                        pool_peak = max(pool_peak, int(built.store.engine.pool.checkedout()))  # type: ignore[attr-defined]
+                        await asyncio.sleep(0.5)
+                    elapsed = time.monotonic() - t0
+                    timer.on = False
+                    stop.set()
+                    await lagger
+                    if agent_proc.stdin is not None:
+                        agent_proc.stdin.close()
+                    results = [_result(p) for p in customer_list]
+                    agent_result = await asyncio.to_thread(_result, agent_proc)
+            finally:
                 stop.set()
-                await lagger
-                if agent_proc.stdin is not None:
-                    agent_proc.stdin.close()
-                results = [_result(p) for p in customer_list]
-                agent_result = await asyncio.to_thread(_result, agent_proc)
-        finally:
-            stop.set()
-            run.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await run
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await run
     to_customer = [v for r in results for v in r.get("delivered_ms", [])]
     sends = [v for r in results for v in r.get("send_ms", [])]
     to_agent = list(agent_result.get("delivered_ms", []))
@@ -190,10 +217,11 @@ async def chat_row(chats: int = 2000, rounds: int = 3, customer_procs: int = 2) 
         "chats": chats,
         "agents": agents,
         "rounds": rounds,
-        "store": "sqlite",
+        "store": dialect,
         "load_processes": customer_procs + 1,
         "chats_finished": sum(int(r.get("finished", 0)) for r in results),
         "connected_peak": peak,
+        "sql_connections_peak": pool_peak,
         "seconds": round(elapsed, 1),
         "to_customer_n": len(to_customer),
         "to_customer_p50_ms": _ms(to_customer, 50),
@@ -228,47 +256,53 @@ def _mails(n: int, to: str) -> Iterator[bytes]:
 
 
 async def mail_row(n: int = 2000) -> dict[str, Any]:
-    from cc_router.config import loads_config
-    from cc_router.logs.configure import configure_logging
-    from cc_router.testing.dovecot import PASSWORD, dovecot
-    from cc_router.wiring import build
+    from cc_router.testing.dovecot import dovecot
 
     box = "support@example.test"
     with dovecot([box]) as server, tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
         await asyncio.to_thread(server.deliver_many, _mails(n, box), box)
         lmtp_s = time.monotonic() - t0
-        extra = f"""  mailboxes:
-    - {{name: support, address: {box}, imap_host: 127.0.0.1, imap_port: {server.imap_port},
+        async with store_url(tmp, "mail") as (url, dialect):
+            row = await _mail_intake(server.imap_port, box, url, n)
+    return {**row, "store": dialect, "lmtp_fill_per_s": round(n / lmtp_s, 1) if lmtp_s > 0 else None}
+
+
+async def _mail_intake(imap_port: int, box: str, url: str, n: int) -> dict[str, Any]:
+    from cc_router.config import loads_config
+    from cc_router.logs.configure import configure_logging
+    from cc_router.testing.dovecot import PASSWORD
+    from cc_router.wiring import build
+
+    extra = f"""  mailboxes:
+    - {{name: support, address: {box}, imap_host: 127.0.0.1, imap_port: {imap_port},
        imap_tls: false, username: {box}, password: {PASSWORD}, queue: email_bench, poll_s: 5}}
 """
-        config = loads_config(centre_yaml(10, 1, extra), env={})
-        configure_logging(config.logging)
-        built = build(config, store_url_override=f"sqlite+aiosqlite:///{Path(tmp) / 'mail.db'}")
-        built.http.port = 0
-        [reader] = built.conversations.readers
-        run = asyncio.create_task(built.service.run())
-        try:
-            await asyncio.wait_for(reader.connected.wait(), 60)
-            t1 = time.monotonic()
-            while reader.taken < n and time.monotonic() - t1 < 600:
-                await asyncio.sleep(0.05)
-            took = time.monotonic() - t1
-            routed = len(built.conversations.hub.by_task)
-        finally:
-            run.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await run
+    config = loads_config(centre_yaml(10, 1, extra), env={})
+    configure_logging(config.logging)
+    built = build(config, store_url_override=url)
+    built.http.port = 0
+    [reader] = built.conversations.readers
+    run = asyncio.create_task(built.service.run())
+    try:
+        await asyncio.wait_for(reader.connected.wait(), 60)
+        t1 = time.monotonic()
+        while reader.taken < n and time.monotonic() - t1 < 600:
+            await asyncio.sleep(0.05)
+        took = time.monotonic() - t1
+        routed = len(built.conversations.hub.by_task)
+    finally:
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
     return {
         "name": "conv_email_imap",
         "messages": n,
         "taken": reader.taken,
         "routed_tasks": routed,
         "idle": reader.idle_used,
-        "store": "sqlite",
         "seconds": round(took, 2),
         "messages_per_s": round(reader.taken / took, 1) if took > 0 else None,
-        "lmtp_fill_per_s": round(n / lmtp_s, 1) if lmtp_s > 0 else None,
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import sys
 import time
 from collections.abc import AsyncGenerator
@@ -53,9 +54,14 @@ async def sse(client: httpx.AsyncClient, url: str) -> AsyncGenerator[tuple[str, 
                 kind, data = "message", ""
 
 
+_SSL = ssl.create_default_context()
+
+
 def _client() -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=400)
-    return httpx.AsyncClient(limits=limits, timeout=30.0)
+    """One per customer or agent, as each is a browser of its own: a connection pool
+    shared by a thousand of them becomes the bottleneck of the load, not the router."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=8)
+    return httpx.AsyncClient(limits=limits, timeout=30.0, verify=_SSL)
 
 
 async def customers(base: str, count: int, rounds: int) -> dict[str, Any]:
@@ -67,9 +73,13 @@ async def customers(base: str, count: int, rounds: int) -> dict[str, Any]:
     def failed(what: str) -> None:
         errors[what] = errors.get(what, 0) + 1
 
-    async def one(n: int, client: httpx.AsyncClient) -> None:
-        nonlocal finished
+    async def one(n: int) -> None:
         await asyncio.sleep(n / RAMP_PER_S)
+        async with _client() as client:
+            await chat(n, client)
+
+    async def chat(n: int, client: httpx.AsyncClient) -> None:
+        nonlocal finished
         r = await client.post(f"{base}/chat/api/start", json={"topic": "bench", "text": stamped(f"客户{n}")})
         if r.status_code != 201:
             failed(f"start_{r.status_code}")
@@ -106,14 +116,13 @@ async def customers(base: str, count: int, rounds: int) -> dict[str, Any]:
                 finished += 1
                 return
 
-    async with _client() as client:
-        jobs = [asyncio.create_task(one(n, client)) for n in range(count)]
-        done, pending = await asyncio.wait(jobs, timeout=DEADLINE_S)
-        for j in pending:
-            j.cancel()
-        for j in done:
-            if j.exception() is not None:
-                failed(type(j.exception()).__name__)
+    jobs = [asyncio.create_task(one(n)) for n in range(count)]
+    done, pending = await asyncio.wait(jobs, timeout=DEADLINE_S)
+    for j in pending:
+        j.cancel()
+    for j in done:
+        if (exc := j.exception()) is not None:
+            failed(type(exc).__name__)
     return {
         "role": "customers",
         "chats": count,
@@ -136,6 +145,12 @@ async def agents(base: str, token: str, first: int, last: int, rounds: int) -> d
         errors[what] = errors.get(what, 0) + 1
 
     async def chat(client: httpx.AsyncClient, aid: str, task_id: str) -> None:
+        try:
+            await answer(client, aid, task_id)
+        except httpx.HTTPError as e:
+            failed(type(e).__name__)
+
+    async def answer(client: httpx.AsyncClient, aid: str, task_id: str) -> None:
         r = await client.post(f"{base}/api/tasks/{task_id}/accept", json={"agent_id": aid}, headers=auth)
         if r.status_code != 200:
             failed(f"accept_{r.status_code}")
@@ -174,7 +189,11 @@ async def agents(base: str, token: str, first: int, last: int, rounds: int) -> d
         if r.status_code != 200:
             failed(f"complete_{r.status_code}")
 
-    async def agent(client: httpx.AsyncClient, aid: str) -> None:
+    async def agent(aid: str) -> None:
+        async with _client() as client:
+            await work(client, aid)
+
+    async def work(client: httpx.AsyncClient, aid: str) -> None:
         await client.post(f"{base}/api/agents/{aid}/login", headers=auth)
         seen: set[str] = set()
         working: set[asyncio.Task[None]] = set()
@@ -194,14 +213,13 @@ async def agents(base: str, token: str, first: int, last: int, rounds: int) -> d
         if working:
             await asyncio.wait(working, timeout=10)
 
-    async with _client() as client:
-        jobs = [asyncio.create_task(agent(client, f"ag{i}")) for i in range(first, last)]
-        # Runs until the bench stops it (stdin closes) or the deadline.
-        loop = asyncio.get_running_loop()
-        closed = loop.run_in_executor(None, sys.stdin.read)
-        await asyncio.wait([asyncio.ensure_future(closed)], timeout=DEADLINE_S + 30)
-        stop.set()
-        await asyncio.wait(jobs, timeout=15)
+    jobs = [asyncio.create_task(agent(f"ag{i}")) for i in range(first, last)]
+    # Runs until the bench stops it (stdin closes) or the deadline.
+    loop = asyncio.get_running_loop()
+    closed = loop.run_in_executor(None, sys.stdin.read)
+    await asyncio.wait([asyncio.ensure_future(closed)], timeout=DEADLINE_S + 30)
+    stop.set()
+    await asyncio.wait(jobs, timeout=15)
     return {
         "role": "agents",
         "agents": last - first,
