@@ -189,7 +189,7 @@ async def chat_row(chats: int = 2000, rounds: int = 3, customer_procs: int = 2) 
                             and it.stage is Stage.CONNECTED
                         )
                         peak = max(peak, connected)
-                        pool_peak = max(pool_peak, int(built.store.engine.pool.checkedout()))  # type: ignore[attr-defined]
+                        pool_peak = max(pool_peak, int(hub.store.engine.pool.checkedout()))  # type: ignore[attr-defined]
                         await asyncio.sleep(0.5)
                     elapsed = time.monotonic() - t0
                     timer.on = False

@@ -77,3 +77,10 @@ class ConversationsConfig(_Model):
     mailboxes: list[MailboxConfig] = Field(default_factory=list)
     smtp: SmtpConfig | None = Field(default=None, description="Where agents' e-mail replies are sent.")
     max_attachment_bytes: int = Field(default=10_000_000, ge=0)
+    sql_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="SQL connections kept for customers' and agents' messages (PostgreSQL; "
+        "SQLite shares the store's), so a burst of them cannot starve the store's writer.",
+    )
