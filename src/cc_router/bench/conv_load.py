@@ -20,10 +20,12 @@ from typing import Any
 import httpx
 
 STAMP = "t="
-RAMP_PER_S = 250.0
+RAMP_PER_S = 50.0
 """Customers start at this rate: a bounded ramp, not 2,000 connects at once."""
-THINK_S = 1.0
-DEADLINE_S = 240.0
+THINK_S = 20.0
+"""Between a message received and the answer, on both sides: people type. With the ramp
+it keeps every chat open at once: the last starts at 40 s, the first ends after ~100 s."""
+DEADLINE_S = 330.0
 
 
 def stamped(text: str) -> str:
