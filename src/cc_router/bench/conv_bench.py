@@ -4,6 +4,7 @@
 customers and the agents answering them in other processes (`conv_load`) over loopback.
 Each chat: the customer's first text, then ROUNDS agent messages each answered by the
 customer (after a 20 s think time on both sides), then the agent completes the task.
+CC_ROUTER_BENCH_TRACE=1 prints SQL connections in use and chats connected every 0.5 s.
 Figures: agent -> customer delivery (reply POSTed to the customer's page receiving it
 over server-sent events), customer -> agent delivery (the same the other way), the peak
 of chats connected at once, and the core's `Router.handle` time per event while they run,
@@ -192,7 +193,8 @@ async def chat_row(chats: int = 2000, rounds: int = 3, customer_procs: int = 2) 
                         used = int(hub.store.engine.pool.checkedout())  # type: ignore[attr-defined]
                         pool_peak = max(pool_peak, used)
                         if os.environ.get("CC_ROUTER_BENCH_TRACE"):
-                            print(f"t={time.monotonic() - t0:.0f} sql={used} connected={connected}", file=sys.stderr)
+                            at = time.monotonic() - t0
+                            print(f"t={at:.0f} sql={used} connected={connected}", file=sys.stderr)
                         await asyncio.sleep(0.5)
                     elapsed = time.monotonic() - t0
                     timer.on = False
