@@ -80,7 +80,9 @@ def own_engine(shared: AsyncEngine, store_url: str | None, pool_size: int) -> As
     store's URL (tests handing in a configured engine) the engine is shared as given."""
     if store_url is None or shared.dialect.name == "sqlite":
         return shared
-    return create_async_engine(store_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No overflow: overflow connections are closed on return, so bursts of chats would pay
+    # asyncpg's connect and type introspection again and again.
+    return create_async_engine(store_url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
 
 
 def build(service: Service, omni: Omni, store_url: str | None = None) -> Conversations:

@@ -34,6 +34,9 @@ from cc_router.service import Service
 
 log = structlog.get_logger("cc_router.conversations")
 
+FIGURES_TTL_S = 1.0
+"""How old a waiting customer's place and expected wait may be."""
+
 EmailOut = Callable[[Conversation, str, Sequence[str]], Awaitable[str]]
 """(conversation, body, thread Message-IDs oldest first) -> the sent Message-ID."""
 SmsOut = Callable[[Conversation, str], Awaitable[int]]
@@ -58,6 +61,7 @@ class ConversationHub:
         self.ready = asyncio.Event()
         self._spawned: set[asyncio.Task[Any]] = set()
         self._leave_timers: dict[str, asyncio.TimerHandle] = {}
+        self._figures: dict[str, tuple[float, dict[str, int], dict[str, float | None]]] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -133,14 +137,30 @@ class ConversationHub:
         if it.stage is Stage.CONNECTED:
             return {"type": "state", "status": "connected", "agent": it.agent_id}
         if it.stage is Stage.WAITING:
-            ewt = self.estimator.expected_wait(it.id, self.service.clock())
+            position, ewt = self._waiting_figures(it.queue.name, it.id)
             return {
                 "type": "state",
                 "status": "waiting",
-                "position": self.service.router.position(task_id or ""),
+                "position": position,
                 "expected_wait_s": rounded(ewt),
             }
         return {"type": "state", "status": "offered"}
+
+    def _waiting_figures(self, queue: str, task_id: str) -> tuple[int | None, float | None]:
+        """Place and expected wait, read for the whole queue at most every FIGURES_TTL_S:
+        every waiting customer's page asks every few seconds, and asking the router one by
+        one costs a sort of the queue each time (thousands of pages: seconds of CPU)."""
+        now = self.service.clock()
+        cached = self._figures.get(queue)
+        if cached is None or now - cached[0] >= FIGURES_TTL_S:
+            places = {w.id: n for n, w in enumerate(self.service.router.waiting_in(queue), start=1)}
+            cached = (now, places, self.estimator.expected_waits(now))
+            self._figures[queue] = cached
+        _, places, waits = cached
+        if task_id not in places:
+            # Joined since the figures were read: its own, exactly.
+            return self.service.router.position(task_id), self.estimator.expected_wait(task_id, now)
+        return places[task_id], waits.get(task_id)
 
     async def _route(
         self,

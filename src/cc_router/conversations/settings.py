@@ -78,7 +78,7 @@ class ConversationsConfig(_Model):
     smtp: SmtpConfig | None = Field(default=None, description="Where agents' e-mail replies are sent.")
     max_attachment_bytes: int = Field(default=10_000_000, ge=0)
     sql_pool_size: int = Field(
-        default=20,
+        default=40,
         ge=1,
         le=500,
         description="SQL connections kept for customers' and agents' messages (PostgreSQL; "
