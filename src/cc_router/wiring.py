@@ -103,7 +103,7 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     omni = build_omni(service, writer.engine, migrate_schema=False)
 
     # --- conversations: (chat widget, mailboxes, SMS threads) transcripts and replies
-    conv = build_conversations(service, omni)
+    conv = build_conversations(service, omni, store_url=url)
 
     # --- accounts: (surfaces) users, roles, login sessions for the API and the desktop
     book = attach_accounts(service, writer.engine)

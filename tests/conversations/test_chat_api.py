@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from cc_router.conversations.tables import conversations, messages
+from cc_router.core import commands as cmd
+from cc_router.core.vocabulary import Outcome
 from cc_router.store.omni_tables import tasks
 
 from .conftest import AUTH, Running
@@ -29,7 +31,8 @@ async def test_chat_both_ways_with_transcript_in_sql(chat_centre: tuple[httpx.As
     conv_id, me, status = await start(client)
     assert status == "waiting"
     r = await client.get("/chat/api/conversation", headers=me)
-    assert r.json()["state"] == {"type": "state", "status": "waiting", "position": 1}
+    # Nobody who could answer is logged in: a place, but no expected wait to promise.
+    assert r.json()["state"] == {"type": "state", "status": "waiting", "position": 1, "expected_wait_s": None}
     conv = await run.conv.hub.store.get(conv_id)
     assert conv is not None and conv.task_id is not None
     task_id = conv.task_id
@@ -151,6 +154,10 @@ async def test_pages_carry_a_strict_csp(chat_centre: tuple[httpx.AsyncClient, Ru
 
 async def test_customer_who_leaves_is_an_abandon(chat_centre: tuple[httpx.AsyncClient, Running]) -> None:
     client, run = chat_centre
+    finished: list[cmd.InteractionFinished] = []
+    run.service.sinks.append(
+        lambda out, _now: finished.extend(c for c in out if isinstance(c, cmd.InteractionFinished))
+    )
     conv_id, me, _ = await start(client)
     conv = await run.conv.hub.store.get(conv_id)
     assert conv is not None and conv.task_id is not None
@@ -158,6 +165,9 @@ async def test_customer_who_leaves_is_an_abandon(chat_centre: tuple[httpx.AsyncC
     r = await client.post("/chat/api/leave", headers=me)
     assert r.status_code == 200
     assert conv.task_id not in run.service.router.interactions
+    [done] = finished
+    assert done.interaction_id == conv.task_id and done.outcome is Outcome.ABANDONED
+    assert 0.2 <= done.wait_s < 5  # the wait it had, counted as the abandon's
     await run.conv.hub.drain()
     await run.omni.store.flush()
     async with run.omni.engine.connect() as c:
@@ -182,3 +192,42 @@ async def test_page_gone_past_the_grace_abandons(chat_centre: tuple[httpx.AsyncC
     run.conv.hub.page_closed(conv, 0)
     await asyncio.sleep(0.5)
     assert conv.task_id not in run.service.router.interactions
+
+
+async def test_a_waiting_customer_sees_place_and_expected_wait(
+    chat_centre: tuple[httpx.AsyncClient, Running],
+) -> None:
+    client, run = chat_centre
+    run.login("a1")
+    for n in range(2):  # a1 takes two chats at once: both accepted, a1 is full
+        conv_id, _, _ = await start(client, text=f"第{n}个")
+        conv = await run.conv.hub.store.get(conv_id)
+        assert conv is not None
+        r = await client.post(f"/api/tasks/{conv.task_id}/accept", json={"agent_id": "a1"}, headers=AUTH)
+        assert r.status_code == 200, r.text
+    _, me, status = await start(client, text="我在排队")
+    assert status == "waiting"
+    state = (await client.get("/chat/api/conversation", headers=me)).json()["state"]
+    assert state["position"] == 1
+    assert isinstance(state["expected_wait_s"], float) and state["expected_wait_s"] > 0
+
+
+async def test_typing_notices_reach_the_other_side_and_are_not_stored(
+    chat_centre: tuple[httpx.AsyncClient, Running],
+) -> None:
+    client, run = chat_centre
+    conv_id, me, _ = await start(client)
+    run.login("a1")
+    conv = await run.conv.hub.store.get(conv_id)
+    assert conv is not None
+    await client.post(f"/api/tasks/{conv.task_id}/accept", json={"agent_id": "a1"}, headers=AUTH)
+    with run.conv.hub.feed.watch(conv_id) as q:
+        assert (await client.post("/chat/api/typing", headers=me)).status_code == 200
+        assert q.get_nowait() == {"type": "typing", "author": "customer"}
+        r = await client.post(f"/api/conversations/{conv_id}/typing", json={"agent_id": "a1"}, headers=AUTH)
+        assert r.status_code == 200
+        assert q.get_nowait() == {"type": "typing", "author": "a1"}
+        r = await client.post(f"/api/conversations/{conv_id}/typing", json={"agent_id": "a2"}, headers=AUTH)
+        assert r.status_code == 403 and q.empty()
+        assert (await client.post("/chat/api/typing")).status_code == 401
+    assert len(await run.conv.hub.store.messages(conv_id)) == 1  # only the first text

@@ -48,6 +48,10 @@ async def test_customer_and_agent_chat_in_the_browser(sqlite_engine: AsyncEngine
             assert r.status_code == 200
             await page.wait_for_selector("body[data-status=connected]", state="attached", timeout=10_000)
 
+            r = await api.post(f"/api/conversations/{conv_id}/typing", json={"agent_id": "a1"})
+            assert r.status_code == 200
+            await page.wait_for_selector("#typing >> text=Agent a1 is typing", timeout=5_000)
+
             t0 = time.monotonic()
             r = await api.post(
                 f"/api/conversations/{conv_id}/messages", json={"agent_id": "a1", "text": "您好，我是客服"}

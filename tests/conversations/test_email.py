@@ -5,6 +5,7 @@ and the customer's answer comes back to the same conversation."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import imaplib
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.asyncio
 SUPPORT, CUSTOMER = "support@example.test", "wang.fang@example.test"
 
 
-def mailbox_yaml(imap_port: int, smtp_port: int) -> str:
+def mailbox_yaml(imap_port: int, smtp_port: int, box_extra: str = "", poll_s: float = 5) -> str:
     return f"""
 conversations:
   smtp: {{host: 127.0.0.1, port: {smtp_port}, starttls: false}}
@@ -38,15 +39,17 @@ conversations:
       username: {SUPPORT}
       password: {PASSWORD}
       queue: email_service
-      poll_s: 5
-"""
+      poll_s: {poll_s}
+{box_extra}"""
 
 
-@pytest_asyncio.fixture
-async def mail(sqlite_engine: AsyncEngine) -> AsyncIterator[tuple[MailServer, httpx.AsyncClient, Running]]:
-    with dovecot([SUPPORT, CUSTOMER]) as server, smtp_relay(server) as (smtp_port, _):
-        config = centre_config(mailbox_yaml(server.imap_port, smtp_port))
-        async with running(config, sqlite_engine) as run:
+@contextlib.asynccontextmanager
+async def mail_centre(
+    engine: AsyncEngine, box_extra: str = "", dovecot_extra: str = "", poll_s: float = 5
+) -> AsyncIterator[tuple[MailServer, httpx.AsyncClient, Running]]:
+    with dovecot([SUPPORT, CUSTOMER], dovecot_extra) as server, smtp_relay(server) as (smtp_port, _):
+        config = centre_config(mailbox_yaml(server.imap_port, smtp_port, box_extra, poll_s))
+        async with running(config, engine) as run:
             [reader] = run.conv.readers
             run.tasks.append(asyncio.create_task(reader.run()))
             await asyncio.wait_for(reader.connected.wait(), 10)
@@ -55,6 +58,12 @@ async def mail(sqlite_engine: AsyncEngine) -> AsyncIterator[tuple[MailServer, ht
                 transport=httpx.ASGITransport(app=app), base_url="http://t"
             ) as client:
                 yield server, client, run
+
+
+@pytest_asyncio.fixture
+async def mail(sqlite_engine: AsyncEngine) -> AsyncIterator[tuple[MailServer, httpx.AsyncClient, Running]]:
+    async with mail_centre(sqlite_engine) as env:
+        yield env
 
 
 def customer_inbox(server: MailServer) -> list[EmailMessage]:
@@ -165,3 +174,71 @@ async def test_the_same_mail_twice_is_one_message(
     [reader] = run.conv.readers
     await wait_until(lambda: reader.taken == 2, 15, "both copies read")
     assert len(run.conv.hub.by_task) == 1
+
+
+def mail_to_support(subject: str, body: str, mid: str, answers: EmailMessage | None = None) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = f"王芳 <{CUSTOMER}>"
+    msg["To"] = SUPPORT
+    msg["Subject"] = subject
+    msg["Message-ID"] = mid
+    if answers is not None:
+        msg["In-Reply-To"] = answers["Message-ID"]
+        msg["References"] = f"{answers['References'] or ''} {answers['Message-ID']}".strip()
+    msg.set_content(body)
+    return msg
+
+
+async def test_the_answer_goes_first_to_the_agent_who_replied(sqlite_engine: AsyncEngine) -> None:
+    async with mail_centre(sqlite_engine, box_extra="      same_agent_first_s: 30\n") as (
+        server,
+        client,
+        run,
+    ):
+        run.login("a1", "a2")
+        await asyncio.to_thread(
+            server.deliver, mail_to_support("退款", "请退款", "<r1@example.test>"), SUPPORT
+        )
+        await wait_until(lambda: len(run.omni.board.by_task) == 1, 15, "e-mail offer")
+        [task1] = run.omni.board.by_task
+        agent = next(a for a in ("a1", "a2") if any(o.task_id == task1 for o in run.omni.board.pending(a)))
+        other = "a2" if agent == "a1" else "a1"
+        assert (
+            await client.post(f"/api/tasks/{task1}/accept", json={"agent_id": agent}, headers=AUTH)
+        ).is_success
+        conv = (await client.get(f"/api/tasks/{task1}/conversation", headers=AUTH)).json()
+        r = await client.post(
+            f"/api/conversations/{conv['conversation_id']}/messages",
+            json={"agent_id": agent, "text": "已为您办理退款。"},
+            headers=AUTH,
+        )
+        assert r.status_code == 201, r.text
+        await wait_until(lambda: bool(customer_inbox(server)), 10, "reply in the customer's mailbox")
+        [reply] = customer_inbox(server)
+        assert (
+            await client.post(f"/api/tasks/{task1}/complete", json={"agent_id": agent}, headers=AUTH)
+        ).is_success
+        await run.conv.hub.drain()
+
+        # The other agent has been free longest and would be next; the answer goes to `agent`.
+        answer = mail_to_support("Re: 退款", "谢谢，收到了", "<r2@example.test>", answers=reply)
+        await asyncio.to_thread(server.deliver, answer, SUPPORT)
+        task2 = await offered(run, agent, {task1})
+        assert not run.omni.board.pending(other)
+        again = (await client.get(f"/api/tasks/{task2}/conversation", headers=AUTH)).json()
+        assert again["conversation_id"] == conv["conversation_id"]
+        assert run.service.router.interactions[task2].queue.name == "email_service"
+
+
+NO_IDLE = "imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE AUTH=PLAIN AUTH=LOGIN\n"
+
+
+async def test_a_server_without_idle_is_polled(sqlite_engine: AsyncEngine) -> None:
+    async with mail_centre(sqlite_engine, dovecot_extra=NO_IDLE, poll_s=0.5) as (server, _, run):
+        [reader] = run.conv.readers
+        assert not reader.idle_used
+        await asyncio.to_thread(
+            server.deliver, mail_to_support("轮询", "没有 IDLE 也能收到", "<p1@example.test>"), SUPPORT
+        )
+        await wait_until(lambda: reader.taken == 1, 10, "the polled mail taken")
+        assert len(run.conv.hub.by_task) == 1

@@ -129,6 +129,25 @@ async def test_sip_message_with_other_text_becomes_an_sms_task(
 
 
 @pytest.mark.asyncio
+async def test_two_texts_from_one_phone_are_two_sms_tasks(
+    live_omni: tuple[LiveService, Omni], sandbox_settings: SandboxSettings
+) -> None:
+    # Asterisk gives every text on its Message channel the same Uniqueid: the second SMS
+    # must not pass for a retry of the first.
+    live, omni = live_omni
+    live.login("m1")
+    assert await send_sms(sandbox_settings, "查询话费", PLAIN_PORT) == 0
+    await wait_until(lambda: len(omni.board.pending("m1")) == 1, 10, "first SMS offer")
+    assert await send_sms(sandbox_settings, "还有流量", PLAIN_PORT) == 0
+
+    def sms_tasks() -> list[str]:
+        return sorted(str(t.summary["body"]) for t in omni.tracker.active.values() if t.channel == "sms")
+
+    await wait_until(lambda: len(sms_tasks()) == 2, 10, "second SMS task")
+    assert sms_tasks() == ["查询话费", "还有流量"]
+
+
+@pytest.mark.asyncio
 async def test_received_fax_becomes_a_fax_task(
     live_omni: tuple[LiveService, Omni], sandbox_settings: SandboxSettings
 ) -> None:

@@ -9,7 +9,9 @@ takeover, and against the real Asterisk: failover to the first Originate, a rest
 held callers; CC_ROUTER_BENCH_SMALL=1 for a short run), desk (5,000 agent desktops
 connected while calls flow: offer-to-screen latency, core latency, cost per connection;
 CC_ROUTER_BENCH_SMALL=1: 1,000 desktops; CC_ROUTER_BENCH_DESKTOPS, _DESK_CALLS_PER_S to
-change the floor). No group: all of them.
+change the floor), conv (2,000 web chats with agents answering, from other processes;
+e-mail taken in from a private Dovecot over IMAP; CC_ROUTER_BENCH_SMALL=1 for a short
+run). No group: all of them.
 Each group runs in its own interpreter so memory figures do not mix.
 """
 
@@ -135,6 +137,13 @@ def _desk() -> None:
         print(json.dumps(row), flush=True)
 
 
+def _conv() -> None:
+    from cc_router.bench.conv_bench import rows
+
+    for row in rows(small=os.environ.get("CC_ROUTER_BENCH_SMALL") == "1"):
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
 GROUPS: dict[str, Callable[[], None]] = {
     "core": _core,
     "ami": _ami,
@@ -145,6 +154,7 @@ GROUPS: dict[str, Callable[[], None]] = {
     "e2e": _e2e,
     "ha": _ha,
     "desk": _desk,
+    "conv": _conv,
 }
 
 

@@ -1,49 +1,64 @@
-"""Who may read a conversation: the agent holding its interaction, and supervisors.
+"""Who may read a conversation and who may answer it, by the caller's role.
 
-Until user accounts exist the API token stands for a supervisor (see `principal_of`);
-`may_read` is the one rule, so swapping in real roles changes only `principal_of`.
+- `agent`: only a conversation whose interaction it holds now, and replies as itself.
+- `supervisor`: conversations of the queues in its scope, or held now by an agent of its
+  seat pools (no scope: the whole centre); it reads, it does not answer for an agent.
+- `admin` (and the `http.token` machine token): every conversation; it may post a reply
+  naming the holding agent (an integration that answers for the desktop).
+- `viewer`: none (a wallboard screen has no business reading customers' messages).
+
+Transcripts are personal data, so unlike the other reads they always need a login.
 """
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
-from enum import StrEnum
-
 from starlette.requests import Request
 
-from cc_router.http.auth import configured_token
+from cc_router.accounts.access import agent_scope, resolve
+from cc_router.accounts.roles import Principal, Role
+from cc_router.http.auth import presented_token
+from cc_router.omni.tasks import TaskError
 from cc_router.service import Service
 
 
-class Role(StrEnum):
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
-    ADMIN = "admin"
+def principal_of(request: Request, service: Service) -> Principal:
+    """The caller (bearer header, or `?token=` for EventSource), else 401."""
+    given = presented_token(request, allow_query=True)
+    if given is None:
+        raise TaskError(401, "conversations need a login (bearer header or ?token=)")
+    who = resolve(service, given)
+    if who is None:
+        raise TaskError(401, "wrong or expired token")
+    return who
 
 
-@dataclass(frozen=True, slots=True)
-class Principal:
-    role: Role
-    agent_id: str | None = None
-
-
-def principal_of(request: Request, service: Service) -> Principal | None:
-    """The caller, or None when not authenticated. The API token (bearer header, or
-    `?token=` for EventSource) is a supervisor's."""
-    token = configured_token(service)
-    if token is None:
-        return None
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    given = value.strip() if scheme.lower() == "bearer" else request.query_params.get("token", "")
-    if given and hmac.compare_digest(given.encode(), token.encode()):
-        return Principal(Role.SUPERVISOR)
-    return None
-
-
-def may_read(who: Principal, holder: str | None) -> bool:
-    """`holder`: the agent connected to the conversation's interaction now, if any."""
-    if who.role in (Role.SUPERVISOR, Role.ADMIN):
+def may_read(service: Service, who: Principal, queue: str, holder: str | None) -> bool:
+    """`queue`: the conversation's queue; `holder`: the agent connected to its interaction now."""
+    if who.role is Role.ADMIN:
         return True
-    return who.role is Role.AGENT and who.agent_id is not None and who.agent_id == holder
+    if who.role is Role.AGENT:
+        return who.agent_id is not None and who.agent_id == holder
+    if who.role is Role.SUPERVISOR:
+        if who.may_act_on_queue(queue):
+            return True
+        if holder is None or not who.pools:
+            return False
+        # A seat-pool supervisor reads what the agents of its pools hold.
+        _, pool = agent_scope(service, holder)
+        return pool in who.pools
+    return False
+
+
+def replying_agent(who: Principal, asked: str | None) -> str:
+    """The agent a reply is sent as: an agent's own; an admin names the holding agent."""
+    if who.role is Role.AGENT:
+        if who.agent_id is None:
+            raise TaskError(403, f"{who.user} has no agent id")
+        if asked is not None and asked != who.agent_id:
+            raise TaskError(403, f"{who.user} may not reply as agent {asked}")
+        return who.agent_id
+    if who.role is Role.ADMIN:
+        if not asked:
+            raise TaskError(422, "name the agent replying (agent_id)")
+        return asked
+    raise TaskError(403, f"{who.user} ({who.role.value}) may read conversations, not answer them")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.routing import BaseRoute
 
 from cc_router.conversations.hub import ConversationHub
@@ -24,14 +25,20 @@ class ConversationsComponent:
     intake_ready: asyncio.Event
     name: str = "conversations"
     purged: int = 0
+    own_engine: AsyncEngine | None = None
+    """The pool of its own (`own_engine`), closed when the component stops."""
 
     async def run(self) -> None:
-        if not self.hub.ready.is_set():
-            await self.intake_ready.wait()
-            await self.hub.resume()
-        while True:
-            self.purged += await self.hub.purge()
-            await asyncio.sleep(PURGE_EVERY_S)
+        try:
+            if not self.hub.ready.is_set():
+                await self.intake_ready.wait()
+                await self.hub.resume()
+            while True:
+                self.purged += await self.hub.purge()
+                await asyncio.sleep(PURGE_EVERY_S)
+        finally:
+            if self.own_engine is not None:
+                await self.own_engine.dispose()
 
 
 @dataclass
@@ -65,14 +72,30 @@ def check_settings(service: Service) -> None:
             )
 
 
-def build(service: Service, omni: Omni) -> Conversations:
+def own_engine(shared: AsyncEngine, store_url: str | None, pool_size: int) -> AsyncEngine:
+    """A pool of its own on a server database: every customer's and agent's message is a
+    short transaction, and thousands of chats at once would otherwise queue behind (and
+    for) the connections of the store's writer and the task store. SQLite has one writer
+    at a time anyway (more connections would only wait on its lock), and without the
+    store's URL (tests handing in a configured engine) the engine is shared as given."""
+    if store_url is None or shared.dialect.name == "sqlite":
+        return shared
+    # No overflow: overflow connections are closed on return, so bursts of chats would pay
+    # asyncpg's connect and type introspection again and again.
+    return create_async_engine(store_url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+
+
+def build(service: Service, omni: Omni, store_url: str | None = None) -> Conversations:
     """The hub (a sink), its component and the mailbox readers; built before the HTTP app,
     which serves `Conversations.routes()`."""
     check_settings(service)
     settings = service.config.conversations
-    hub = ConversationHub(service, omni.intake, ConversationStore(omni.engine), settings)
+    engine = own_engine(omni.engine, store_url, settings.sql_pool_size)
+    hub = ConversationHub(service, omni.intake, ConversationStore(engine), settings)
     service.sinks.append(hub.sink)
-    comp = ConversationsComponent(hub, omni.intake.ready)
+    comp = ConversationsComponent(
+        hub, omni.intake.ready, own_engine=None if engine is omni.engine else engine
+    )
     service.components.append(comp)
     conv = Conversations(hub, comp)
 

@@ -7,6 +7,7 @@ POST /chat/api/start          {topic, name?, text?} -> {conversation_id, token}
 GET  /chat/api/conversation   transcript and state            (X-Chat-Token header)
 POST /chat/api/messages       {text}                          (X-Chat-Token header)
 POST /chat/api/leave          the customer ends the chat      (X-Chat-Token header)
+POST /chat/api/typing         the customer is typing (shown to the agent, not stored)
 GET  /chat/api/events?token=  live state and messages (server-sent events)
 
 The customer's token (kept in the page's localStorage) is the only key to its
@@ -36,6 +37,8 @@ from cc_router.omni.tasks import TaskError
 
 STATIC = Path(__file__).parent / "static"
 STATE_POLL_S = 2.0
+TYPING_PER_MINUTE = 30
+"""The page sends at most one typing notice per few seconds; more are dropped quietly."""
 PING_S = 15.0
 
 
@@ -63,6 +66,7 @@ def routes(hub: ConversationHub) -> list[Route]:
     chat = hub.settings.chat
     starts = RateLimiter(chat.starts_per_minute)
     says = RateLimiter(chat.messages_per_minute)
+    typing_limit = RateLimiter(TYPING_PER_MINUTE)
     pages: dict[str, int] = {}
     page_headers = {
         "Content-Security-Policy": csp(chat.allowed_origins),
@@ -131,6 +135,12 @@ def routes(hub: ConversationHub) -> list[Route]:
         msg = await hub.customer_says(conv, text)
         return JSONResponse(msg.public(), status_code=201)
 
+    async def typing(request: Request) -> Response:
+        conv = await customer(request)
+        if typing_limit.allow(conv.id) is None:
+            hub.typing(conv, "customer")
+        return JSONResponse({"ok": True})
+
     async def leave(request: Request) -> Response:
         conv = await customer(request)
         hub.customer_left(conv)
@@ -187,6 +197,7 @@ def routes(hub: ConversationHub) -> list[Route]:
         Route("/chat/api/conversation", e(transcript)),
         Route("/chat/api/messages", e(say), methods=["POST"]),
         Route("/chat/api/leave", e(leave), methods=["POST"]),
+        Route("/chat/api/typing", e(typing), methods=["POST"]),
         Route("/chat/api/events", e(events)),
     ]
 

@@ -26,11 +26,16 @@ from cc_router.core import events as ev
 from cc_router.core.records import Stage
 from cc_router.core.spec import Channel
 from cc_router.core.vocabulary import CONTINUING_OUTCOMES
+from cc_router.live import expected_wait
+from cc_router.live.expected_wait import rounded
 from cc_router.omni.intake import TaskIntake
 from cc_router.omni.tasks import TaskError, TaskSubmission
 from cc_router.service import Service
 
 log = structlog.get_logger("cc_router.conversations")
+
+FIGURES_TTL_S = 1.0
+"""How old a waiting customer's place and expected wait may be."""
 
 EmailOut = Callable[[Conversation, str, Sequence[str]], Awaitable[str]]
 """(conversation, body, thread Message-IDs oldest first) -> the sent Message-ID."""
@@ -47,6 +52,8 @@ class ConversationHub:
         self.store = store
         self.settings = settings
         self.feed = LiveFeed()
+        self.estimator = expected_wait.attach(service)
+        """The service's one expected-wait estimator (shared with the live view)."""
         self.by_task: dict[str, str] = {}
         """Routed task id -> conversation id, for the tasks not finished."""
         self.email_out: EmailOut | None = None
@@ -54,6 +61,7 @@ class ConversationHub:
         self.ready = asyncio.Event()
         self._spawned: set[asyncio.Task[Any]] = set()
         self._leave_timers: dict[str, asyncio.TimerHandle] = {}
+        self._figures: dict[str, tuple[float, dict[str, int], dict[str, float | None]]] = {}
 
     # ------------------------------------------------------------ lifecycle
 
@@ -129,12 +137,30 @@ class ConversationHub:
         if it.stage is Stage.CONNECTED:
             return {"type": "state", "status": "connected", "agent": it.agent_id}
         if it.stage is Stage.WAITING:
+            position, ewt = self._waiting_figures(it.queue.name, it.id)
             return {
                 "type": "state",
                 "status": "waiting",
-                "position": self.service.router.position(task_id or ""),
+                "position": position,
+                "expected_wait_s": rounded(ewt),
             }
         return {"type": "state", "status": "offered"}
+
+    def _waiting_figures(self, queue: str, task_id: str) -> tuple[int | None, float | None]:
+        """Place and expected wait, read for the whole queue at most every FIGURES_TTL_S:
+        every waiting customer's page asks every few seconds, and asking the router one by
+        one costs a sort of the queue each time (thousands of pages: seconds of CPU)."""
+        now = self.service.clock()
+        cached = self._figures.get(queue)
+        if cached is None or now - cached[0] >= FIGURES_TTL_S:
+            places = {w.id: n for n, w in enumerate(self.service.router.waiting_in(queue), start=1)}
+            cached = (now, places, self.estimator.expected_waits(now))
+            self._figures[queue] = cached
+        _, places, waits = cached
+        if task_id not in places:
+            # Joined since the figures were read: its own, exactly.
+            return self.service.router.position(task_id), self.estimator.expected_wait(task_id, now)
+        return places[task_id], waits.get(task_id)
 
     async def _route(
         self,
@@ -144,6 +170,8 @@ class ConversationHub:
         *,
         subject: str = "",
         attributes: Mapping[str, str] | None = None,
+        prefer_agent: str | None = None,
+        prefer_wait_s: float | None = None,
     ) -> str:
         attrs = {**(attributes or {}), "conversation_id": conv.id}
         sub = TaskSubmission(
@@ -154,6 +182,8 @@ class ConversationHub:
             subject=subject or conv.subject,
             body=body[:100_000],
             attributes=attrs,
+            prefer_agent=prefer_agent,
+            prefer_wait_s=prefer_wait_s if prefer_agent else None,
         )
         # Known before it is routed: the core may offer it inside submit().
         self.by_task[task_id] = conv.id
@@ -244,6 +274,11 @@ class ConversationHub:
 
         self._leave_timers[conv.id] = loop.call_later(self.settings.chat.leave_grace_s, gone)
 
+    def typing(self, conv: Conversation, who: str) -> None:
+        """A typing notice to whoever watches the chat: live only, never stored."""
+        if conv.channel == str(Channel.CHAT) and conv.task_id in self.by_task:
+            self.feed.publish(conv.id, {"type": "typing", "author": who})
+
     # ------------------------------------------------------------ agent replies
 
     async def agent_says(self, conv: Conversation, agent_id: str, text: str) -> Message:
@@ -317,6 +352,9 @@ class ConversationHub:
                     "mailbox": box.name,
                     "attachments": str(len(mail.attachments)),
                 },
+                # The customer's answer: first to the agent who served the thread, if configured.
+                prefer_agent=conv.agent_id if box.same_agent_first_s > 0 else None,
+                prefer_wait_s=box.same_agent_first_s,
             )
         log.info("email_received", conversation_id=conv.id, mailbox=box.name, threaded=held)
         return conv.id
@@ -325,8 +363,8 @@ class ConversationHub:
         """An SMS that matched no campaign: joins the subscriber's open conversation on that
         service number, or starts one. Returns the task id now serving it."""
         key = f"{sub.customer}|{msg_attrs.get('number', '')}"
-        # No de-duplication by the event's Uniqueid: Asterisk gives every text on its
-        # Message channel the same one, and an SMS is not retransmitted after the 202.
+        # `message_id` is one per CCRMessage event (`omni.asterisk_glue.message_ref`), kept
+        # with the message; no de-duplication by it: an SMS is not retransmitted after the 202.
         external = msg_attrs.get("message_id") or None
         conv = await self.store.open_thread(str(Channel.SMS), key)
         if conv is None:

@@ -50,6 +50,13 @@ class MailboxConfig(_Model):
     poll_s: float = Field(
         default=30.0, gt=0, description="Polling interval, or IDLE renewal when the server has IDLE."
     )
+    same_agent_first_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=86_400,
+        description="A customer's answer goes first to the agent who last served the thread, "
+        "for this long (if logged in), then to the queue; 0: straight to the queue.",
+    )
 
 
 class SmtpConfig(_Model):
@@ -70,3 +77,10 @@ class ConversationsConfig(_Model):
     mailboxes: list[MailboxConfig] = Field(default_factory=list)
     smtp: SmtpConfig | None = Field(default=None, description="Where agents' e-mail replies are sent.")
     max_attachment_bytes: int = Field(default=10_000_000, ge=0)
+    sql_pool_size: int = Field(
+        default=40,
+        ge=1,
+        le=500,
+        description="SQL connections kept for customers' and agents' messages (PostgreSQL; "
+        "SQLite shares the store's), so a burst of them cannot starve the store's writer.",
+    )

@@ -77,6 +77,13 @@ class InteractionArrived:
     since: float | None = None
     """When it first arrived, if earlier than now (work resumed after a restart keeps
     its seniority and its wait)."""
+    agent_id: str | None = None
+    """Offer it first to this agent only (the one who served the customer's thread before),
+    if logged in and able to take the channel; not taken within `agent_wait_s` (declined,
+    timed out, or not free), it waits in `queue` like any other, its wait counted from
+    arrival."""
+    agent_wait_s: float | None = None
+    """How long the named agent has first; None: `RoutingSpec.direct_fallback_s`."""
 
 
 @dataclass(frozen=True, slots=True)

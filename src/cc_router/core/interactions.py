@@ -62,6 +62,14 @@ class Interactions(Matching):
             queue_joined_at=since,
         )
         self.interactions[it.id] = it
+        preferred = self.agents.get(e.agent_id) if e.agent_id is not None else None
+        if (
+            preferred is not None
+            and preferred.presence is not Presence.LOGGED_OUT
+            and preferred.profile.capacity.get(it.channel, 0) >= 1
+        ):
+            self._enqueue_direct(it, preferred, e.agent_wait_s, QueueReason.PREFERRED_AGENT)
+            return
         self._join(it, QueueReason.ARRIVED)
 
     def _join(self, it: InteractionRec, reason: QueueReason) -> None:
@@ -102,19 +110,26 @@ class Interactions(Matching):
         if match:
             self._match_interaction(it, _ARRIVAL if reason is _ARRIVED else QUEUED_TRIGGER[reason])
 
-    def _enqueue_direct(self, it: InteractionRec, agent: AgentRec) -> None:
+    def _enqueue_direct(
+        self,
+        it: InteractionRec,
+        agent: AgentRec,
+        wait_s: float | None = None,
+        reason: QueueReason = QueueReason.TRANSFERRED_TO_AGENT,
+    ) -> None:
         spec = it.queue.spec
         it.stage = Stage.WAITING
         it.step = 0
         it.join += 1
         it.target_agent = agent.id
         self.direct.setdefault(agent.id, []).append(it.id)
-        self._timer(self.now + self.centre.routing.direct_fallback_s, Timer(TimerKind.DIRECT, it.id, it.join))
-        self._out.append(
-            cmd.InteractionQueued(
-                it.id, spec.name, spec.channel, 0, QueueReason.TRANSFERRED_TO_AGENT, self.now
-            )
-        )
+        wait = self.centre.routing.direct_fallback_s if wait_s is None else wait_s
+        self._timer(self.now + wait, Timer(TimerKind.DIRECT, it.id, it.join))
+        position = 0
+        if reason is QueueReason.PREFERRED_AGENT:
+            # A new visit: first in line for its agent.
+            it.original_position = position = 1
+        self._out.append(cmd.InteractionQueued(it.id, spec.name, spec.channel, 0, reason, self.now, position))
         channels = agent.free_channels()
         if it.channel in channels:
             self._offer_direct(agent, channels)

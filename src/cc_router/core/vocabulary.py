@@ -98,6 +98,8 @@ class QueueReason(StrEnum):
     TRANSFERRED_TO_AGENT = "transferred_to_agent"
     DIRECT_FALLBACK = "direct_fallback"
     """The named agent did not take it in time; it now waits in the queue."""
+    PREFERRED_AGENT = "preferred_agent"
+    """Arrived for one agent first (the customer's earlier agent), before the queue."""
     REPRIORITISED = "reprioritised"
     """A supervisor changed its priority: same visit and step, another place."""
     CALLBACK = "callback"
@@ -106,7 +108,13 @@ class QueueReason(StrEnum):
 
 
 ENTRY_REASONS = frozenset(
-    {QueueReason.ARRIVED, QueueReason.MOVED, QueueReason.OVERFLOWED, QueueReason.TRANSFERRED}
+    {
+        QueueReason.ARRIVED,
+        QueueReason.MOVED,
+        QueueReason.OVERFLOWED,
+        QueueReason.TRANSFERRED,
+        QueueReason.PREFERRED_AGENT,
+    }
 )
 """A new visit to a queue starts (not a return, escalation or rebuild of one under way)."""
 
@@ -143,6 +151,7 @@ QUEUED_TRIGGER: dict[QueueReason, Trigger] = {
     QueueReason.TRANSFERRED: Trigger.TRANSFERRED,
     QueueReason.TRANSFERRED_TO_AGENT: Trigger.DIRECT,
     QueueReason.DIRECT_FALLBACK: Trigger.DIRECT_FALLBACK,
+    QueueReason.PREFERRED_AGENT: Trigger.DIRECT,
     QueueReason.REPRIORITISED: Trigger.REPRIORITISED,
     QueueReason.CALLBACK: Trigger.CALLBACK,
 }

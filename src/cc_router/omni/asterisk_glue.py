@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -46,6 +47,18 @@ def decode_body(b64: str) -> str:
     except (binascii.Error, ValueError):
         raise ValueError(f"BodyB64 is not base64 ({len(b64)} chars)") from None
     return raw.decode("utf-8", errors="replace")
+
+
+def message_ref(h: Mapping[str, str]) -> str:
+    """One id per CCRMessage event. Not the Uniqueid alone: every text goes through the
+    one `Message/ast_msg_queue` channel, so Asterisk gives them all the same Uniqueid and a
+    second SMS would pass for a retry of the first. With the event's Timestamp (manager.conf
+    `timestampevents = yes`, microseconds) it is unique and the same for the same event;
+    without one a random suffix (an event is never delivered twice, an SMS not resent)."""
+    uid = h.get("Uniqueid", "").strip()
+    stamp = h.get("Timestamp", "").strip()
+    suffix = stamp or uuid.uuid4().hex[:16]
+    return f"{uid}@{suffix}" if uid else suffix
 
 
 DEFAULT_REPLY_DESTINATION = "pjsip:{endpoint}/{uri}"
@@ -136,7 +149,7 @@ class AsteriskOmni:
             to=h.get("To", ""),
             number=h.get("Number", "").strip(),
             body=body,
-            message_id=h.get("Uniqueid", "") or h.get("Timestamp", ""),
+            message_id=message_ref(h),
             node=node,
         )
         if not msg.number or not msg.sender:

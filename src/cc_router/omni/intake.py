@@ -70,7 +70,7 @@ class TaskIntake:
         assert sub.task_id is not None
         self.check(sub)
         await self._wait_ready()
-        payload = sub.model_dump(mode="json")
+        payload = sub.model_dump(mode="json", exclude_none=True)  # absent hints: same payload as before
         try:
             created = await self.store.insert(
                 sub.task_id, str(sub.channel), sub.queue, sub.priority, sub.customer, source, payload
@@ -114,8 +114,19 @@ class TaskIntake:
         attrs = {str(k): str(v) for k, v in dict(task.payload.get("attributes", {})).items()}
         # A task resumed after a restart keeps its place and its wait: it arrived back then.
         since = task.created_at.timestamp()
+        prefer = task.payload.get("prefer_agent")
+        wait = task.payload.get("prefer_wait_s")
         self.service.submit(
-            ev.InteractionArrived(task.task_id, task.queue, task.priority, task.customer, attrs, since=since)
+            ev.InteractionArrived(
+                task.task_id,
+                task.queue,
+                task.priority,
+                task.customer,
+                attrs,
+                since=since,
+                agent_id=str(prefer) if prefer else None,
+                agent_wait_s=float(wait) if wait is not None else None,
+            )
         )
 
     async def resume(self) -> int:

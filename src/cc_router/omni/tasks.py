@@ -49,6 +49,13 @@ class TaskSubmission(BaseModel):
         Annotated[str, Field(max_length=128)],
         Annotated[str, BeforeValidator(_to_str), Field(max_length=4096)],
     ] = Field(default_factory=dict)
+    prefer_agent: Annotated[str, Field(min_length=1, max_length=128)] | None = Field(
+        default=None,
+        description="Offer it to this agent first (e.g. who answered the customer before), if logged in.",
+    )
+    prefer_wait_s: float | None = Field(
+        default=None, ge=0, le=86_400, description="How long that agent has first; then the queue."
+    )
 
     def with_id(self) -> TaskSubmission:
         if self.task_id is not None:

@@ -52,13 +52,39 @@
     li.scrollIntoView({ block: "end" });
   }
 
+  function waitText(seconds) {
+    if (seconds < 60) return "under a minute";
+    const min = Math.round(seconds / 60);
+    return min === 1 ? "about 1 minute" : `about ${min} minutes`;
+  }
+
   function showState(s) {
     document.body.dataset.status = s.status;
-    if (s.status === "waiting") say(s.position ? `You are number ${s.position} in the queue.` : "Waiting for an agent…");
+    if (s.status === "waiting") {
+      const place = s.position ? `You are number ${s.position} in the queue.` : "Waiting for an agent…";
+      say(s.expected_wait_s != null ? `${place} Expected wait: ${waitText(s.expected_wait_s)}.` : place);
+    }
     else if (s.status === "offered") say("An agent is about to answer…");
     else if (s.status === "connected") say(`You are chatting with agent ${s.agent}.`);
     else if (s.status === "customer_left") say("You left the chat.");
     else if (s.status === "ended") { say("The chat has ended."); finish(); }
+  }
+
+  let typingTimer = null;
+  function showTyping(author) {
+    // textContent only: the author id is data, like any message.
+    const el = $("typing");
+    clearTimeout(typingTimer);
+    el.textContent = author && author !== "customer" ? `Agent ${author} is typing…` : "";
+    if (el.textContent) typingTimer = setTimeout(() => { el.textContent = ""; }, 5000);
+  }
+
+  let typedAt = 0;
+  function typed() {
+    const now = Date.now();
+    if (!token || now - typedAt < 3000) return;
+    typedAt = now;
+    api("/chat/api/typing", {}).catch(() => {});
   }
 
   function finish() {
@@ -81,7 +107,8 @@
       showState(d.state);
     });
     source.addEventListener("state", (e) => showState(JSON.parse(e.data)));
-    source.addEventListener("message", (e) => addMessage(JSON.parse(e.data)));
+    source.addEventListener("message", (e) => { addMessage(JSON.parse(e.data)); showTyping(null); });
+    source.addEventListener("typing", (e) => showTyping(JSON.parse(e.data).author));
     source.onerror = () => {
       // The browser reconnects by itself; a token the server no longer knows ends here.
       api("/chat/api/conversation").catch((err) => { if (err.status === 401) { finish(); showStart(); } });
@@ -125,6 +152,8 @@
       $("text").value = "";
     } catch (err) { fail(err.message); }
   });
+
+  $("text").addEventListener("input", typed);
 
   $("text").addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); $("compose").requestSubmit(); }
