@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,13 +201,22 @@ async def wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen[bytes], t
     raise RuntimeError("cc-router not ready in time")
 
 
-async def log_in(client: httpx.AsyncClient, agents: Sequence[str], parallel: int = 64) -> None:
+async def log_in(client: httpx.AsyncClient, agents: Sequence[str], parallel: int = 400) -> None:
+    """Every agent logged in over the API, as desktops would; each login waits for the
+    store, so many go at once. A keep-alive connection the server closed is retried."""
     todo = list(agents)
 
     async def worker() -> None:
         while todo:
             aid = todo.pop()
-            r = await client.post(f"/api/agents/{aid}/login")
+            for attempt in range(5):
+                try:
+                    r = await client.post(f"/api/agents/{aid}/login")
+                    break
+                except httpx.TransportError:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.2)
             if r.status_code != 200:
                 raise RuntimeError(f"login {aid}: {r.status_code} {r.text[:200]}")
 
@@ -220,14 +229,18 @@ async def watch_surfaces(client: httpx.AsyncClient, stop: asyncio.Event) -> int:
 
     async def stream() -> None:
         nonlocal got
-        async with client.stream("GET", "/api/stream") as r:
-            async for chunk in r.aiter_bytes():
-                got += len(chunk)
+        with contextlib.suppress(httpx.HTTPError):
+            async with client.stream("GET", "/api/stream") as r:
+                async for chunk in r.aiter_bytes():
+                    got += len(chunk)
 
     task = asyncio.create_task(stream())
     try:
         while not stop.is_set():
-            got += len((await client.get("/metrics")).content)
+            # A scrape on a keep-alive connection the server just closed fails; the next
+            # one goes on a fresh connection, as Prometheus would retry.
+            with contextlib.suppress(httpx.HTTPError):
+                got += len((await client.get("/metrics")).content)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 5.0)
     finally:
@@ -238,8 +251,9 @@ async def watch_surfaces(client: httpx.AsyncClient, stop: asyncio.Event) -> int:
 
 
 async def run_live(
-    agents: int, rates: Sequence[int], seconds: float, profile: Path | None, keep: Path | None
-) -> list[dict[str, Any]]:
+    agents: int, rates: Sequence[int], seconds: float, profile: Path | None, keep: Path | None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
     settings = SandboxSettings()
     params = E2eParams(agents=agents)
     ast_pid = await asyncio.to_thread(prepare_sandbox, settings)
@@ -267,7 +281,7 @@ async def run_live(
                     [CLI, "run", "--config", str(cfg)], stdout=log_file, stderr=subprocess.STDOUT, env=env
                 )
             headers = {"Authorization": f"Bearer {TOKEN}"}
-            limits = httpx.Limits(max_connections=80)
+            limits = httpx.Limits(max_connections=420)
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60.0, limits=limits
             ) as client:
@@ -284,6 +298,8 @@ async def run_live(
                         await one_rate(ami, client, proc.pid, ast_pid, rate, seconds, params, work, spy)
                     )
                     rows[-1]["login_s"] = round(login_s, 1)
+                    if on_row is not None:
+                        on_row(rows[-1])
                     await asyncio.sleep(params.talk_s + 2)
         finally:
             if proc is not None:
@@ -405,8 +421,10 @@ def main(argv: Sequence[str]) -> None:
     a = p.parse_args(argv)
     import uvloop
 
-    for row in uvloop.run(run_live(a.agents, a.rate or [30], a.seconds, a.profile, a.keep_log)):
+    def show(row: dict[str, Any]) -> None:
         print(json.dumps(row, ensure_ascii=False), flush=True)
+
+    uvloop.run(run_live(a.agents, a.rate or [30], a.seconds, a.profile, a.keep_log, show))
 
 
 if __name__ == "__main__":
