@@ -4,7 +4,9 @@ Groups: core (routing core vs brute force), ami (frame parser), store (SQL write
 surfaces (live view and decision logs), sim (simulator and app_queue comparison),
 ewt (expected-wait error beside app_queue's holdtime, in the simulator;
 CC_ROUTER_BENCH_SMALL=1 for a short run),
-e2e (real Asterisk with SIPp, cc-router beside app_queue), ha (session restore, standby
+e2e (real Asterisk with SIPp, cc-router beside app_queue), live (`cc-router run` in its own
+process with 20,000 agents at 30 and 100 calls/s: its CPU per routed call and where it
+goes), ha (session restore, standby
 takeover, and against the real Asterisk: failover to the first Originate, a restart beside
 held callers; CC_ROUTER_BENCH_SMALL=1 for a short run), desk (5,000 agent desktops
 connected while calls flow: offer-to-screen latency, core latency, cost per connection;
@@ -95,6 +97,23 @@ def _e2e() -> None:
         print(json.dumps(row), flush=True)
 
 
+def _print_row(row: dict[str, object]) -> None:
+    print(json.dumps(row, ensure_ascii=False), flush=True)
+
+
+def _live() -> None:
+    import tempfile
+    from pathlib import Path
+
+    import uvloop
+
+    from cc_router.bench.live_router import run_live
+
+    with tempfile.TemporaryDirectory(prefix="ccr-live-profile-") as tmp:
+        profile = Path(tmp) / "profile.txt"
+        uvloop.run(run_live(20_000, (30, 100), 30.0, profile, None, _print_row))
+
+
 def _ha() -> None:
     import asyncio
 
@@ -152,6 +171,7 @@ GROUPS: dict[str, Callable[[], None]] = {
     "sim": _sim,
     "ewt": _ewt,
     "e2e": _e2e,
+    "live": _live,
     "ha": _ha,
     "desk": _desk,
     "conv": _conv,

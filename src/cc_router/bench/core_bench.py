@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cc_router import collector
 from cc_router.core import Router
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
@@ -44,14 +45,22 @@ class Driver:
     wrapping: list[str] = field(default_factory=list)
     paused: list[str] = field(default_factory=list)
     log: list[tuple[ev.Event, float]] = field(default_factory=list)
+    log_limit: int = 0
+    """Timed events kept for the brute-force replay: only as many as it replays, since
+    keeping every event alive would feed the collector objects the router never keeps."""
     timings_ns: list[int] = field(default_factory=list)
+    gc: GcWatch = field(default_factory=lambda: GcWatch())
+    kinds: list[str] = field(default_factory=list)
+    """The event kind of each timed event (a Tick that fired timers counts by the timers)."""
 
     def send(self, event: ev.Event, timed: bool = False) -> list[cmd.Command]:
         if timed:
             t0 = time.perf_counter_ns()
             out = self.router.handle(event, self.now)
             self.timings_ns.append(time.perf_counter_ns() - t0)
-            self.log.append((event, self.now))
+            if len(self.log) < self.log_limit:
+                self.log.append((event, self.now))
+            self.kinds.append(event_kind(event, out))
         else:
             out = self.router.handle(event, self.now)
         for c in out:
@@ -101,6 +110,53 @@ class Driver:
             self.send(ev.AgentPaused(a, "break"), timed)
 
 
+def event_kind(event: ev.Event, out: list[cmd.Command]) -> str:
+    """What an event did, coarsely: its type, and for a tick the timers it fired."""
+    kind = type(event).__name__
+    if isinstance(event, ev.Tick):
+        fired = {type(c).__name__ for c in out if not isinstance(c, cmd.AgentStateChanged)}
+        return f"Tick({'+'.join(sorted(fired))})" if fired else "Tick"
+    if any(isinstance(c, cmd.Offer) for c in out):
+        kind += "+Offer"
+    return kind
+
+
+@dataclass
+class GcWatch:
+    """Collections during the measured run, by generation, and their total pause."""
+
+    counts: list[int] = field(default_factory=lambda: [0, 0, 0])
+    pause_ns: list[int] = field(default_factory=lambda: [0, 0, 0])
+    _t0: int = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter_ns()
+        else:
+            gen = info["generation"]
+            self.counts[gen] += 1
+            self.pause_ns[gen] += time.perf_counter_ns() - self._t0
+
+
+def by_kind(kinds: list[str], timings_ns: list[int]) -> dict[str, dict[str, float]]:
+    """Per event kind: how many, p50/p99/max, and its share of the overall tail (> p99)."""
+    cut = percentile(timings_ns, 0.99) * 1000
+    groups: dict[str, list[int]] = {}
+    for k, t in zip(kinds, timings_ns, strict=True):
+        groups.setdefault(k, []).append(t)
+    tail = sum(1 for t in timings_ns if t > cut) or 1
+    return {
+        k: {
+            "n": len(ts),
+            "p50_us": round(percentile(ts, 0.50), 1),
+            "p99_us": round(percentile(ts, 0.99), 1),
+            "max_us": round(percentile(ts, 1.0), 1),
+            "tail_share": round(sum(1 for t in ts if t > cut) / tail, 3),
+        }
+        for k, ts in sorted(groups.items(), key=lambda kv: -len(kv[1]))
+    }
+
+
 def prepare(centre: CentreSpec, waiting: int, seed: int, cls: type[Router] = Router) -> Driver:
     router = cls(centre)
     rng = random.Random(seed)
@@ -147,12 +203,17 @@ def measure(d: Driver, events: int, agents: list[str], waiting: int) -> None:
         "pause": lambda: d.pause_toggle(agents, True),
         "tick": lambda: d.send(ev.Tick(), True),
     }
-    gc.collect()
-    gc.freeze()
-    for _ in range(events):
-        d.now += 0.002
-        steps[d.rng.choices(names, weights)[0]]()
-    gc.unfreeze()
+    # As the service does once the centre is built (collector.py).
+    thresholds = collector.settle()
+    gc.callbacks.append(d.gc)
+    try:
+        for _ in range(events):
+            d.now += 0.002
+            steps[d.rng.choices(names, weights)[0]]()
+    finally:
+        gc.callbacks.remove(d.gc)
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def percentile(values: list[int], p: float) -> float:
@@ -169,7 +230,26 @@ def replay(router: Router, log: list[tuple[ev.Event, float]]) -> list[int]:
     return timings
 
 
-def run_case(agents: int, skills: int, events: int, naive_events: int, seed: int = 1) -> list[dict[str, Any]]:
+def repeated_minimum(centre: CentreSpec, waiting: int, seed: int, first: Driver, more: int) -> list[int]:
+    """Per event, the least time it took in `first`'s run and `more` identical ones (same
+    seeds, so the same events in the same states): what the host's other load added to
+    one run or another is mostly gone; what the event itself costs, collections
+    included (they fall on the same events each run), stays."""
+    ids = [a.id for a in centre.agents]
+    best = first.timings_ns
+    for _ in range(more):
+        d = prepare(centre, waiting, seed)
+        d.log_limit = first.log_limit
+        measure(d, len(first.timings_ns), ids, waiting)
+        best = [min(a, b) for a, b in zip(best, d.timings_ns, strict=True)]
+        del d
+        gc.collect()
+    return best
+
+
+def run_case(
+    agents: int, skills: int, events: int, naive_events: int, seed: int = 1, repeats: int = 3
+) -> list[dict[str, Any]]:
     from cc_router.config.generate import generate_centre
 
     centre = generate_centre(agents=agents, skills=skills, queues=60, seed=seed)
@@ -179,6 +259,7 @@ def run_case(agents: int, skills: int, events: int, naive_events: int, seed: int
     d = prepare(centre, waiting, seed)
     setup_s = time.perf_counter() - t0
     ids = [a.id for a in centre.agents]
+    d.log_limit = naive_events
     measure(d, events, ids, waiting)
     total_s = sum(d.timings_ns) / 1e9
     now_waiting = sum(1 for _ in d.router.waiting())
@@ -196,7 +277,18 @@ def run_case(agents: int, skills: int, events: int, naive_events: int, seed: int
         "rss_mb": round(rss_mb(), 1),
         "router_rss_mb": round(rss_mb() - base_rss, 1),
         "setup_s": round(setup_s, 2),
+        "gc_collections": d.gc.counts,
+        "gc_pause_ms": [round(p / 1e6, 2) for p in d.gc.pause_ns],
+        "by_kind": by_kind(d.kinds, d.timings_ns),
     }
+    if repeats > 1:
+        best = repeated_minimum(centre, waiting, seed, d, repeats - 1)
+        row["repeats"] = repeats
+        row["events_per_s_min_of_runs"] = round(len(best) / (sum(best) / 1e9))
+        row["p50_us_min_of_runs"] = round(percentile(best, 0.50), 1)
+        row["p99_us_min_of_runs"] = round(percentile(best, 0.99), 1)
+        row["max_us_min_of_runs"] = round(percentile(best, 1.0), 1)
+        row["by_kind_min_of_runs"] = by_kind(d.kinds, best)
     rows = [row]
     if naive_events:
         # Same centre, same starting state, same events: only the decision method differs.

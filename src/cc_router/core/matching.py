@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from heapq import heappush
 
 from cc_router.core import commands as cmd
-from cc_router.core.pools import Bucket, InteractionEntry
+from cc_router.core.pools import AgentEntry, Bucket, InteractionEntry
 from cc_router.core.records import AgentRec, InteractionRec, OfferRec
 from cc_router.core.spec import Channel
 from cc_router.core.state import RouterState
@@ -62,18 +63,32 @@ class Matching(RouterState):
         self._make_available(a, channels)
 
     def _make_available(self, a: AgentRec, channels: list[Channel]) -> None:
+        # One sequence number for all of this agent's entries: within each pool, entries
+        # still follow the order they were pushed in, which is all it breaks ties by.
+        self._seq += 1
+        seq = self._seq
+        rng = self.rng
+        shared: dict[tuple[object, ...], AgentEntry] = {}
         for ch in channels:
             for pool in a.pools.get(ch, ()):
-                self._seq += 1
-                pool.push(a, self.rng, self._seq)
-                if len(pool.heap) > 2 * len(pool.members) + 32:
+                share = pool.shared_key
+                if share is None:
+                    entry = pool.entry(a, rng, seq)
+                else:
+                    found = shared.get(share)
+                    if found is None:
+                        found = shared[share] = pool.entry(a, rng, seq)
+                    entry = found
+                heap = pool.heap
+                heappush(heap, entry)
+                if len(heap) > 2 * len(pool.members) + 32:
                     pool.compact(self.agents)
 
     def _find_interaction(self, a: AgentRec, channels: list[Channel]) -> Candidate | None:
         inters = self.interactions
         best: InteractionEntry | None = None
         best_bucket: Bucket | None = None
-        heads: Scored = []
+        heads: list[InteractionEntry] = []
         excluded: Excluded = []
         waiting = 0
         for ch in channels:
@@ -91,14 +106,17 @@ class Matching(RouterState):
                     if alt is None:
                         continue
                     top = alt
-                heads.append((top[1], top[0]))
+                heads.append(top)
                 if best is None or top[0] < best[0]:
                     best, best_bucket = top, bucket
         if best is None or best_bucket is None:
             return None
-        heads.sort(key=lambda h: h[1])
+        # Keys never tie (the arrival sequence number is part of each), so sorting whole
+        # entries orders them exactly as sorting by key alone would.
+        heads.sort()
+        shown = [(e[1], e[0]) for e in heads[:CANDIDATES_SHOWN]]
         it = inters[best[1]]
-        return Candidate(it, a, best_bucket, it.id, best[0], heads[:CANDIDATES_SHOWN], excluded, waiting)
+        return Candidate(it, a, best_bucket, it.id, best[0], shown, excluded, waiting)
 
     def _first_allowed(self, bucket: Bucket, agent_id: str) -> InteractionEntry | None:
         for entry in bucket.valid_sorted(self.interactions):
@@ -130,9 +148,12 @@ class Matching(RouterState):
             heapq.heappush(heap, entry)
         if chosen is None:
             return None
+        # The k smallest entries of a binary heap lie in its first 2**k - 1 slots; entries
+        # never tie (each has its own sequence number), so sorting those few gives the
+        # same order as heapq.nsmallest at a fraction of its cost.
         shown = [
             (e[2], e[0])
-            for e in heapq.nsmallest(CANDIDATES_SHOWN + 1, heap[:15])
+            for e in sorted(heap[:15])[: CANDIDATES_SHOWN + 1]
             if (x := agents.get(e[2])) is not None and x.token == e[3]
         ][:CANDIDATES_SHOWN]
         return Candidate(it, chosen, bucket, chosen.id, score, shown, excluded, len(heap))
@@ -165,9 +186,9 @@ class Matching(RouterState):
         explanation = cmd.Explanation(
             trigger=trigger,
             queue=spec.name,
-            strategy=str(pool.strategy),
+            strategy=pool.strategy_text,
             step=it.step,
-            requirement=str(pool.requirement),
+            requirement=pool.requirement_text,
             chosen=chosen,
             score=tuple(score),
             candidates=tuple(candidates),

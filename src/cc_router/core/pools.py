@@ -46,9 +46,24 @@ class Pool:
     rr_memory: dict[str, int] = field(default_factory=dict)
     rr_seq: int = 0
     score_skills: tuple[str, ...] = ()
+    requirement_text: str = ""
+    """`str(requirement)`, for every offer's explanation: rendering the tree each time cost
+    more than the rest of the offer."""
+    strategy_text: str = ""
+    shared_key: tuple[object, ...] | None = None
+    """Pools with the same `shared_key` give an agent the same key (it depends only on
+    the agent, not on the pool), so one heap entry serves them all; None for keys that
+    are drawn (random) or remembered (round robin) per pool."""
 
     def __post_init__(self) -> None:
         self.score_skills = positive_skills(self.requirement)
+        self.requirement_text = str(self.requirement)
+        self.strategy_text = str(self.strategy)
+        s = self.strategy
+        if s is _LONGEST_IDLE or s is _FEWEST or s is _LINEAR:
+            self.shared_key = (s,)
+        elif s not in (_ROUND_ROBIN, _RANDOM, _WEIGHTED):
+            self.shared_key = (s, self.score_skills)
 
     def skill_score(self, agent: AgentRec) -> float:
         skills = agent.spec.skills
@@ -74,8 +89,8 @@ class Pool:
             return (rng.expovariate(w) if w > 0 else math.inf, agent.index)
         return (-self.skill_score(agent), agent.idle_since, agent.index)
 
-    def push(self, agent: AgentRec, rng: random.Random, seq: int) -> None:
-        heapq.heappush(self.heap, (self.key(agent, rng), seq, agent.id, agent.token))
+    def entry(self, agent: AgentRec, rng: random.Random, seq: int) -> AgentEntry:
+        return (self.key(agent, rng), seq, agent.id, agent.token)
 
     def compact(self, agents: dict[str, AgentRec]) -> None:
         live = [e for e in self.heap if (a := agents.get(e[2])) is not None and a.token == e[3]]
