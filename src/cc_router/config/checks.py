@@ -50,6 +50,13 @@ def check(config: Config) -> list[ConfigIssue]:
                     ("seat_pools", i, "node"), f"unknown Asterisk node {pool.node!r}{_choices(nodes)}"
                 )
             )
+    pairs: dict[str, int] = {}
+    for i, trunk in enumerate(config.trunks):
+        for n in trunk.nodes:
+            if n not in nodes:
+                add(ConfigIssue(("trunks", i, "nodes"), f"unknown Asterisk node {n!r}{_choices(nodes)}"))
+        if (j := _repeat(pairs, " ".join(sorted(trunk.nodes)), i)) is not None:
+            add(ConfigIssue(("trunks", i, "nodes"), f"the same two nodes as trunks[{j}]"))
     pool_names = config.all_pools().keys()
     profile_names = config.all_profiles().keys()
 

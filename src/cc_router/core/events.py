@@ -136,6 +136,27 @@ class InteractionPriorityChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeDown:
+    """An Asterisk node cannot be reached: its agents take no calls (they stay logged in)."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeUp:
+    """The node is reachable again (its state read back): its agents take calls again."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionDropped:
+    """The PBX lost the call (its node failed), waiting or connected: not the caller's doing."""
+
+    interaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class QueueChanged:
     queue: QueueSpec
 
@@ -167,6 +188,9 @@ Event = (
     | InteractionMoved
     | InteractionTransferred
     | InteractionPriorityChanged
+    | NodeDown
+    | NodeUp
+    | InteractionDropped
     | QueueChanged
     | CentreReplaced
     | Tick

@@ -74,8 +74,10 @@ class Pool:
             return (rng.expovariate(w) if w > 0 else math.inf, agent.index)
         return (-self.skill_score(agent), agent.idle_since, agent.index)
 
-    def push(self, agent: AgentRec, rng: random.Random, seq: int) -> None:
-        heapq.heappush(self.heap, (self.key(agent, rng), seq, agent.id, agent.token))
+    def push(self, agent: AgentRec, rng: random.Random, seq: int) -> AgentEntry:
+        entry = (self.key(agent, rng), seq, agent.id, agent.token)
+        heapq.heappush(self.heap, entry)
+        return entry
 
     def compact(self, agents: dict[str, AgentRec]) -> None:
         live = [e for e in self.heap if (a := agents.get(e[2])) is not None and a.token == e[3]]

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cc_router.core.vocabulary import Locality
+
 
 class Channel(StrEnum):
     VOICE = "voice"
@@ -114,6 +116,8 @@ class QueueSpec:
     on_max_length: ExitTarget | None = None
     on_empty: ExitTarget | None = None
     steps: tuple[StepSpec, ...] = ()
+    locality: Locality = Locality.PREFER
+    """With several Asterisk nodes: how much the caller's own node counts (core/topology.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,12 +135,42 @@ class RoutingSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class TrunkSpec:
+    a: str
+    b: str
+    max_calls: int | None = None
+    """Calls (ringing or connected) over this trunk at once; None: no limit."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return trunk_key(self.a, self.b)
+
+
+def trunk_key(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+@dataclass(frozen=True, slots=True)
+class TopologySpec:
+    """Where seat pools are and the trunks between nodes (see core/topology.py)."""
+
+    pool_node: Mapping[str, str] = field(default_factory=dict)
+    """Seat pool -> node its agents' phones are on."""
+    trunks: tuple[TrunkSpec, ...] = ()
+
+    @property
+    def nodes(self) -> frozenset[str]:
+        return frozenset(self.pool_node.values())
+
+
+@dataclass(frozen=True, slots=True)
 class CentreSpec:
     skills: frozenset[str]
     profiles: Mapping[str, ProfileSpec]
     agents: tuple[AgentSpec, ...]
     queues: tuple[QueueSpec, ...]
     routing: RoutingSpec = field(default_factory=RoutingSpec)
+    topology: TopologySpec = field(default_factory=TopologySpec)
 
     def queue(self, name: str) -> QueueSpec | None:
         for q in self.queues:

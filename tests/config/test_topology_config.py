@@ -1,0 +1,71 @@
+"""Several Asterisk nodes in the config: trunks, locality, and what the core gets of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from cc_router.config import ConfigError, loads_config
+from cc_router.core.spec import TrunkSpec
+from cc_router.core.vocabulary import Locality
+
+BASE = """
+skills: [zh]
+asterisk:
+  - {name: node1, port: 15038, secret: s}
+  - {name: node2, port: 15138, secret: s}
+seat_pools:
+  - {name: p1, node: node1}
+  - {name: p2, node: node2}
+agents:
+  - {id: a1, pool: p1, skills: {zh: 1}}
+  - {id: a2, pool: p2, skills: {zh: 1}}
+queues:
+  - {name: q, requirement: zh, locality: only}
+  - {name: q2, requirement: zh}
+"""
+
+
+def test_trunks_and_locality_reach_the_core() -> None:
+    config = loads_config(BASE + "trunks:\n  - {nodes: [node1, node2], max_calls: 5}\n", env={})
+    centre = config.to_centre()
+    assert centre.topology.pool_node == {"p1": "node1", "p2": "node2"}
+    assert centre.topology.trunks == (TrunkSpec("node1", "node2", 5),)
+    assert [q.locality for q in centre.queues] == [Locality.ONLY, Locality.PREFER]
+    trunk = config.trunk_between("node2", "node1")
+    assert trunk is not None
+    assert trunk.endpoint_on("node1") == "ccr-trunk-node2"
+    assert trunk.endpoint_on("node2") == "ccr-trunk-node1"
+
+
+def test_trunk_endpoints_can_be_named() -> None:
+    text = BASE + "trunks:\n  - {nodes: [node1, node2], endpoints: {node1: to-b}}\n"
+    trunk = loads_config(text, env={}).trunks[0]
+    assert trunk.endpoint_on("node1") == "to-b"
+    assert trunk.endpoint_on("node2") == "ccr-trunk-node1"
+
+
+def test_one_node_gives_the_core_no_topology() -> None:
+    text = "skills: [zh]\nasterisk: [{name: only, secret: s}]\nqueues: [{name: q, requirement: zh}]\n"
+    assert not loads_config(text, env={}).to_centre().topology.pool_node
+
+
+@pytest.mark.parametrize(
+    ("trunks", "path", "reason"),
+    [
+        ("[{nodes: [node1, node9]}]", "trunks[0].nodes", "unknown Asterisk node 'node9'"),
+        ("[{nodes: [node1, node1]}]", "trunks[0]", "two different nodes"),
+        ("[{nodes: [node1, node2]}, {nodes: [node2, node1]}]", "trunks[1].nodes", "same two nodes"),
+        ("[{nodes: [node1, node2], max_calls: 0}]", "trunks[0].max_calls", "greater than or equal to 1"),
+        ("[{nodes: [node1, node2], endpoints: {node3: x}}]", "trunks[0]", "not one of this trunk's nodes"),
+    ],
+)
+def test_bad_trunks_are_clear_errors(trunks: str, path: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        loads_config(BASE + f"trunks: {trunks}\n", env={})
+    assert any(i.path == path and reason in i.message for i in info.value.issues), str(info.value)
+
+
+def test_bad_locality_is_refused() -> None:
+    with pytest.raises(ConfigError) as info:
+        loads_config(BASE.replace("locality: only", "locality: nearby"), env={})
+    assert any(i.path == "queues[0].locality" for i in info.value.issues), str(info.value)
