@@ -29,6 +29,7 @@ from cc_router.adapters.ami.effects import (
     Send,
     hangup_unless_moved,
 )
+from cc_router.adapters.ami.outage import Outage, caller_dropped
 from cc_router.adapters.ami.protocol import Message, header, parse_frame
 from cc_router.adapters.ami.registry import (
     PENDING,
@@ -44,6 +45,7 @@ from cc_router.config import Config
 from cc_router.config.models import AsteriskNode
 from cc_router.core import Router
 from cc_router.core import events as ev
+from cc_router.core.topology import NODE_ATTRIBUTE
 from cc_router.core.vocabulary import CALLER_HANGUP, DeclineReason
 from cc_router.store import queue_log as qlog
 
@@ -96,6 +98,7 @@ class AmiToCore:
         """Interaction id prefix (`<node>.` with several nodes, else empty)."""
         self.exit_unknown_numbers = True
         """False where several routers share one Asterisk (tests): leave others' callers alone."""
+        self.outage = Outage(spec.name)
         self.handlers: dict[str, FrameHandler] = {
             "UserEvent": self._on_user_event,
             "Hangup": self._on_hangup,
@@ -179,6 +182,9 @@ class AmiToCore:
         attributes.update(number=a.number, caller_num=a.caller_num, caller_name=a.caller_name)
         if a.lang:
             attributes["lang"] = a.lang
+        if self.prefix:
+            # Several nodes: the core routes by where the caller is (core/topology.py).
+            attributes[NODE_ATTRIBUTE] = self.node
         caller = f"{a.caller_name} <{a.caller_num}>" if a.caller_name else a.caller_num
         registry.add_caller(
             CallerLeg(iid, a.uid, a.channel, a.number, route.queue, a.caller_num, a.caller_name)
@@ -319,6 +325,8 @@ class AmiToCore:
 
     def caller_vanished(self, caller: CallerLeg) -> Effects:
         """The caller's channel is gone and its Hangup was missed (connection down)."""
+        if self.outage.lost:
+            return caller_dropped(caller)  # found gone after the node was lost: the PBX's doing
         out: list[Effect] = []
         if caller.stage is CallerStage.CONNECTED:
             out += self._end_connected(caller, Ended.UNKNOWN)
