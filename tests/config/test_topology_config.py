@@ -69,3 +69,13 @@ def test_bad_locality_is_refused() -> None:
     with pytest.raises(ConfigError) as info:
         loads_config(BASE.replace("locality: only", "locality: nearby"), env={})
     assert any(i.path == "queues[0].locality" for i in info.value.issues), str(info.value)
+
+
+def test_plaintext_ami_to_another_host_is_refused_unless_allowed() -> None:
+    text = "asterisk: [{name: far, host: 10.0.0.2, secret: s}]\n"
+    with pytest.raises(ConfigError) as info:
+        loads_config(text, env={})
+    assert any(i.path == "asterisk[0].host" and "plaintext AMI" in i.message for i in info.value.issues)
+    assert loads_config(text.replace("secret: s", "secret: s, tls: true"), env={}).asterisk[0].tls
+    assert loads_config(text.replace("secret: s", "secret: s, allow_plaintext: true"), env={})
+    assert loads_config("asterisk: [{name: near, host: localhost, secret: s}]\n", env={})

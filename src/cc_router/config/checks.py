@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,14 @@ def check(config: Config) -> list[ConfigIssue]:
     for i, node in enumerate(config.asterisk):
         if (j := _repeat(nodes, node.name, i)) is not None:
             add(ConfigIssue(("asterisk", i, "name"), f"node {node.name!r} already defined at asterisk[{j}]"))
+        if not node.tls and not node.allow_plaintext and not _loopback(node.host):
+            add(
+                ConfigIssue(
+                    ("asterisk", i, "host"),
+                    f"plaintext AMI to {node.host} is refused: set tls: true (manager.conf tlsenable, "
+                    "port 5039) or, on a network you trust, allow_plaintext: true",
+                )
+            )
         if node.secret is None:
             add(
                 ConfigIssue(
@@ -165,6 +174,15 @@ def check(config: Config) -> list[ConfigIssue]:
                 )
         windows.setdefault(wkey, []).append((i, c.start, c.end))
     return issues
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _repeat(first: dict[str, int], name: str, i: int) -> int | None:

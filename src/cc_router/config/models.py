@@ -368,6 +368,18 @@ class AsteriskNode(_Model):
         ge=0,
         description="Compare the router's view with an Asterisk snapshot every this many seconds; 0 = off.",
     )
+    tls: bool = Field(
+        default=False, description="AMI over TLS (manager.conf tlsenable; Asterisk's TLS port: usually 5039)."
+    )
+    tls_ca_file: str | None = Field(
+        default=None, description="CA file the server certificate must verify against; omitted: the system's."
+    )
+    tls_server_name: str | None = Field(
+        default=None, description="Name the certificate must carry; omitted: `host`."
+    )
+    allow_plaintext: bool = Field(
+        default=False, description="Plaintext AMI to a host that is not loopback: refused unless true."
+    )
     drop_callers_after_s: float = Field(
         default=30.0,
         ge=0,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cc_router.config import environment
-from cc_router.sandbox import layout
+from cc_router.sandbox import certs, layout
 from cc_router.sandbox.tiff import minimal_fax_tiff
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ class SandboxError(RuntimeError):
 class SandboxSettings:
     root: Path = Path("/var/cache/cc-router/asterisk-root")
     ami_port: int = 15038
+    ami_tls_port: int = 15039
     sip_port: int = 15060
     ami_user: str = "ccrouter"
     ami_secret: str = field(default_factory=_default_secret)
@@ -95,6 +96,7 @@ class SandboxSettings:
         base = cls(**kw)  # type: ignore[arg-type]
         base.node = node
         base.ami_port += step
+        base.ami_tls_port += step
         base.sip_port += step
         base.agent_sip_port_base += step
         base.rtp_start += (node - 1) * layout.RTP_STEP
@@ -123,6 +125,16 @@ class SandboxSettings:
     def log_dir(self) -> str:
         return self.node_dir("var/log/asterisk")
 
+    @property
+    def keys_dir(self) -> Path:
+        """Host path of the node's TLS files (certs.py)."""
+        return self.root / self.etc_dir / "keys"
+
+    @property
+    def tls_ca_file(self) -> Path:
+        """The CA a router verifies this node's AMI TLS certificate against."""
+        return self.keys_dir / certs.CA
+
     def asterisk_argv(self) -> list[str]:
         """`asterisk` for this node: node N > 1 reads its own asterisk.conf (-C)."""
         if not self.instance:
@@ -143,6 +155,9 @@ class SandboxSettings:
     def placeholders(self) -> dict[str, str]:
         values = {
             "AMI_PORT": str(self.ami_port),
+            "AMI_TLS_PORT": str(self.ami_tls_port),
+            "AMI_TLS_CERT": f"/{self.etc_dir}/keys/{certs.CERT}",
+            "AMI_TLS_KEY": f"/{self.etc_dir}/keys/{certs.KEY}",
             "SIP_PORT": str(self.sip_port),
             "AMI_USER": self.ami_user,
             "AMI_SECRET": self.ami_secret,
@@ -565,6 +580,10 @@ def up(settings: SandboxSettings | None = None) -> SandboxStatus:
                 )
             _build(settings)
         _mount_proc(settings)
+        try:
+            certs.ensure_node_certs(settings.keys_dir)
+        except (certs.CertError, OSError) as exc:
+            raise SandboxError(f"AMI TLS certificates: {exc}") from exc
         changed = install_config(settings)
         _fix_ownership(settings)
         pid = _pid(settings)

@@ -23,14 +23,21 @@ def nodes_config(
     ping_timeout_s: float = 1.0,
     reconnect_max_s: float = 1.0,
     drop_callers_after_s: float = 30.0,
+    tls_from: int = 2,
 ) -> Config:
-    """`body`: skills/agents/queues/numbers (agents in pools p1, p2); nodes, pools, trunk added."""
+    """`body`: skills/agents/queues/numbers (agents in pools p1, p2); nodes, pools, trunk added.
+
+    Nodes from `tls_from` on are reached over AMI TLS, verified with the sandbox's CA, as a
+    node on another host would be."""
     lines = ["asterisk:"]
     for s in nodes:
+        tls = s.node >= tls_from
         lines += [
             f"  - name: node{s.node}",
             "    host: 127.0.0.1",
-            f"    port: {s.ami_port}",
+            f"    port: {s.ami_tls_port if tls else s.ami_port}",
+            f"    tls: {'true' if tls else 'false'}",
+            f'    tls_ca_file: "{s.tls_ca_file}"' if tls else "    tls_ca_file: null",
             f"    username: {s.ami_user}",
             f'    secret: "{s.ami_secret}"',
             f"    ping_interval_s: {ping_interval_s}",
