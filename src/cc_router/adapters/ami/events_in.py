@@ -325,8 +325,8 @@ class AmiToCore:
 
     def caller_vanished(self, caller: CallerLeg) -> Effects:
         """The caller's channel is gone and its Hangup was missed (connection down)."""
-        if self.outage.lost:
-            return caller_dropped(caller)  # found gone after the node was lost: the PBX's doing
+        if self.outage.restarted:
+            return caller_dropped(caller)  # Asterisk restarted under it: the PBX's doing
         out: list[Effect] = []
         if caller.stage is CallerStage.CONNECTED:
             out += self._end_connected(caller, Ended.UNKNOWN)

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from cc_router.adapters.ami import actions as act
 from cc_router.adapters.ami.commands_out import CoreToAmi
-from cc_router.adapters.ami.connection import AmiConnection, Reply
+from cc_router.adapters.ami.connection import AmiConnection, AmiError, ConnectionLost, Reply
 from cc_router.adapters.ami.drift import DriftCheck
 from cc_router.adapters.ami.effects import DropCaller, Effects, ReplyHandler, Send
 from cc_router.adapters.ami.events_in import AmiToCore
@@ -182,11 +182,23 @@ class AmiNode:
         self._node_lost()
 
     async def on_up(self) -> None:
+        self.ami_in.outage.seen_started(await self._startup_time())
         await rebuild(self.checker)
         if self._drop_timer is not None:
             self._drop_timer.cancel()
             self._drop_timer = None
         self.apply(self.ami_in.outage.node_back())
+
+    async def _startup_time(self) -> str:
+        """When Asterisk started (CoreStatus), to tell a restart from a link that dropped."""
+        try:
+            reply = await asyncio.wait_for(self.supervisor.send_action({"Action": "CoreStatus"}), 5.0)
+        except (AmiError, ConnectionLost, TimeoutError) as exc:
+            log.info("ami_core_status_unknown", node=self.node, error=str(exc))
+            return ""
+        if not isinstance(reply, dict) or reply.get("Response") != "Success":
+            return ""
+        return f"{reply.get('CoreStartupDate', '')} {reply.get('CoreStartupTime', '')}".strip()
 
     def _node_lost(self) -> None:
         self.apply(self.ami_in.outage.node_lost())

@@ -5,7 +5,9 @@
 - back (logged in and the state read again, snapshot.py): `NodeUp`, they are offered again;
 - still lost after `asterisk[].drop_callers_after_s`: the callers it held are recorded
   `pbx_dropped` (no AMI, no bridge: they cannot be served), and so is every caller the
-  snapshot finds gone when the node is back: the PBX lost them, not the queue.
+  snapshot finds gone when the node is back *restarted* (its CoreStatus startup time
+  changed): the PBX lost them, not the queue. Back without a restart (only the router's
+  link was down), a caller found gone hung up: abandoned, as before.
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ class Outage:
     lost: bool = False
     """Lost since the last time the node's state was read."""
     down_told: bool = False
+    started: str = ""
+    """Asterisk's startup time (CoreStatus) when last seen; "" = not known."""
+    restarted: bool = False
+    """Set while the snapshot after a reconnect runs, when Asterisk started again meanwhile."""
+
+    def seen_started(self, started: str) -> None:
+        """The startup time read on (re)connecting, before the snapshot."""
+        self.restarted = bool(self.started and started and started != self.started)
+        if started:
+            self.started = started
 
     def node_lost(self) -> Effects:
         self.lost = True
@@ -35,6 +47,7 @@ class Outage:
 
     def node_back(self) -> Effects:
         self.lost = False
+        self.restarted = False
         if not self.down_told:
             return ()
         self.down_told = False
