@@ -31,7 +31,7 @@ from cc_router.http.context import HttpContext
 log = structlog.get_logger("cc_router.http")
 
 B = TypeVar("B", bound=BaseModel)
-RESTART_SECTIONS = ("asterisk", "store", "http", "mqtt", "logging")
+RESTART_SECTIONS = ("store", "http", "mqtt", "logging")
 """Sections a reload records but only a restart applies (their adapters hold them)."""
 
 
@@ -232,7 +232,7 @@ async def config_reload(request: Request) -> JSONResponse:
             _submit(ctx, ev.CentreReplaced(centre))
         except HttpError as e:
             raise HttpError(422, f"config not reloaded: {e.body['error']}") from None
-        ctx.service.config = new
+        ctx.service.apply_config(new)
         restart = [s for s in RESTART_SECTIONS if getattr(old, s) != getattr(new, s)]
         _log_action(request, "config_reload", path=path, restart_needed=restart)
         return JSONResponse({"ok": True, "summary": summary(new), "restart_needed": restart})

@@ -47,10 +47,10 @@ def nodes_config(
         ]
     lines.append("seat_pools:")
     lines += [f"  - {{name: p{s.node}, node: node{s.node}}}" for s in nodes]
-    lines.append("trunks:")
     limit = "" if max_calls is None else f", max_calls: {max_calls}"
-    for i, a in enumerate(nodes):
-        for b in nodes[i + 1 :]:
-            lines.append(f"  - {{nodes: [node{a.node}, node{b.node}]{limit}}}")
+    pairs = [(a.node, b.node) for i, a in enumerate(nodes) for b in nodes[i + 1 :]]
+    trunks = [f"  - {{nodes: [node{a}, node{b}]{limit}}}" for a, b in pairs]
+    if trunks:
+        lines += ["trunks:", *trunks]
     lines += ["store:", f'  url: "{store_url}"', "  flush_interval_s: 0.1"]
     return loads_config(body + "\n" + "\n".join(lines) + "\n", env={})

@@ -99,6 +99,8 @@ class AmiToCore:
         self.exit_unknown_numbers = True
         """False where several routers share one Asterisk (tests): leave others' callers alone."""
         self.outage = Outage(spec.name)
+        self.tag_node = bool(prefix)
+        """Callers carry their node (several nodes: the core routes by it)."""
         self.handlers: dict[str, FrameHandler] = {
             "UserEvent": self._on_user_event,
             "Hangup": self._on_hangup,
@@ -182,7 +184,7 @@ class AmiToCore:
         attributes.update(number=a.number, caller_num=a.caller_num, caller_name=a.caller_name)
         if a.lang:
             attributes["lang"] = a.lang
-        if self.prefix:
+        if self.tag_node:
             # Several nodes: the core routes by where the caller is (core/topology.py).
             attributes[NODE_ATTRIBUTE] = self.node
         caller = f"{a.caller_name} <{a.caller_num}>" if a.caller_name else a.caller_num
