@@ -65,3 +65,26 @@ def test_node_two_ports_and_placeholders() -> None:
     one = SandboxSettings(ami_secret="x")
     assert (one.etc_dir, one.run_dir, one.asterisk_argv()) == ("etc/asterisk", "run/asterisk", ["asterisk"])
     assert "contact = sip:127.0.0.1:15160" in one.placeholders()["NODE_TRUNKS"]
+
+
+def test_contact_status_of_a_trunk_becomes_trunk_down_then_up() -> None:
+    from cc_router.adapters.ami.events_in import AmiToCore
+    from cc_router.adapters.ami.registry import Registry
+    from cc_router.core import events as ev
+    from cc_router.service import Service
+
+    config = loads_config(CONFIG, env={})
+    ami_in = AmiToCore(Registry("t"), Service.from_config(config), config.asterisk[0], prefix="node1.")
+
+    def status(aor: str, state: str) -> bytes:
+        lines = ["Event: ContactStatus", "URI: sip:127.0.0.1:15160", f"ContactStatus: {state}", f"AOR: {aor}"]
+        return ("\r\n".join(lines) + "\r\n").encode()
+
+    assert ami_in.feed("ContactStatus", status("ccr-trunk-node2", "Unreachable"), 1.0) == (
+        ev.TrunkDown("node1", "node2"),
+    )
+    assert ami_in.feed("ContactStatus", status("ccr-trunk-node2", "Unreachable"), 2.0) == ()
+    assert ami_in.feed("ContactStatus", status("agent-sip-1", "Unreachable"), 2.0) == ()
+    assert ami_in.feed("ContactStatus", status("ccr-trunk-node2", "Reachable"), 3.0) == (
+        ev.TrunkUp("node1", "node2"),
+    )

@@ -175,3 +175,15 @@ def test_one_node_is_unchanged_by_node_events() -> None:
     login(r, "a1")
     r.handle(ev.NodeDown("sandbox"), 1.0)
     assert r.agent_state("a1") is AgentState.READY
+
+
+def test_trunk_down_then_up() -> None:
+    r = make()
+    login(r, "r1")
+    r.handle(ev.TrunkDown("n1", "n2"), 0.5)
+    assert offers(arrive(r, "c1", "n1", 1.0)) == []  # r1 free, but its trunk is down
+    [o2] = offers(arrive(r, "c2", "n2", 2.0))  # a caller on r1's own node needs no trunk
+    assert o2.agent_id == "r1"
+    login(r, "r2", now=3.0)
+    out = r.handle(ev.TrunkUp("n2", "n1"), 4.0)
+    assert [(o.interaction_id, o.agent_id) for o in offers(out)] == [("c1", "r2")]

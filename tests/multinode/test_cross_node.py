@@ -156,6 +156,9 @@ async def _node2_killed_then_back(nodes: list[SandboxSettings], tmp_path: Path) 
             await wait_until(lambda: live.finished(iid2) is not None, 10, "node-2 caller recorded")
             assert live.finished(iid2).outcome is Outcome.PBX_DROPPED  # type: ignore[union-attr]
             assert router.agent_state("m21") is AgentState.UNAVAILABLE  # not paused, not logged out
+            # node 1 finds the trunk to node 2 dead too (its qualify goes unanswered)
+            down = ev.TrunkDown("node1", "node2")
+            await wait_until(lambda: down in live.events_of(ev.TrunkDown), 15, "trunk down")
             # node 2 back: m21 takes calls again without logging in
             await asyncio.to_thread(up, nodes[1])
             await wait_until(lambda: router.agent_state("m21") is AgentState.READY, 20, "m21 back")
@@ -172,5 +175,7 @@ async def _node2_killed_then_back(nodes: list[SandboxSettings], tmp_path: Path) 
                 "m21 offered again",
             )
             kill_all([on2b])
+            up_again = ev.TrunkUp("node1", "node2")
+            await wait_until(lambda: up_again in live.events_of(ev.TrunkUp), 15, "trunk up")
         finally:
             kill_all([on1, on2])

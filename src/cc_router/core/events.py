@@ -150,6 +150,20 @@ class NodeUp:
 
 
 @dataclass(frozen=True, slots=True)
+class TrunkDown:
+    """The trunk between two nodes carries no new calls (its far end does not answer)."""
+
+    node: str
+    other: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkUp:
+    node: str
+    other: str
+
+
+@dataclass(frozen=True, slots=True)
 class InteractionDropped:
     """The PBX lost the call (its node failed), waiting or connected: not the caller's doing."""
 
@@ -190,6 +204,8 @@ Event = (
     | InteractionPriorityChanged
     | NodeDown
     | NodeUp
+    | TrunkDown
+    | TrunkUp
     | InteractionDropped
     | QueueChanged
     | CentreReplaced

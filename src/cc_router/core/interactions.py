@@ -6,7 +6,7 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.matching import Matching
 from cc_router.core.records import AgentRec, InteractionRec, OfferRec
-from cc_router.core.spec import ExitKind, ExitTarget
+from cc_router.core.spec import ExitKind, ExitTarget, trunk_key
 from cc_router.core.timers import Timer
 from cc_router.core.vocabulary import (
     CALLER_HANGUP,
@@ -173,6 +173,24 @@ class Interactions(Matching):
             return
         self._leave_bucket(it)
         self._finish(it, Outcome.ABANDONED, "")
+
+    def _on_trunk(self, e: ev.TrunkDown | ev.TrunkUp) -> None:
+        """A trunk between nodes fails or is back: no new offers over it, then again."""
+        key = trunk_key(e.node, e.other)
+        if isinstance(e, ev.TrunkDown):
+            self.topology.down.add(key)
+            return
+        if key not in self.topology.down:
+            return
+        self.topology.down.discard(key)
+        # Callers who waited for want of it may reach a free agent over it now.
+        waiting = sorted(
+            (i for i in self.interactions.values() if i.stage is _WAITING and i.bucket is not None),
+            key=lambda i: (i.order_time, i.seq),
+        )
+        for it in waiting:
+            if it.stage is _WAITING:
+                self._match_interaction(it, Trigger.REBALANCE)
 
     def _on_dropped(self, e: ev.InteractionDropped) -> None:
         """The PBX lost it. A connected call was answered (and counts so), ending as dropped;

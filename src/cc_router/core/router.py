@@ -110,6 +110,8 @@ Router._handlers = {
     ev.InteractionPriorityChanged: Router._on_priority,
     ev.NodeDown: Router._on_node,
     ev.NodeUp: Router._on_node,
+    ev.TrunkDown: Router._on_trunk,
+    ev.TrunkUp: Router._on_trunk,
     ev.InteractionDropped: Router._on_dropped,
     ev.QueueChanged: Router._on_queue_changed,
     ev.CentreReplaced: Router._on_centre,

@@ -51,11 +51,13 @@ class Topology:
         self.heaps: dict[Pool, dict[str, list[AgentEntry]]] = {}
         self.use: dict[tuple[str, str], dict[str, str]] = {}
         """Trunk -> {interaction id: agent id} of the offers and calls over it."""
+        self.down: set[tuple[str, str]] = set()
+        """Trunks that carry no new calls now (TrunkDown until TrunkUp)."""
 
     def rebuilt(self, spec: TopologySpec) -> Topology:
         """For a rebuilt centre: new pools (so no heaps yet), the same calls over trunks."""
         out = Topology(spec)
-        out.use = self.use
+        out.use, out.down = self.use, self.down
         return out
 
     # ------------------------------------------------------------------ where things are
@@ -90,6 +92,8 @@ class Topology:
         trunk = self.trunks.get(trunk_key(here, there))
         if trunk is None:
             return f"on node {there}; no trunk from {here}"
+        if trunk.key in self.down:
+            return f"on node {there}; trunk {here}-{there} down"
         if trunk.max_calls is not None and self.in_use(trunk.key, interactions) >= trunk.max_calls:
             return f"on node {there}; trunk {here}-{there} full ({trunk.max_calls} calls)"
         return None

@@ -82,7 +82,9 @@ aors = {name}
 [{name}]
 type = aor
 contact = sip:127.0.0.1:{sip_port}
-qualify_frequency = 0
+; the router takes the trunk out of routing while its far end does not answer (ContactStatus)
+qualify_frequency = 5
+qualify_timeout = 2
 """
         )
     return "\n".join(parts) if parts else "; no other nodes"

@@ -41,6 +41,7 @@ from cc_router.adapters.ami.registry import (
     LegState,
     Registry,
 )
+from cc_router.adapters.ami.trunk import REACHABLE, UNREACHABLE, peer_of_aor
 from cc_router.config import Config
 from cc_router.config.models import AsteriskNode
 from cc_router.core import Router
@@ -109,7 +110,10 @@ class AmiToCore:
             "DeviceStateChange": self._on_device_state,
             "Newchannel": self._on_newchannel,
             "Shutdown": self._on_shutdown,
+            "ContactStatus": self._on_contact_status,
         }
+        self.trunks_down: set[str] = set()
+        """Other nodes whose trunk from here does not answer its qualify (OPTIONS)."""
         self.user_handlers: dict[str, MessageHandler] = {
             "CCREnqueue": self._on_enqueue,
             "CCRAgentAnswered": self._on_agent_answered,
@@ -456,6 +460,24 @@ class AmiToCore:
             log.warning("ami_feature_unknown_action", node=self.node, action=what, agent=aid)
             return NOTHING
         return (event,)
+
+    def _on_contact_status(self, frame: bytes, now: float) -> Effects:
+        """A trunk's qualify: its far end answers again, or no more (PJSIP ContactStatus)."""
+        status = header(frame, b"ContactStatus: ")
+        if status not in (REACHABLE, UNREACHABLE):
+            return NOTHING
+        peer = peer_of_aor(self.setup.config, self.node, header(frame, b"AOR: "))
+        if peer is None:
+            return NOTHING
+        if status == UNREACHABLE and peer not in self.trunks_down:
+            self.trunks_down.add(peer)
+            log.warning("ami_trunk_down", node=self.node, peer=peer)
+            return (ev.TrunkDown(self.node, peer),)
+        if status == REACHABLE and peer in self.trunks_down:
+            self.trunks_down.discard(peer)
+            log.info("ami_trunk_up", node=self.node, peer=peer)
+            return (ev.TrunkUp(self.node, peer),)
+        return NOTHING
 
     def _on_shutdown(self, frame: bytes, now: float) -> Effects:
         log.warning("ami_asterisk_shutdown", node=self.node, detail=parse_frame(frame).get("Shutdown", ""))

@@ -36,7 +36,16 @@ OUTBOX_MAX = 100_000
 
 
 WANTED_EVENTS = frozenset(
-    {"UserEvent", "Hangup", "BridgeLeave", "OriginateResponse", "DeviceStateChange", "Newchannel", "Shutdown"}
+    {
+        "UserEvent",
+        "Hangup",
+        "BridgeLeave",
+        "OriginateResponse",
+        "DeviceStateChange",
+        "Newchannel",
+        "Shutdown",
+        "ContactStatus",  # trunks between nodes (adapters/ami/trunk.py); rare
+    }
 )
 SESSION_FILTERS: tuple[tuple[str, str], ...] = (
     *((f"action(include),name({name})", "") for name in sorted(WANTED_EVENTS)),

@@ -60,3 +60,14 @@ def with_remote(action: act.Action, leg: RemoteLeg) -> act.Action:
     variables = action.get("Variable", [])
     listed = [variables] if isinstance(variables, str) else list(variables)
     return {**action, "Channel": leg.channel, "Variable": listed + leg.variables()}
+
+
+REACHABLE, UNREACHABLE = "Reachable", "Unreachable"
+
+
+def peer_of_aor(config: Config, node: str, aor: str) -> str | None:
+    """The node that `aor` (a trunk endpoint's AOR, named like the endpoint) reaches from `node`."""
+    for trunk in config.trunks:
+        if node in trunk.nodes and trunk.endpoint_on(node) == aor:
+            return trunk.nodes[1] if trunk.nodes[0] == node else trunk.nodes[0]
+    return None
