@@ -79,3 +79,8 @@ def test_plaintext_ami_to_another_host_is_refused_unless_allowed() -> None:
     assert loads_config(text.replace("secret: s", "secret: s, tls: true"), env={}).asterisk[0].tls
     assert loads_config(text.replace("secret: s", "secret: s, allow_plaintext: true"), env={})
     assert loads_config("asterisk: [{name: near, host: localhost, secret: s}]\n", env={})
+
+
+def test_locality_off_unquoted_in_yaml_is_the_word_off() -> None:
+    config = loads_config(BASE.replace("locality: only", "locality: off"), env={})
+    assert config.queues[0].locality is Locality.OFF

@@ -5,7 +5,8 @@ surfaces (live view and decision logs), sim (simulator and app_queue comparison)
 ewt (expected-wait error beside app_queue's holdtime, in the simulator;
 CC_ROUTER_BENCH_SMALL=1 for a short run),
 e2e (real Asterisk with SIPp, cc-router beside app_queue), ha (session restore, standby
-takeover; CC_ROUTER_BENCH_SMALL=1 for a short run). No group: all of them.
+takeover; CC_ROUTER_BENCH_SMALL=1 for a short run), multinode (two real Asterisk nodes, SIPp
+into both, same-node and cross-node offers). No group: all of them.
 Each group runs in its own interpreter so memory figures do not mix.
 """
 
@@ -103,6 +104,13 @@ def _ha() -> None:
         print(json.dumps({"name": "ha_failover_ready", "error": str(exc)}), flush=True)
 
 
+def _multinode() -> None:
+    from cc_router.bench.multinode import rows
+
+    for row in rows():
+        print(json.dumps(row), flush=True)
+
+
 GROUPS: dict[str, Callable[[], None]] = {
     "core": _core,
     "ami": _ami,
@@ -112,6 +120,7 @@ GROUPS: dict[str, Callable[[], None]] = {
     "ewt": _ewt,
     "e2e": _e2e,
     "ha": _ha,
+    "multinode": _multinode,
 }
 
 

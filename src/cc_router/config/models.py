@@ -60,6 +60,11 @@ def _scalar_to_str(value: Any) -> Any:
     return value
 
 
+def _yaml_off(value: Any) -> Any:
+    # YAML 1.1 reads a bare `off` as false: `locality: off` means the word.
+    return "off" if value is False else value
+
+
 def _check_id(value: str) -> str:
     if not _ID_RE.match(value):
         raise ValueError(
@@ -301,7 +306,7 @@ class QueueConfig(_Model):
         default=None, description="Where to send arrivals when no agent is logged in."
     )
     steps: list[StepConfig] = Field(default_factory=list, description="Requirements that widen with wait.")
-    locality: Locality = Field(
+    locality: Annotated[Locality, BeforeValidator(_yaml_off)] = Field(
         default=Locality.PREFER,
         description="Several Asterisk nodes: off, prefer (an equally good agent on the caller's node), only.",
     )
