@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -27,8 +28,10 @@ from typing import Any
 from cc_router.bench.asterisk_cpu import CpuWindow, ms_per
 from cc_router.bench.e2e import percentile
 from cc_router.bench.sipp_load import SippLoad, run_sipp
+from cc_router.config.models import LoggingConfig
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
+from cc_router.logs import configure_logging
 from cc_router.sandbox import SandboxSettings, ensure_sipp, status
 from cc_router.sandbox.nodes import settings_of, up_nodes
 from cc_router.testing.live import AmiAdmin, LiveService, wait_until
@@ -161,6 +164,9 @@ async def run(agents: int, rate: int, seconds: int) -> list[dict[str, Any]]:
 
 
 def rows() -> list[dict[str, Any]]:
+    # Production logging (JSON, info) to stderr: its cost is part of the router's CPU, and
+    # stdout keeps only the figures.
+    configure_logging(LoggingConfig.model_validate({"level": "info", "json": True}), stream=sys.stderr)
     ensure_sipp()
     up_nodes(2)
     return asyncio.run(run(_env("AGENTS", 2000), _env("RATE", 10), _env("SECONDS", 20)))
