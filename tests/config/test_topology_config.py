@@ -84,3 +84,14 @@ def test_plaintext_ami_to_another_host_is_refused_unless_allowed() -> None:
 def test_locality_off_unquoted_in_yaml_is_the_word_off() -> None:
     config = loads_config(BASE.replace("locality: only", "locality: off"), env={})
     assert config.queues[0].locality is Locality.OFF
+
+
+def test_reload_says_restart_only_for_a_kept_node_with_other_settings() -> None:
+    from cc_router.http.actions import nodes_changed
+
+    old = loads_config(BASE, env={})
+    third = "  - {name: node3, port: 15238, secret: s}\nseat_pools:"
+    added = loads_config(BASE.replace("seat_pools:", third), env={})
+    moved = loads_config(BASE.replace("port: 15138", "port: 15139"), env={})
+    assert not nodes_changed(old, added)  # a new node is connected by the reload itself
+    assert nodes_changed(old, moved)
