@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-DEB_PACKAGES := debootstrap sip-tester chromium fonts-noto-cjk dovecot-imapd dovecot-lmtpd sox
+DEB_PACKAGES := debootstrap sip-tester chromium fonts-noto-cjk dovecot-imapd dovecot-lmtpd sox openssl
 
 .PHONY: run test bench lint system-deps sandbox-up sandbox-down clean
 

@@ -123,12 +123,23 @@ class Service:
     """Each waits (up to the given seconds) until what was submitted so far is stored."""
     routing: bool = False
     """True once the starting steps are done and the routing components run."""
+    reloaded: list[Callable[[Config], None]] = field(default_factory=list)
+    """Told the new config after a reload reached the core (`apply_config`)."""
     _wake: asyncio.Event | None = None
     _sleep_until: float = 0.0
 
     @classmethod
     def from_config(cls, config: Config, clock: Callable[[], float] = time.time) -> Service:
         return cls(config=config, router=Router(config.to_centre()), clock=clock)
+
+    def apply_config(self, config: Config) -> None:
+        """A reloaded config, already applied to the core: every part that reads it follows."""
+        self.config = config
+        for part in self.reloaded:
+            try:
+                part(config)
+            except Exception:
+                log.exception("config_reload_part_failed", part=getattr(part, "__qualname__", repr(part)))
 
     def submit(self, event: ev.Event, now: float | None = None) -> list[cmd.Command]:
         """Hand one event to the router and every command it returns to every sink."""

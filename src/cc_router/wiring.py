@@ -13,6 +13,7 @@ from cc_router.accounts.attach import routes as account_routes
 from cc_router.accounts.book import AccountBook
 from cc_router.adapters import ami
 from cc_router.adapters.ami import AmiNode
+from cc_router.adapters.ami.fleet import NodeFleet
 from cc_router.config import Config, environment
 from cc_router.console.attach import attach as attach_console
 from cc_router.conversations.attach import Conversations
@@ -73,6 +74,10 @@ class Built:
     waiting: Waiting
 
 
+def service_levels(config: Config) -> dict[str, float]:
+    return {q.name: q.service_level_s for q in config.queues}
+
+
 def store_url(config: Config, override: str | None = None) -> str:
     return override or environment.store_url() or config.store.url
 
@@ -88,8 +93,14 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     service.sinks.append(writer.submit)
     service.components.append(StoreComponent(writer, url))
     service.parts.store = writer
-    levels = {q.name: q.service_level_s for q in config.queues}
-    service.components.append(IntervalReporter(writer, levels))
+    reporter = IntervalReporter(writer, service_levels(config))
+    service.components.append(reporter)
+
+    def new_levels(new: Config) -> None:
+        # the 15-minute rows count service level against the reloaded thresholds
+        reporter.service_levels = service_levels(new)
+
+    service.reloaded.append(new_levels)
 
     # --- logs: (surfaces) decision log lines
     attach_decision_log(service)
@@ -97,6 +108,7 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     # --- AMI: (asterisk) one adapter per Asterisk node
     nodes = [c for c in ami.build(service) if isinstance(c, AmiNode)]
     service.components.extend(nodes)
+    service.components.append(NodeFleet(service, nodes))  # nodes a reload adds or removes
 
     # --- omnichannel parts (tasks, offers, campaigns): built now so HTTP can serve their
     # routes; they share the store's engine, whose component migrates the schema.

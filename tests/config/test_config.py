@@ -341,7 +341,8 @@ def test_cross_reference_errors_are_collected() -> None:
 def test_env_substitution(tmp_path: Path) -> None:
     cfg = load(
         BASE
-        + "centre: {name: '${CENTRE}'}\nasterisk: [{name: ast1, secret: '${AMI}', host: '${H:-10.0.0.1}'}]\n"
+        + "centre: {name: '${CENTRE}'}\nasterisk: [{name: ast1, secret: '${AMI}', host: '${H:-10.0.0.1}', "
+        "allow_plaintext: true}]\n"
         "http: {token: 'a$$b'}\n",
         tmp_path,
         env={"CENTRE": "洛阳", "AMI": "s3cret"},

@@ -86,6 +86,7 @@ def test_vocabulary_values_are_the_stored_strings() -> None:
         "queue_removed",
         "overflow_loop",
         "callback_failed",
+        "pbx_dropped",
     }
     assert set(EXIT_OUTCOME) == set(ExitReason)
     assert EXIT_OUTCOME[ExitReason.MAX_WAIT] is Outcome.TIMED_OUT

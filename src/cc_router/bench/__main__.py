@@ -13,7 +13,8 @@ connected while calls flow: offer-to-screen latency, core latency, cost per conn
 CC_ROUTER_BENCH_SMALL=1: 1,000 desktops; CC_ROUTER_BENCH_DESKTOPS, _DESK_CALLS_PER_S to
 change the floor), conv (2,000 web chats with agents answering, from other processes;
 e-mail taken in from a private Dovecot over IMAP; CC_ROUTER_BENCH_SMALL=1 for a short
-run). No group: all of them.
+run), multinode (two real Asterisk nodes, SIPp into both, same-node and cross-node
+offers). No group: all of them.
 Each group runs in its own interpreter so memory figures do not mix.
 """
 
@@ -163,6 +164,13 @@ def _conv() -> None:
         print(json.dumps(row, ensure_ascii=False), flush=True)
 
 
+def _multinode() -> None:
+    from cc_router.bench.multinode import rows
+
+    for row in rows():
+        print(json.dumps(row), flush=True)
+
+
 GROUPS: dict[str, Callable[[], None]] = {
     "core": _core,
     "ami": _ami,
@@ -175,6 +183,7 @@ GROUPS: dict[str, Callable[[], None]] = {
     "ha": _ha,
     "desk": _desk,
     "conv": _conv,
+    "multinode": _multinode,
 }
 
 

@@ -6,21 +6,28 @@ from dataclasses import asdict
 
 import typer
 
-from cc_router.sandbox.provision import SandboxError, SandboxSettings, cli, down, status, up
+from cc_router.sandbox.nodes import status_nodes, up_nodes
+from cc_router.sandbox.provision import SandboxError, SandboxSettings, cli, down
 
 sandbox = typer.Typer(help="A real Asterisk 22 in a cached Debian chroot, on non-default ports.")
 
 
 def _print_status() -> None:
-    for key, value in asdict(status(SandboxSettings())).items():
-        typer.echo(f"{key}: {value}")
+    nodes = status_nodes(SandboxSettings())
+    for st in nodes:
+        if len(nodes) > 1:
+            typer.echo(f"--- node {st.node}")
+        for key, value in asdict(st).items():
+            typer.echo(f"{key}: {value}")
 
 
 @sandbox.command("up")
-def sandbox_up() -> None:
+def sandbox_up(
+    nodes: int = typer.Option(1, "--nodes", help="Asterisk nodes side by side, with trunks between them."),
+) -> None:
     """Build (once, cached) and start the sandbox; prints the AMI and SIP addresses."""
     try:
-        up(SandboxSettings())
+        up_nodes(nodes)
     except SandboxError as exc:
         typer.echo(f"sandbox: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -29,7 +36,7 @@ def sandbox_up() -> None:
 
 @sandbox.command("down")
 def sandbox_down() -> None:
-    """Stop the sandbox's Asterisk and unmount what it mounted."""
+    """Stop every node of the sandbox and unmount what it mounted."""
     try:
         down(SandboxSettings())
     except SandboxError as exc:
@@ -45,10 +52,10 @@ def sandbox_status() -> None:
 
 
 @sandbox.command("cli")
-def sandbox_cli(command: str) -> None:
+def sandbox_cli(command: str, node: int = typer.Option(1, "--node", help="Which node.")) -> None:
     """Run an Asterisk CLI command in the sandbox (e.g. 'core show channels')."""
     try:
-        typer.echo(cli(SandboxSettings(), command), nl=False)
+        typer.echo(cli(SandboxSettings.for_node(node), command), nl=False)
     except SandboxError as exc:
         typer.echo(f"sandbox: {exc}", err=True)
         raise typer.Exit(1) from None

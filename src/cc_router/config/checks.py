@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,14 @@ def check(config: Config) -> list[ConfigIssue]:
     for i, node in enumerate(config.asterisk):
         if (j := _repeat(nodes, node.name, i)) is not None:
             add(ConfigIssue(("asterisk", i, "name"), f"node {node.name!r} already defined at asterisk[{j}]"))
+        if not node.tls and not node.allow_plaintext and not _loopback(node.host):
+            add(
+                ConfigIssue(
+                    ("asterisk", i, "host"),
+                    f"plaintext AMI to {node.host} is refused: set tls: true (manager.conf tlsenable, "
+                    "port 5039) or, on a network you trust, allow_plaintext: true",
+                )
+            )
         if node.secret is None:
             add(
                 ConfigIssue(
@@ -50,6 +59,13 @@ def check(config: Config) -> list[ConfigIssue]:
                     ("seat_pools", i, "node"), f"unknown Asterisk node {pool.node!r}{_choices(nodes)}"
                 )
             )
+    pairs: dict[str, int] = {}
+    for i, trunk in enumerate(config.trunks):
+        for n in trunk.nodes:
+            if n not in nodes:
+                add(ConfigIssue(("trunks", i, "nodes"), f"unknown Asterisk node {n!r}{_choices(nodes)}"))
+        if (j := _repeat(pairs, " ".join(sorted(trunk.nodes)), i)) is not None:
+            add(ConfigIssue(("trunks", i, "nodes"), f"the same two nodes as trunks[{j}]"))
     pool_names = config.all_pools().keys()
     profile_names = config.all_profiles().keys()
 
@@ -181,6 +197,15 @@ def waiting_issues(config: Config, nodes: Iterable[str]) -> list[ConfigIssue]:
                 )
             )
     return out
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _repeat(first: dict[str, int], name: str, i: int) -> int | None:

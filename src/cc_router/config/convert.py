@@ -12,6 +12,8 @@ from cc_router.core.spec import (
     QueueSpec,
     RoutingSpec,
     StepSpec,
+    TopologySpec,
+    TrunkSpec,
     default_blocks,
 )
 
@@ -60,6 +62,7 @@ def build_centre(config: Config) -> CentreSpec:
             on_empty=q.on_empty,
             steps=tuple(StepSpec(s.after_s, s.requirement, s.priority_boost) for s in q.steps),
             callback=q.callback.policy() if q.callback is not None else None,
+            locality=q.locality,
         )
         for q in config.queues
     )
@@ -78,7 +81,17 @@ def build_centre(config: Config) -> CentreSpec:
             seed=r.seed,
             timezone=config.centre.timezone,
         ),
+        topology=topology_of(config),
     )
+
+
+def topology_of(config: Config) -> TopologySpec:
+    """Seat pools' nodes and the trunks; with fewer than two nodes nothing for the core to do."""
+    if len(config.asterisk) < 2:
+        return TopologySpec()
+    pool_node = {name: node for name in config.all_pools() if (node := config.node_of_pool(name))}
+    trunks = tuple(TrunkSpec(t.nodes[0], t.nodes[1], t.max_calls) for t in config.trunks)
+    return TopologySpec(pool_node=pool_node, trunks=trunks)
 
 
 def summary(config: Config) -> str:

@@ -36,6 +36,7 @@ from cc_router.config.waiting import AnnounceConfig, AnnouncementsConfig, Callba
 from cc_router.conversations.settings import ConversationsConfig
 from cc_router.core import expr
 from cc_router.core.spec import CentreSpec, Channel, ExitKind, ExitTarget, Strategy
+from cc_router.core.vocabulary import Locality
 from cc_router.url_redaction import redact_url
 
 SKILL_LEVEL_MIN = 1
@@ -60,6 +61,11 @@ def _scalar_to_str(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return value
+
+
+def _yaml_off(value: Any) -> Any:
+    # YAML 1.1 reads a bare `off` as false: `locality: off` means the word.
+    return "off" if value is False else value
 
 
 def _check_id(value: str) -> str:
@@ -312,6 +318,10 @@ class QueueConfig(_Model):
     callback: CallbackConfig | None = Field(
         default=None, description="Callbacks that keep the caller's place (DTMF offer, `callback` exits)."
     )
+    locality: Annotated[Locality, BeforeValidator(_yaml_off)] = Field(
+        default=Locality.PREFER,
+        description="Several Asterisk nodes: off, prefer (an equally good agent on the caller's node), only.",
+    )
 
     @field_validator("steps")
     @classmethod
@@ -375,6 +385,52 @@ class AsteriskNode(_Model):
         ge=0,
         description="Compare the router's view with an Asterisk snapshot every this many seconds; 0 = off.",
     )
+    tls: bool = Field(
+        default=False, description="AMI over TLS (manager.conf tlsenable; Asterisk's TLS port: usually 5039)."
+    )
+    tls_ca_file: str | None = Field(
+        default=None, description="CA file the server certificate must verify against; omitted: the system's."
+    )
+    tls_server_name: str | None = Field(
+        default=None, description="Name the certificate must carry; omitted: `host`."
+    )
+    allow_plaintext: bool = Field(
+        default=False, description="Plaintext AMI to a host that is not loopback: refused unless true."
+    )
+    drop_callers_after_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Unreachable this long: its callers are recorded pbx_dropped (0 = only when it is back).",
+    )
+
+
+class TrunkConfig(_Model):
+    """A trunk between two Asterisk nodes: callers on one reach agents on the other."""
+
+    nodes: Annotated[list[Id], Field(min_length=2, max_length=2)] = Field(
+        description="The two `asterisk` entries it joins."
+    )
+    max_calls: int | None = Field(
+        default=None, ge=1, description="Calls over it at once (ringing or connected); omitted = no limit."
+    )
+    endpoints: dict[Id, str] = Field(
+        default_factory=dict,
+        description="PJSIP endpoint on each node that reaches the other; default ccr-trunk-<other node>.",
+    )
+
+    @model_validator(mode="after")
+    def _two_nodes(self) -> Self:
+        if self.nodes[0] == self.nodes[1]:
+            raise ValueError(f"a trunk joins two different nodes, not {self.nodes[0]!r} with itself")
+        unknown = sorted(set(self.endpoints) - set(self.nodes))
+        if unknown:
+            raise ValueError(f"endpoints: {', '.join(unknown)} is not one of this trunk's nodes")
+        return self
+
+    def endpoint_on(self, node: str) -> str:
+        """The dial endpoint on `node` towards the trunk's other node."""
+        other = self.nodes[1] if node == self.nodes[0] else self.nodes[0]
+        return self.endpoints.get(node) or f"ccr-trunk-{other}"
 
 
 class StoreConfig(_Model):
@@ -517,6 +573,9 @@ class Config(_Model):
         default_factory=dict, description="Dialled number (CCR_NUMBER) -> queue and tags."
     )
     asterisk: list[AsteriskNode] = Field(default_factory=list, description="AMI connections, one per PBX.")
+    trunks: list[TrunkConfig] = Field(
+        default_factory=list, description="Trunks between Asterisk nodes (dialplans/ccr-trunk.conf)."
+    )
     store: StoreConfig = Field(default_factory=StoreConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
@@ -576,6 +635,12 @@ class Config(_Model):
         if spec is not None and spec.node is not None:
             return spec.node
         return self.asterisk[0].name if self.asterisk else None
+
+    def trunk_between(self, a: str, b: str) -> TrunkConfig | None:
+        for t in self.trunks:
+            if {a, b} == set(t.nodes):
+                return t
+        return None
 
     def to_centre(self) -> CentreSpec:
         """The `CentreSpec` the routing core consumes (see `cc_router.config.convert.build_centre`)."""

@@ -9,6 +9,7 @@ from cc_router.core import events as ev
 from cc_router.core.expr import evaluate
 from cc_router.core.interactions import Interactions
 from cc_router.core.records import AgentRec
+from cc_router.core.spec import Channel
 from cc_router.core.timers import Timer
 from cc_router.core.vocabulary import (
     CancelReason,
@@ -126,6 +127,28 @@ class Agents(Interactions):
             a.idle_since = max(a.idle_since, self.now)
         self._publish(a)
         self._refresh(a, _AGENT_FREE)
+
+    def _on_node(self, e: ev.NodeDown | ev.NodeUp) -> None:
+        """Agents whose phones are on the node: unavailable while it is down, then back."""
+        down = e.node if isinstance(e, ev.NodeDown) else ""
+        node_of = self.topology.agent_node
+        affected = [a for a in self.agents.values() if node_of(a) == e.node and a.unreachable != down]
+        # All first: a call given back below must not be offered to another agent there.
+        for a in affected:
+            a.unreachable = down
+            a.token += 1
+        for a in affected:
+            offer = a.offer
+            if down and offer is not None and offer.channel is Channel.VOICE:
+                self._out.append(
+                    cmd.CancelOffer(offer.offer_id, offer.interaction_id, a.id, CancelReason.NODE_DOWN)
+                )
+                self._return_offer(offer, miss=False)
+            if not down:
+                a.idle_since = max(a.idle_since, self.now)
+            self._publish(a)
+            if not down:
+                self._refresh(a, _AGENT_FREE)
 
     def _on_skills(self, e: ev.AgentSkillsChanged) -> None:
         a = self._agent(e, e.agent_id)

@@ -25,6 +25,8 @@ PLACEMENT_TIMERS = frozenset({TimerKind.STEP, TimerKind.MAX_WAIT})
 class Building(Adoption, CallbackRouting):
     def _build(self, centre: CentreSpec, first: bool = False) -> None:
         self.centre = centre
+        # Its per-node heaps belong to the pools made below; trunk use is kept.
+        self.topology = self.topology.rebuilt(centre.topology)
         known = centre.skills
         old_agents = self.agents
         self.agents = {}

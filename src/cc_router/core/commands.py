@@ -22,6 +22,7 @@ from cc_router.core.vocabulary import (
     Outcome,
     QueueReason,
     RejectCode,
+    RemoteChoice,
     Trigger,
 )
 
@@ -44,12 +45,17 @@ class Explanation:
     """Candidates skipped and why (e.g. missed this interaction recently)."""
     available: int
     """Free eligible agents (or waiting eligible interactions) seen when deciding."""
+    remote: RemoteChoice | None = None
+    """Set when the agent is on another Asterisk node than the caller: why it was chosen."""
+    route: str = ""
+    """`caller node->agent node` for such an offer (over their trunk), else empty."""
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.trigger}: {self.strategy} step {self.step} [{self.requirement}] "
             f"chose {self.chosen} of {self.available}"
         )
+        return f"{text}; remote {self.route} ({self.remote})" if self.remote is not None else text
 
 
 @dataclass(slots=True, unsafe_hash=True)

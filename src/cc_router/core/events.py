@@ -169,6 +169,41 @@ class CallbackRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeDown:
+    """An Asterisk node cannot be reached: its agents take no calls (they stay logged in)."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeUp:
+    """The node is reachable again (its state read back): its agents take calls again."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkDown:
+    """The trunk between two nodes carries no new calls (its far end does not answer)."""
+
+    node: str
+    other: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkUp:
+    node: str
+    other: str
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionDropped:
+    """The PBX lost the call (its node failed), waiting or connected: not the caller's doing."""
+
+    interaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackRestored:
     """A callback read back from the store after a restart: same id, place and attempts."""
 
@@ -226,6 +261,11 @@ Event = (
     | CallbackRequested
     | CallbackRestored
     | CallbackAttemptEnded
+    | NodeDown
+    | NodeUp
+    | TrunkDown
+    | TrunkUp
+    | InteractionDropped
     | QueueChanged
     | CentreReplaced
     | Tick

@@ -6,7 +6,7 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.matching import Matching
 from cc_router.core.records import AgentRec, InteractionRec, OfferRec
-from cc_router.core.spec import ExitKind, ExitTarget
+from cc_router.core.spec import ExitKind, ExitTarget, trunk_key
 from cc_router.core.timers import Timer
 from cc_router.core.vocabulary import (
     CALLER_HANGUP,
@@ -189,6 +189,46 @@ class Interactions(Matching):
         self._leave_bucket(it)
         self._finish(it, Outcome.ABANDONED, "")
 
+    def _on_trunk(self, e: ev.TrunkDown | ev.TrunkUp) -> None:
+        """A trunk between nodes fails or is back: no new offers over it, then again."""
+        key = trunk_key(e.node, e.other)
+        if isinstance(e, ev.TrunkDown):
+            self.topology.down.add(key)
+            return
+        if key not in self.topology.down:
+            return
+        self.topology.down.discard(key)
+        # Callers who waited for want of it may reach a free agent over it now.
+        waiting = sorted(
+            (i for i in self.interactions.values() if i.stage is _WAITING and i.bucket is not None),
+            key=lambda i: (i.order_time, i.seq),
+        )
+        for it in waiting:
+            if it.stage is _WAITING:
+                self._match_interaction(it, Trigger.REBALANCE)
+
+    def _on_dropped(self, e: ev.InteractionDropped) -> None:
+        """The PBX lost it. A connected call was answered (and counts so), ending as dropped;
+        one still waiting or ringing ends `pbx_dropped`, no abandon and no agent's miss."""
+        it = self._interaction(e, e.interaction_id)
+        if it is None:
+            return
+        if it.stage is _CONNECTED:
+            self._end_connected(it, Outcome.PBX_DROPPED)
+            return
+        offer = it.offer if it.stage is _OFFERED else None
+        if offer is not None:
+            self._out.append(cmd.CancelOffer(offer.offer_id, it.id, offer.agent_id, CancelReason.CALLER_GONE))
+            self._close_offer(offer)
+            a = self.agents.get(offer.agent_id)
+            self._finish(it, Outcome.PBX_DROPPED, "")
+            if a is not None:
+                self._publish(a)
+                self._refresh(a, _AGENT_FREE)
+            return
+        self._leave_bucket(it)
+        self._finish(it, Outcome.PBX_DROPPED, "")
+
     def _pending_offer(self, e: ev.OfferAccepted | ev.OfferDeclined) -> OfferRec | None:
         it = self.interactions.get(e.interaction_id)
         offer = it.offer if it is not None else None
@@ -225,6 +265,11 @@ class Interactions(Matching):
 
     def _declined(self, offer: OfferRec) -> None:
         a = self.agents.get(offer.agent_id)
+        if a is not None and a.unreachable:
+            # Its node failed under the offer: not the agent's miss, not the caller's turn lost.
+            self._return_offer(offer, miss=False)
+            self._publish(a)
+            return
         self._return_offer(offer, miss=True)
         if a is None:
             return

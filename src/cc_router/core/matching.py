@@ -18,7 +18,7 @@ from cc_router.core.records import AgentRec, InteractionRec, OfferRec
 from cc_router.core.spec import Channel
 from cc_router.core.state import RouterState
 from cc_router.core.timers import Timer
-from cc_router.core.vocabulary import Stage, TimerKind, Trigger
+from cc_router.core.vocabulary import RemoteChoice, Stage, TimerKind, Trigger
 
 CANDIDATES_SHOWN = 3
 
@@ -45,6 +45,8 @@ class Candidate:
     shown: Scored
     excluded: Excluded
     available: int
+    remote: RemoteChoice | None = None
+    route: str = ""
 
 
 class Matching(RouterState):
@@ -69,6 +71,7 @@ class Matching(RouterState):
         seq = self._seq
         rng = self.rng
         shared: dict[tuple[object, ...], AgentEntry] = {}
+        topology = self.topology if self.topology.active else None
         for ch in channels:
             for pool in a.pools.get(ch, ()):
                 share = pool.shared_key
@@ -81,6 +84,8 @@ class Matching(RouterState):
                     entry = found
                 heap = pool.heap
                 heappush(heap, entry)
+                if topology is not None:
+                    topology.push(pool, a, entry, self.agents)
                 if len(heap) > 2 * len(pool.members) + 32:
                     pool.compact(self.agents)
 
@@ -91,6 +96,7 @@ class Matching(RouterState):
         heads: list[InteractionEntry] = []
         excluded: Excluded = []
         waiting = 0
+        topology = self.topology if self.topology.active else None
         for ch in channels:
             for bucket in a.buckets.get(ch, ()):
                 if not bucket.live:
@@ -106,6 +112,13 @@ class Matching(RouterState):
                     if alt is None:
                         continue
                     top = alt
+                    it = inters[top[1]]
+                if topology is not None and (why := topology.refusal(it, a, inters)) is not None:
+                    excluded.append((it.id, why))
+                    alt = self._first_reachable(bucket, a)
+                    if alt is None:
+                        continue
+                    top = alt
                 heads.append(top)
                 if best is None or top[0] < best[0]:
                     best, best_bucket = top, bucket
@@ -116,7 +129,10 @@ class Matching(RouterState):
         heads.sort()
         shown = [(e[1], e[0]) for e in heads[:CANDIDATES_SHOWN]]
         it = inters[best[1]]
-        return Candidate(it, a, best_bucket, it.id, best[0], shown, excluded, waiting)
+        found = Candidate(it, a, best_bucket, it.id, best[0], shown, excluded, waiting)
+        if topology is not None and (route := topology.route(it, a)):
+            found.remote, found.route = RemoteChoice.AGENT_FREED, route
+        return found
 
     def _first_allowed(self, bucket: Bucket, agent_id: str) -> InteractionEntry | None:
         for entry in bucket.valid_sorted(self.interactions):
@@ -124,10 +140,21 @@ class Matching(RouterState):
                 return entry
         return None
 
+    def _first_reachable(self, bucket: Bucket, a: AgentRec) -> InteractionEntry | None:
+        """The first waiting interaction the agent may take across nodes (slow path)."""
+        inters = self.interactions
+        for entry in bucket.valid_sorted(inters):
+            it = inters[entry[1]]
+            if not self._is_excluded(it, a.id) and self.topology.refusal(it, a, inters) is None:
+                return entry
+        return None
+
     def _find_agent(self, it: InteractionRec, bucket: Bucket) -> Candidate | None:
         pool = bucket.pool
         heap = pool.heap
         agents = self.agents
+        if self.topology.active and self.topology.caller_node(it):
+            return self._find_agent_by_node(it, bucket)
         set_aside = []
         excluded: Excluded = []
         chosen: AgentRec | None = None
@@ -158,6 +185,30 @@ class Matching(RouterState):
         ][:CANDIDATES_SHOWN]
         return Candidate(it, chosen, bucket, chosen.id, score, shown, excluded, len(heap))
 
+    def _find_agent_by_node(self, it: InteractionRec, bucket: Bucket) -> Candidate | None:
+        """`_find_agent` across Asterisk nodes: trunks and the queue's locality count."""
+        pool = bucket.pool
+        agents = self.agents
+        choice = self.topology.choose(
+            it,
+            pool,
+            agents,
+            self.interactions,
+            lambda a: bool(it.excluded) and self._is_excluded(it, a.id),
+        )
+        if choice is None:
+            return None
+        heap = pool.heap
+        shown = [
+            (e[2], e[0])
+            for e in heapq.nsmallest(CANDIDATES_SHOWN + 1, heap[:15])
+            if (x := agents.get(e[2])) is not None and x.token == e[3]
+        ][:CANDIDATES_SHOWN]
+        a = choice.agent
+        return Candidate(
+            it, a, bucket, a.id, choice.score, shown, choice.excluded, len(heap), choice.remote, choice.route
+        )
+
     def _match_interaction(self, it: InteractionRec, trigger: Trigger) -> None:
         bucket = it.bucket
         if bucket is None:
@@ -183,6 +234,8 @@ class Matching(RouterState):
         candidates = found.shown
         if not candidates or candidates[0][0] != chosen:
             candidates = [(chosen, score), *candidates][:CANDIDATES_SHOWN]
+        # Also a direct offer (a transfer to a named agent) may cross a trunk.
+        route = found.route or (self.topology.route(it, a) if self.topology.active else "")
         explanation = cmd.Explanation(
             trigger=trigger,
             queue=spec.name,
@@ -194,6 +247,8 @@ class Matching(RouterState):
             candidates=tuple(candidates),
             excluded=tuple(found.excluded),
             available=found.available,
+            remote=found.remote,
+            route=route,
         )
         self._leave_bucket(it)
         self._offer_seq += 1
@@ -207,6 +262,8 @@ class Matching(RouterState):
         it.explanation = explanation
         if it.offered_at is None:
             it.offered_at = self.now
+        if route:
+            self.topology.taken(it, a)
         pool.remember_offer(a.id)
         timeout = spec.ring_timeout_s
         self._timer(

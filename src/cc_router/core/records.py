@@ -21,6 +21,7 @@ __all__ = ["AgentRec", "AgentState", "InteractionRec", "OfferRec", "Presence", "
 _P_READY, _P_LOGGED_OUT, _P_PAUSED = Presence.READY, Presence.LOGGED_OUT, Presence.PAUSED
 _LOGGED_OUT, _READY, _RESERVED = AgentState.LOGGED_OUT, AgentState.READY, AgentState.RESERVED
 _BUSY, _WRAP_UP, _PAUSED = AgentState.BUSY, AgentState.WRAP_UP, AgentState.PAUSED
+_UNAVAILABLE = AgentState.UNAVAILABLE
 _VOICE = Channel.VOICE
 
 
@@ -47,6 +48,8 @@ class AgentRec:
     wrapping: dict[str, Channel] = field(default_factory=dict)
     load: dict[Channel, int] = field(default_factory=dict)
     device_in_use: bool = False
+    unreachable: str = ""
+    """The node of its phone while that node cannot be reached (core/topology.py), else ""."""
     idle_since: float = 0.0
     handled: int = 0
     misses: int = 0
@@ -75,7 +78,7 @@ class AgentRec:
         for ch, n in self.load.items():
             if n:
                 blocked |= blocks.get(ch, frozenset())
-        if self.device_in_use and self.profile.capacity.get(_VOICE, 0):
+        if (self.device_in_use or self.unreachable) and self.profile.capacity.get(_VOICE, 0):
             # A phone in use only matters to agents who take calls at all.
             blocked.add(_VOICE)
             blocked |= blocks.get(_VOICE, frozenset())
@@ -94,6 +97,8 @@ class AgentRec:
             return _RESERVED, ""
         if self.wrapping:
             return _WRAP_UP, ""
+        if self.unreachable:
+            return _UNAVAILABLE, f"node {self.unreachable} unreachable"
         if self.presence is _P_PAUSED:
             return _PAUSED, self.pause_reason
         if self.presence is _P_LOGGED_OUT:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cc_router.core.callbacks import CallbackPolicy
+from cc_router.core.vocabulary import Locality
 
 
 class Channel(StrEnum):
@@ -118,6 +119,8 @@ class QueueSpec:
     steps: tuple[StepSpec, ...] = ()
     callback: CallbackPolicy | None = None
     """Callbacks that keep the caller's place (None: a `callback` exit just ends the call)."""
+    locality: Locality = Locality.PREFER
+    """With several Asterisk nodes: how much the caller's own node counts (core/topology.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +140,42 @@ class RoutingSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class TrunkSpec:
+    a: str
+    b: str
+    max_calls: int | None = None
+    """Calls (ringing or connected) over this trunk at once; None: no limit."""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return trunk_key(self.a, self.b)
+
+
+def trunk_key(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
+@dataclass(frozen=True, slots=True)
+class TopologySpec:
+    """Where seat pools are and the trunks between nodes (see core/topology.py)."""
+
+    pool_node: Mapping[str, str] = field(default_factory=dict)
+    """Seat pool -> node its agents' phones are on."""
+    trunks: tuple[TrunkSpec, ...] = ()
+
+    @property
+    def nodes(self) -> frozenset[str]:
+        return frozenset(self.pool_node.values())
+
+
+@dataclass(frozen=True, slots=True)
 class CentreSpec:
     skills: frozenset[str]
     profiles: Mapping[str, ProfileSpec]
     agents: tuple[AgentSpec, ...]
     queues: tuple[QueueSpec, ...]
     routing: RoutingSpec = field(default_factory=RoutingSpec)
+    topology: TopologySpec = field(default_factory=TopologySpec)
 
     def queue(self, name: str) -> QueueSpec | None:
         for q in self.queues:

@@ -15,6 +15,7 @@ from cc_router.core.pools import Bucket, Pool
 from cc_router.core.records import AgentRec, InteractionRec, OfferRec, QueueRec
 from cc_router.core.spec import CentreSpec, Channel, Strategy
 from cc_router.core.timers import Timer, TimerEntry
+from cc_router.core.topology import Topology
 from cc_router.core.vocabulary import Outcome, Presence, RejectCode, Stage, TimerKind
 
 PoolKey = tuple[Channel, str, Strategy, str]
@@ -31,6 +32,8 @@ class RouterState:
         self.queues: dict[str, QueueRec] = {}
         self.interactions: dict[str, InteractionRec] = {}
         self.pools: dict[PoolKey, Pool] = {}
+        self.topology = Topology(centre.topology)
+        """Nodes and trunks (inactive with one node: the single-node path is unchanged)."""
         self.offers: dict[str, OfferRec] = {}
         self.direct: dict[str, list[str]] = {}
         """Interactions waiting for one agent (transferred to them), per agent, oldest first."""

@@ -31,6 +31,8 @@ class Outcome(StrEnum):
     OVERFLOW_LOOP = "overflow_loop"
     CALLBACK_FAILED = "callback_failed"
     """A callback whose every attempt to reach the customer failed."""
+    PBX_DROPPED = "pbx_dropped"
+    """The Asterisk node (or trunk) holding the call failed: nobody in the queue is to blame."""
 
 
 ANSWERED_OUTCOMES = frozenset({Outcome.ANSWERED, Outcome.TRANSFERRED})
@@ -62,6 +64,30 @@ EXIT_OUTCOME: dict[ExitReason, Outcome] = {
 """The outcome of a visit that ends by an exit (not to another queue)."""
 
 
+class Locality(StrEnum):
+    """Whether a queue's callers go to agents on other Asterisk nodes (`QueueSpec.locality`)."""
+
+    OFF = "off"
+    """The strategy alone decides; the node does not matter."""
+    PREFER = "prefer"
+    """An equally good agent on the caller's own node goes first (no trunk hop)."""
+    ONLY = "only"
+    """Agents on the caller's node only."""
+
+
+class RemoteChoice(StrEnum):
+    """Why an agent on another node than the caller's was chosen (`Explanation.remote`)."""
+
+    NO_LOCAL_AGENT = "no_local_agent"
+    """No free eligible agent on the caller's node."""
+    BETTER_REMOTE = "better_remote"
+    """The remote agent scores better than the best one on the caller's node."""
+    LOCALITY_OFF = "locality_off"
+    """The queue does not prefer its callers' node."""
+    AGENT_FREED = "agent_freed"
+    """The agent became free and this caller was the first it may take."""
+
+
 class CancelReason(StrEnum):
     """Why an agent stops being offered an interaction (`CancelOffer.reason`)."""
 
@@ -69,6 +95,8 @@ class CancelReason(StrEnum):
     """Nobody said whether the agent answered in time (ring timeout plus grace)."""
     CALLER_GONE = "caller_gone"
     AGENT_LOGGED_OUT = "agent_logged_out"
+    NODE_DOWN = "node_down"
+    """The agent's Asterisk node cannot be reached: the call cannot ring there."""
     MAX_WAIT = "max_wait"
     """Used by the app_queue model, which times callers out while they ring an agent."""
 
@@ -220,6 +248,8 @@ class AgentState(StrEnum):
     BUSY = "busy"
     WRAP_UP = "wrap_up"
     PAUSED = "paused"
+    UNAVAILABLE = "unavailable"
+    """Logged in, but the Asterisk node of its phone cannot be reached: no calls until it is."""
 
 
 class Stage(StrEnum):

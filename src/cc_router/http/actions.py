@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from cc_router.accounts.roles import Role
-from cc_router.config import ConfigError, load_config, summary
+from cc_router.config import Config, ConfigError, load_config, summary
 from cc_router.console.audit import AuditAction, TargetKind
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
@@ -33,8 +33,15 @@ from cc_router.http.context import HttpContext
 log = structlog.get_logger("cc_router.http")
 
 B = TypeVar("B", bound=BaseModel)
-RESTART_SECTIONS = ("asterisk", "store", "http", "mqtt", "logging")
+RESTART_SECTIONS = ("store", "http", "mqtt", "logging")
 """Sections a reload records but only a restart applies (their adapters hold them)."""
+
+
+def nodes_changed(old: Config, new: Config) -> bool:
+    """A node kept under its name but with other settings (host, port, secret...): a reload
+    adds and drains nodes (adapters/ami/fleet.py), it does not reconnect a kept one."""
+    before = {n.name: n for n in old.asterisk}
+    return any(n.name in before and before[n.name] != n for n in new.asterisk)
 
 
 class HttpError(Exception):
@@ -286,8 +293,10 @@ async def config_reload(request: Request) -> JSONResponse:
             _submit(ctx, ev.CentreReplaced(centre))
         except HttpError as e:
             raise HttpError(422, f"config not reloaded: {e.body['error']}") from None
-        ctx.service.config = new
+        ctx.service.apply_config(new)
         restart = [s for s in RESTART_SECTIONS if getattr(old, s) != getattr(new, s)]
+        if nodes_changed(old, new):
+            restart.append("asterisk")
         _log_action(request, "config_reload", path=path, restart_needed=restart)
         return JSONResponse({"ok": True, "summary": summary(new), "restart_needed": restart})
 

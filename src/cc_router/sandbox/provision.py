@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cc_router.config import environment
+from cc_router.sandbox import certs, layout
 from cc_router.sandbox.tiff import minimal_fax_tiff
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class SandboxError(RuntimeError):
 class SandboxSettings:
     root: Path = Path("/var/cache/cc-router/asterisk-root")
     ami_port: int = 15038
+    ami_tls_port: int = 15039
     sip_port: int = 15060
     ami_user: str = "ccrouter"
     ami_secret: str = field(default_factory=_default_secret)
@@ -80,6 +82,64 @@ class SandboxSettings:
     #: Debian mirror; None = the one the host's apt uses
     mirror: str | None = None
     boot_timeout: float = 60.0
+    node: int = 1
+    """Which node of a several-node sandbox (layout.py); 1 is the single-node sandbox."""
+    trunk_nodes: int = 2
+    """Nodes the trunks are configured for: the same files whether one or two nodes run."""
+
+    @classmethod
+    def for_node(cls, node: int, **kw: object) -> SandboxSettings:
+        """Settings of node `node`: every port moved up by (node - 1) * layout.PORT_STEP."""
+        if not 1 <= node <= layout.MAX_NODES:
+            raise SandboxError(f"node {node}: the sandbox has nodes 1..{layout.MAX_NODES}")
+        step = (node - 1) * layout.PORT_STEP
+        base = cls(**kw)  # type: ignore[arg-type]
+        base.node = node
+        base.ami_port += step
+        base.ami_tls_port += step
+        base.sip_port += step
+        base.agent_sip_port_base += step
+        base.rtp_start += (node - 1) * layout.RTP_STEP
+        base.rtp_end += (node - 1) * layout.RTP_STEP
+        base.trunk_nodes = max(base.trunk_nodes, node)
+        return base
+
+    @property
+    def instance(self) -> str:
+        return layout.instance(self.node)
+
+    def node_dir(self, base: str) -> str:
+        """`base` (e.g. etc/asterisk) as this node's own directory."""
+        return f"{base}-{self.instance}" if self.instance else base
+
+    @property
+    def etc_dir(self) -> str:
+        """Inside the root, e.g. etc/asterisk (node 1) or etc/asterisk-node2."""
+        return self.node_dir("etc/asterisk")
+
+    @property
+    def run_dir(self) -> str:
+        return self.node_dir("run/asterisk")
+
+    @property
+    def log_dir(self) -> str:
+        return self.node_dir("var/log/asterisk")
+
+    @property
+    def keys_dir(self) -> Path:
+        """Host path of the node's TLS files (certs.py)."""
+        return self.root / self.etc_dir / "keys"
+
+    @property
+    def tls_ca_file(self) -> Path:
+        """The CA a router verifies this node's AMI TLS certificate against."""
+        return self.keys_dir / certs.CA
+
+    def asterisk_argv(self) -> list[str]:
+        """`asterisk` for this node: node N > 1 reads its own asterisk.conf (-C)."""
+        if not self.instance:
+            return ["asterisk"]
+        return ["asterisk", "-C", f"/{self.etc_dir}/asterisk.conf"]
 
     @property
     def ami(self) -> str:
@@ -95,6 +155,9 @@ class SandboxSettings:
     def placeholders(self) -> dict[str, str]:
         values = {
             "AMI_PORT": str(self.ami_port),
+            "AMI_TLS_PORT": str(self.ami_tls_port),
+            "AMI_TLS_CERT": f"/{self.etc_dir}/keys/{certs.CERT}",
+            "AMI_TLS_KEY": f"/{self.etc_dir}/keys/{certs.KEY}",
             "SIP_PORT": str(self.sip_port),
             "AMI_USER": self.ami_user,
             "AMI_SECRET": self.ami_secret,
@@ -103,6 +166,11 @@ class SandboxSettings:
         }
         for n in range(1, 5):
             values[f"AGENT_SIP_PORT_{n}"] = str(self.agent_sip_port(n))
+        values["DIRECTORIES"] = layout.directories(self.node)
+        peers = [
+            (n, SandboxSettings.sip_port + (n - 1) * layout.PORT_STEP) for n in range(1, self.trunk_nodes + 1)
+        ]
+        values["NODE_TRUNKS"] = layout.trunk_sections(self.node, peers)
         return values
 
 
@@ -115,6 +183,7 @@ class SandboxStatus:
     sip: str
     pid: int | None = None
     root: str = ""
+    node: int = 1
 
 
 # --------------------------------------------------------------------------- helpers
@@ -298,17 +367,22 @@ def _post_build(settings: SandboxSettings) -> None:
     raw.unlink()
 
 
+OWNED_DIRS = ("var/lib/asterisk", "var/log/asterisk", "var/spool/asterisk", "run/asterisk", "etc/asterisk")
+
+
 def _fix_ownership(settings: SandboxSettings) -> None:
     # The package's files belong to the chroot's "asterisk" uid, which is some other user
     # on the host; Asterisk runs as root here and must own its state.
-    _chroot(
-        settings,
-        "sh",
-        "-c",
-        "mkdir -p /run/asterisk /var/spool/asterisk/fax /etc/asterisk/cc-router && "
-        "chown -R root:root /var/lib/asterisk /var/log/asterisk /var/spool/asterisk "
-        "/run/asterisk /etc/asterisk",
+    made = (
+        settings.run_dir,
+        settings.node_dir("var/spool/asterisk") + "/fax",
+        settings.node_dir("var/lib/asterisk"),
+        settings.log_dir,
+        settings.etc_dir + "/cc-router",
     )
+    dirs = " ".join(f"/{d}" for d in made)
+    owned = " ".join(f"/{settings.node_dir(d)}" for d in OWNED_DIRS)
+    _chroot(settings, "sh", "-c", f"mkdir -p {dirs} && chown -R root:root {owned}")
 
 
 def render(text: str, values: Mapping[str, str], source: str = "<template>") -> str:
@@ -343,7 +417,7 @@ def install_config(settings: SandboxSettings) -> set[str]:
 
     Returns the names of the files whose content changed.
     """
-    etc = settings.root / "etc/asterisk"
+    etc = settings.root / settings.etc_dir
     dialplans = etc / "cc-router"
     dialplans.mkdir(parents=True, exist_ok=True)
     values = settings.placeholders()
@@ -367,7 +441,7 @@ def install_config(settings: SandboxSettings) -> set[str]:
 
 
 def _pid(settings: SandboxSettings) -> int | None:
-    pid_file = settings.root / "run/asterisk/asterisk.pid"
+    pid_file = settings.root / settings.run_dir / "asterisk.pid"
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
@@ -391,7 +465,7 @@ def _port_open(port: int) -> bool:
 
 
 def _log_tail(settings: SandboxSettings, lines: int = 30) -> str:
-    path = settings.root / "var/log/asterisk/messages"
+    path = settings.root / settings.log_dir / "messages"
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
@@ -403,9 +477,8 @@ def _wait_booted(settings: SandboxSettings, started: float) -> None:
     while time.monotonic() < deadline:
         if _pid(settings) is not None:
             remaining = max(1.0, deadline - time.monotonic())
-            proc = _chroot(
-                settings, "asterisk", "-rx", "core waitfullybooted", timeout=remaining, check=False
-            )
+            argv = (*settings.asterisk_argv(), "-rx", "core waitfullybooted")
+            proc = _chroot(settings, *argv, timeout=remaining, check=False)
             if proc.returncode == 0 and _port_open(settings.ami_port):
                 return
         time.sleep(0.2)
@@ -419,7 +492,7 @@ def _start(settings: SandboxSettings) -> None:
     log.info("starting Asterisk in %s", settings.root)
     started = time.monotonic()
     # Without -f Asterisk forks into the background (setsid) and writes its pid file.
-    _chroot(settings, "asterisk", "-U", "root", "-G", "root", timeout=30)
+    _chroot(settings, *settings.asterisk_argv(), "-U", "root", "-G", "root", timeout=30)
     _wait_booted(settings, started)
     log.info("Asterisk up in %.1f s", time.monotonic() - started)
 
@@ -436,7 +509,7 @@ def _wait_gone(settings: SandboxSettings, pid: int, timeout: float) -> bool:
 def _stop(settings: SandboxSettings, pid: int, timeout: float) -> None:
     log.info("stopping Asterisk (pid %d)", pid)
     try:
-        _chroot(settings, "asterisk", "-rx", "core stop now", timeout=timeout, check=False)
+        _chroot(settings, *settings.asterisk_argv(), "-rx", "core stop now", timeout=timeout, check=False)
     except SandboxError as exc:
         # A wedged Asterisk can hang its own CLI; the signals below still stop it.
         log.warning("core stop now did not return: %s", exc)
@@ -465,7 +538,7 @@ def ensure_sipp() -> str:
 
 def cli(settings: SandboxSettings, command: str, timeout: float = 30.0) -> str:
     """Run an Asterisk CLI command in the sandbox (``asterisk -rx``) and return stdout."""
-    proc = _chroot(settings, "asterisk", "-rx", command, timeout=timeout, check=False)
+    proc = _chroot(settings, *settings.asterisk_argv(), "-rx", command, timeout=timeout, check=False)
     if proc.returncode != 0:
         raise SandboxError(
             f"asterisk -rx {command!r} failed ({proc.returncode}): "
@@ -491,6 +564,7 @@ def status(settings: SandboxSettings | None = None) -> SandboxStatus:
         sip=settings.sip,
         pid=pid,
         root=str(settings.root),
+        node=settings.node,
     )
 
 
@@ -506,6 +580,10 @@ def up(settings: SandboxSettings | None = None) -> SandboxStatus:
                 )
             _build(settings)
         _mount_proc(settings)
+        try:
+            certs.ensure_node_certs(settings.keys_dir)
+        except (certs.CertError, OSError) as exc:
+            raise SandboxError(f"AMI TLS certificates: {exc}") from exc
         changed = install_config(settings)
         _fix_ownership(settings)
         pid = _pid(settings)
@@ -522,13 +600,45 @@ def up(settings: SandboxSettings | None = None) -> SandboxStatus:
         return status(settings)
 
 
+def node_settings(settings: SandboxSettings) -> list[SandboxSettings]:
+    """Every node that may run from `settings.root` (1 .. layout.MAX_NODES)."""
+    out = [settings if settings.node == 1 else SandboxSettings(root=settings.root)]
+    for n in range(2, layout.MAX_NODES + 1):
+        out.append(settings if settings.node == n else SandboxSettings.for_node(n, root=settings.root))
+    return out
+
+
 def down(settings: SandboxSettings | None = None, timeout: float = 15.0) -> None:
-    """Stop Asterisk and unmount /proc in the root. Safe when already down."""
+    """Stop every node's Asterisk in the root and unmount /proc. Safe when already down.
+
+    All nodes, whichever `settings` names: the shared lock's holders expect one
+    `down` to leave nothing of theirs running."""
     settings = settings or SandboxSettings()
     _require_root()
     with _lock(settings):
-        pid = _pid(settings)
-        if pid is not None:
-            _stop(settings, pid, timeout)
+        for node in node_settings(settings):
+            pid = _pid(node)
+            if pid is not None:
+                _stop(node, pid, timeout)
         if settings.root.exists():
             _umount_proc(settings)
+
+
+def stop_node(settings: SandboxSettings, timeout: float = 15.0, *, kill: bool = False) -> None:
+    """Stop one node only (tests: a node that fails). `kill`: SIGKILL, no clean shutdown."""
+    _require_root()
+    with _lock(settings):
+        pid = _pid(settings)
+        if pid is None:
+            return
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            if not _wait_gone(settings, pid, timeout):
+                raise SandboxError(f"Asterisk node {settings.node} (pid {pid}) does not stop")
+            # A killed Asterisk leaves its pid file and control socket behind.
+            for stale in ("asterisk.pid", "asterisk.ctl"):
+                with contextlib.suppress(OSError):
+                    (settings.root / settings.run_dir / stale).unlink()
+            return
+        _stop(settings, pid, timeout)

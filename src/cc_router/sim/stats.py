@@ -24,7 +24,8 @@ from cc_router.core.reporting import VisitTally
 from cc_router.core.vocabulary import AgentState
 from cc_router.sim.traffic import INTERVAL_S
 
-STATES = tuple(s.value for s in AgentState if s is not AgentState.LOGGED_OUT)
+# The simulated centre has one PBX that never fails: no agent is ever `unavailable`.
+STATES = tuple(s.value for s in AgentState if s not in (AgentState.LOGGED_OUT, AgentState.UNAVAILABLE))
 STATE_INDEX = {s: i for i, s in enumerate(STATES)}
 
 

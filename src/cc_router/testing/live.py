@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from cc_router.adapters import ami
 from cc_router.adapters.ami.connection import AmiConnection
+from cc_router.adapters.ami.fleet import NodeFleet
 from cc_router.adapters.ami.node import AmiNode
 from cc_router.adapters.ami.protocol import Message
 from cc_router.config import Config, environment, loads_config
@@ -90,6 +91,7 @@ class LiveService:
         for n in self.nodes:
             # Other routers (tests, benchmarks) may share the sandbox: never hang up their callers.
             n.exit_unknown_numbers = False
+        self.fleet = NodeFleet(self.service, self.nodes)
         self.commands: list[tuple[float, cmd.Command]] = []
         self.events: list[tuple[float, ev.Event]] = []
         self.service.sinks.append(lambda cs, now: self.commands.extend((now, c) for c in cs))
@@ -105,6 +107,7 @@ class LiveService:
         for n in self.nodes:
             self._tasks.append(asyncio.create_task(supervise(n.name, n.run), name=n.name))
         self._tasks.append(asyncio.create_task(self.service.tick_forever(0.2), name="ticker"))
+        self._tasks.append(asyncio.create_task(supervise("fleet", self.fleet.run), name="fleet"))
         await wait_until(lambda: all(n.ready for n in self.nodes), timeout, "AMI ready")
 
     async def stop(self) -> None:
@@ -121,6 +124,19 @@ class LiveService:
 
     def submit(self, event: ev.Event) -> list[cmd.Command]:
         return self.service.submit(event)
+
+    def reload(self, config: Config) -> list[cmd.Command]:
+        """What `POST /api/config/reload` does with a checked config: core, then every part."""
+        out = self.submit(ev.CentreReplaced(config.to_centre()))
+        self.service.apply_config(config)
+        for n in self.fleet.nodes.values():
+            n.exit_unknown_numbers = False
+        return out
+
+    @property
+    def all_nodes(self) -> list[AmiNode]:
+        """The nodes started with it and those a reload added."""
+        return list(self.fleet.nodes.values())
 
     def login(self, *agents: str) -> None:
         for a in agents:

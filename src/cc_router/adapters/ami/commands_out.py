@@ -18,6 +18,7 @@ from cc_router.adapters.ami.connection import ConnectionLost, Reply
 from cc_router.adapters.ami.effects import Effect, Effects, ReplyHandler, Send
 from cc_router.adapters.ami.events_in import AmiToCore
 from cc_router.adapters.ami.registry import PENDING, AgentLeg, CallerStage, LegState
+from cc_router.adapters.ami.trunk import RemoteLeg, remote_leg, with_remote
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.spec import Channel
@@ -92,8 +93,12 @@ class CoreToAmi:
         )
         self.registry.add_leg(leg)
         caller.agent_leg = leg
-        if not endpoint or agent_node != self.node or link is None or not link.connected:
-            if not endpoint or agent_node != self.node:
+        remote: RemoteLeg | None = None
+        if agent_node is not None and agent_node != self.node:
+            remote = remote_leg(self.setup.config, self.node, agent_node, endpoint, c.timeout_s)
+        routable = bool(endpoint) and (agent_node == self.node or remote is not None)
+        if not routable or link is None or not link.connected:
+            if not routable:
                 log.error(
                     "ami_offer_unroutable",
                     node=self.node,
@@ -118,6 +123,8 @@ class CoreToAmi:
             caller_num=caller.caller_num,
             offer_id=c.offer_id,
         )
+        if remote is not None:
+            action = with_remote(action, remote)
         log.debug(
             "ami_originate",
             node=self.node,
@@ -125,6 +132,7 @@ class CoreToAmi:
             agent=c.agent_id,
             endpoint=endpoint,
             channel_id=channel_id,
+            agent_node=agent_node,
         )
         out.append(Send(action, self._originate_reply(leg)))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,8 +91,12 @@ class AmiConnection:
         ping_timeout_s: float = 3.0,
         name: str = "ami",
         may_send: Callable[[], bool] | None = None,
+        tls: ssl.SSLContext | None = None,
+        tls_server_name: str | None = None,
     ) -> None:
         self.host, self.port, self.username = host, port, username
+        self.tls, self.tls_server_name = tls, tls_server_name
+        """AMI over TLS (adapters/ami/tls.py): the server's certificate is verified."""
         self.may_send = may_send
         """Asked before every write: a router that may no longer lead sends nothing."""
         self._secret = secret
@@ -123,7 +128,14 @@ class AmiConnection:
         """Open the TCP connection and log in; raises on failure (connection closed)."""
         loop = asyncio.get_running_loop()
         proto = AmiProtocol(self._on_frames, self._on_lost)
-        await asyncio.wait_for(loop.create_connection(lambda: proto, self.host, self.port), timeout_s)
+        opening = loop.create_connection(
+            lambda: proto,
+            self.host,
+            self.port,
+            ssl=self.tls,
+            server_hostname=(self.tls_server_name or self.host) if self.tls is not None else None,
+        )
+        await asyncio.wait_for(opening, timeout_s)
         self.protocol = proto
         self.last_rx = time.monotonic()
         try:

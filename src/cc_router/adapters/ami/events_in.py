@@ -30,6 +30,7 @@ from cc_router.adapters.ami.effects import (
     Send,
     hangup_unless_moved,
 )
+from cc_router.adapters.ami.outage import Outage, caller_dropped
 from cc_router.adapters.ami.protocol import Message, header, parse_frame
 from cc_router.adapters.ami.registry import (
     PENDING,
@@ -42,10 +43,12 @@ from cc_router.adapters.ami.registry import (
     LegState,
     Registry,
 )
+from cc_router.adapters.ami.trunk import REACHABLE, UNREACHABLE, peer_of_aor
 from cc_router.config import Config
 from cc_router.config.models import AsteriskNode
 from cc_router.core import Router
 from cc_router.core import events as ev
+from cc_router.core.topology import NODE_ATTRIBUTE
 from cc_router.core.vocabulary import CALLER_HANGUP, DeclineReason
 from cc_router.store import queue_log as qlog
 
@@ -112,6 +115,9 @@ class AmiToCore:
         """Interaction id prefix (`<node>.` with several nodes, else empty)."""
         self.exit_unknown_numbers = True
         """False where several routers share one Asterisk (tests): leave others' callers alone."""
+        self.outage = Outage(spec.name)
+        self.tag_node = bool(prefix)
+        """Callers carry their node (several nodes: the core routes by it)."""
         self.handlers: dict[str, FrameHandler] = {
             "UserEvent": self._on_user_event,
             "Hangup": self._on_hangup,
@@ -120,7 +126,10 @@ class AmiToCore:
             "DeviceStateChange": self._on_device_state,
             "Newchannel": self._on_newchannel,
             "Shutdown": self._on_shutdown,
+            "ContactStatus": self._on_contact_status,
         }
+        self.trunks_down: set[str] = set()
+        """Other nodes whose trunk from here does not answer its qualify (OPTIONS)."""
         self.user_handlers: dict[str, MessageHandler] = {
             "CCREnqueue": self._on_enqueue,
             "CCRAgentAnswered": self._on_agent_answered,
@@ -198,6 +207,9 @@ class AmiToCore:
         attributes.update(number=a.number, caller_num=a.caller_num, caller_name=a.caller_name)
         if a.lang:
             attributes["lang"] = a.lang
+        if self.tag_node:
+            # Several nodes: the core routes by where the caller is (core/topology.py).
+            attributes[NODE_ATTRIBUTE] = self.node
         caller = f"{a.caller_name} <{a.caller_num}>" if a.caller_name else a.caller_num
         held = CallerLeg(iid, a.uid, a.channel, a.number, route.queue, a.caller_num, a.caller_name)
         registry.add_caller(held)
@@ -393,6 +405,8 @@ class AmiToCore:
 
     def caller_vanished(self, caller: CallerLeg) -> Effects:
         """The caller's channel is gone and its Hangup was missed (connection down)."""
+        if self.outage.restarted:
+            return caller_dropped(caller)  # Asterisk restarted under it: the PBX's doing
         out: list[Effect] = []
         if caller.stage is CallerStage.CONNECTED:
             out += self._end_connected(caller, Ended.UNKNOWN)
@@ -520,6 +534,24 @@ class AmiToCore:
             log.warning("ami_feature_unknown_action", node=self.node, action=what, agent=aid)
             return NOTHING
         return (event,)
+
+    def _on_contact_status(self, frame: bytes, now: float) -> Effects:
+        """A trunk's qualify: its far end answers again, or no more (PJSIP ContactStatus)."""
+        status = header(frame, b"ContactStatus: ")
+        if status not in (REACHABLE, UNREACHABLE):
+            return NOTHING
+        peer = peer_of_aor(self.setup.config, self.node, header(frame, b"AOR: "))
+        if peer is None:
+            return NOTHING
+        if status == UNREACHABLE and peer not in self.trunks_down:
+            self.trunks_down.add(peer)
+            log.warning("ami_trunk_down", node=self.node, peer=peer)
+            return (ev.TrunkDown(self.node, peer),)
+        if status == REACHABLE and peer in self.trunks_down:
+            self.trunks_down.discard(peer)
+            log.info("ami_trunk_up", node=self.node, peer=peer)
+            return (ev.TrunkUp(self.node, peer),)
+        return NOTHING
 
     def _on_shutdown(self, frame: bytes, now: float) -> Effects:
         log.warning("ami_asterisk_shutdown", node=self.node, detail=parse_frame(frame).get("Shutdown", ""))

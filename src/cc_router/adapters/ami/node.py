@@ -23,10 +23,11 @@ from pydantic import SecretStr
 
 from cc_router.adapters.ami import actions as act
 from cc_router.adapters.ami.commands_out import CoreToAmi
-from cc_router.adapters.ami.connection import AmiConnection, Reply
+from cc_router.adapters.ami.connection import AmiConnection, AmiError, ConnectionLost, Reply
 from cc_router.adapters.ami.drift import DriftCheck
 from cc_router.adapters.ami.effects import DropCaller, Effects, ReplyHandler, Send
 from cc_router.adapters.ami.events_in import AmiToCore
+from cc_router.adapters.ami.outage import drop_all
 from cc_router.adapters.ami.protocol import Message, header, parse_frame
 from cc_router.adapters.ami.reads import AsteriskReads, Checker
 from cc_router.adapters.ami.registry import Registry
@@ -81,6 +82,7 @@ class AmiNode:
         self.drift_check = DriftCheck(self.checker, interval_s=spec.drift_check_s)
         self._user_hooks: dict[str, list[UserEventCallback]] = {}
         self._handlers = self.ami_in.handlers  # the same dict: replacing an entry there counts here
+        self._drop_timer: asyncio.TimerHandle | None = None
         self.ami_in.index_agents()
 
     # ------------------------------------------------------------------ public hooks
@@ -179,9 +181,38 @@ class AmiNode:
 
     def on_unreachable(self) -> None:
         self.apply(self.ami_in.block_agents())
+        self._node_lost()
 
     async def on_up(self) -> None:
+        self.ami_in.outage.seen_started(await self._startup_time())
         await rebuild(self.checker)
+        if self._drop_timer is not None:
+            self._drop_timer.cancel()
+            self._drop_timer = None
+        self.apply(self.ami_in.outage.node_back())
+
+    async def _startup_time(self) -> str:
+        """When Asterisk started (CoreStatus), to tell a restart from a link that dropped."""
+        try:
+            reply = await asyncio.wait_for(self.supervisor.send_action({"Action": "CoreStatus"}), 5.0)
+        except (AmiError, ConnectionLost, TimeoutError) as exc:
+            log.info("ami_core_status_unknown", node=self.node, error=str(exc))
+            return ""
+        if not isinstance(reply, dict) or reply.get("Response") != "Success":
+            return ""
+        return f"{reply.get('CoreStartupDate', '')} {reply.get('CoreStartupTime', '')}".strip()
+
+    def _node_lost(self) -> None:
+        self.apply(self.ami_in.outage.node_lost())
+        if self._drop_timer is None and self.spec.drop_callers_after_s > 0:
+            loop = asyncio.get_running_loop()
+            self._drop_timer = loop.call_later(self.spec.drop_callers_after_s, self._drop_callers)
+
+    def _drop_callers(self) -> None:
+        dropped = drop_all(self.registry)
+        if dropped:
+            log.warning("ami_node_callers_dropped", node=self.node, callers=len(dropped))
+        self.apply(dropped)
 
     async def while_up(self) -> None:
         await self.drift_check.loop(lambda: self.supervisor.ready)
@@ -191,6 +222,7 @@ class AmiNode:
         # unknown fate until the snapshot after reconnecting.
         # Block first: a declined offer must not be re-offered to another agent here.
         self.apply(self.ami_in.block_agents())
+        self._node_lost()
         for action in self.supervisor.take_unsent("Originate"):
             leg = self.registry.leg_by_action.get(str(action.get("ActionID")))
             if leg is not None:

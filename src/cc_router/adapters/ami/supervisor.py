@@ -26,6 +26,7 @@ from cc_router.adapters.ami.connection import (
     EventHandler,
     Reply,
 )
+from cc_router.adapters.ami.tls import tls_context
 from cc_router.config.models import AsteriskNode
 
 log = structlog.get_logger("cc_router.ami.node")
@@ -44,6 +45,7 @@ WANTED_EVENTS = frozenset(
         "Newchannel",
         "Shutdown",
         "DTMFEnd",  # a caller on hold asking for a callback (adapters/ami/callbacks.py)
+        "ContactStatus",  # trunks between nodes (adapters/ami/trunk.py); rare
     }
 )
 SESSION_FILTERS: tuple[tuple[str, str], ...] = (
@@ -101,6 +103,7 @@ class Supervisor:
         self.on_event = on_event
         """Every AMI event of the session (read when connecting: replace it before `run`)."""
         self.name = name
+        self._tls = tls_context(spec)
         self.node = spec.name
         self.conn: AmiConnection | None = None
         self.ready = False
@@ -126,6 +129,8 @@ class Supervisor:
                     ping_timeout_s=self.spec.ping_timeout_s,
                     name=self.spec.name,
                     may_send=self.may_send,
+                    tls=self._tls,
+                    tls_server_name=self.spec.tls_server_name,
                 )
                 try:
                     await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))

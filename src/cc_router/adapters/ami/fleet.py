@@ -1,0 +1,85 @@
+"""Growing without a restart: Asterisk nodes added to (or removed from) the config by a reload.
+
+`NodeFleet` listens to the service's reloads (`Service.apply_config`):
+
+- every node's device map is read again (agents added, moved or removed by the reload);
+- a node new in `asterisk:` is built, made a command sink and run (supervised, as at start);
+- a node gone from `asterisk:` is drained: its pools are gone from the new config, so
+  nobody is offered its agents; the calls it still holds finish, then it stops.
+
+Nodes added here get the router's routing hooks only; the omnichannel hooks (SMS, fax)
+are attached at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from pydantic import SecretStr
+
+from cc_router.adapters.ami.node import AmiNode
+from cc_router.config import Config, environment
+from cc_router.config.models import AsteriskNode
+from cc_router.service import Service, supervise
+
+log = structlog.get_logger("cc_router.ami.fleet")
+
+DRAIN_POLL_S = 1.0
+
+
+def node_secret(spec: AsteriskNode) -> SecretStr | None:
+    env_secret = environment.ami_secret()
+    return spec.secret or (SecretStr(env_secret) if env_secret else None)
+
+
+class NodeFleet:
+    name = "ami-fleet"
+
+    def __init__(self, service: Service, nodes: list[AmiNode]) -> None:
+        self.service = service
+        self.nodes: dict[str, AmiNode] = {n.node: n for n in nodes}
+        self._changes: asyncio.Queue[tuple[str, AmiNode]] = asyncio.Queue()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        service.reloaded.append(self.on_reload)
+
+    def on_reload(self, config: Config) -> None:
+        wanted = {spec.name: spec for spec in config.asterisk}
+        several = len(wanted) > 1
+        for name, spec in wanted.items():
+            if name in self.nodes:
+                continue
+            node = AmiNode(self.service, spec, multi_node=several, secret=node_secret(spec))
+            self.service.sinks.append(node.on_commands)
+            self.service.parts.nodes.append(node)
+            self.nodes[name] = node
+            self._changes.put_nowait(("add", node))
+            log.info("ami_node_added", node=name, host=spec.host, port=spec.port)
+        for name in [n for n in self.nodes if n not in wanted]:
+            self._changes.put_nowait(("drain", self.nodes.pop(name)))
+            log.info("ami_node_draining", node=name)
+        for node in self.nodes.values():
+            # Callers of every node are placed by node from now on (core/topology.py).
+            node.ami_in.tag_node = node.ami_in.tag_node or several
+            node.index_agents()
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            while True:
+                what, node = await self._changes.get()
+                if what == "add":
+                    self._tasks[node.node] = tg.create_task(supervise(node.name, node.run), name=node.name)
+                else:
+                    tg.create_task(self._drain(node), name=f"drain-{node.node}")
+
+    async def _drain(self, node: AmiNode) -> None:
+        while node.registry.callers or node.registry.legs:
+            await asyncio.sleep(DRAIN_POLL_S)
+        task = self._tasks.pop(node.node, None)
+        if task is not None:
+            task.cancel()
+        if node.on_commands in self.service.sinks:
+            self.service.sinks.remove(node.on_commands)
+        if node in self.service.parts.nodes:
+            self.service.parts.nodes.remove(node)
+        log.info("ami_node_removed", node=node.node)
