@@ -135,8 +135,8 @@ def _ha() -> None:
             print(json.dumps(row), flush=True)
     except OSError as exc:
         print(json.dumps({"name": "ha_failover_first_originate", "error": str(exc)}), flush=True)
-    # The sandbox held at most 500 SIPp callers at once (2,000 stopped at 500 channels up).
-    agents, callers = (2_000, 100) if small else (20_000, 450)
+    # The floor: 20,000 agents, 2,000 callers on hold (node 1 has RTP ports for 2,000).
+    agents, callers = (2_000, 100) if small else (20_000, 2_000)
     print(json.dumps(asyncio.run(ha_live.restart_row(agents, callers))), flush=True)
 
 

@@ -80,7 +80,7 @@ class E2eParams:
     ring_s: int = 0
     talk_s: int = 2
     """Short: at 100 calls/s about 100 * (talk + set-up) agents are busy, and the sandbox's
-    1,000 RTP ports must hold every caller at once."""
+    2,000 RTP sessions (node 1) must hold every caller at once."""
     hold_ms: int = 20_000
     """A caller still unanswered after this hangs up (counted as abandoned, not lost)."""
     settle_s: float = 20.0

@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 PORT_STEP = 100
+RTP_BASE = 31000
 RTP_STEP = 1000
+"""Node N > 1 takes RTP ports RTP_BASE + (N - 1) * RTP_STEP onwards (node 2: 32000-32999)."""
 MAX_NODES = 9
 TRUNK_CONTEXT = "ccr-trunk-in"
 

@@ -6,8 +6,10 @@ from the one cached root; `provision.down` stops them all.
 
 from __future__ import annotations
 
+import time
+
 from cc_router.sandbox import layout
-from cc_router.sandbox.provision import SandboxError, SandboxSettings, SandboxStatus, status, up
+from cc_router.sandbox.provision import SandboxError, SandboxSettings, SandboxStatus, cli, status, up
 
 
 def settings_of(nodes: int, base: SandboxSettings | None = None) -> list[SandboxSettings]:
@@ -33,9 +35,30 @@ def settings_of(nodes: int, base: SandboxSettings | None = None) -> list[Sandbox
     return out
 
 
-def up_nodes(nodes: int, base: SandboxSettings | None = None) -> list[SandboxStatus]:
-    """Start (or reload) nodes 1..`nodes`; node 1 builds the root the first time."""
-    return [up(s) for s in settings_of(nodes, base)]
+def up_nodes(
+    nodes: int, base: SandboxSettings | None = None, trunk_timeout_s: float = 30.0
+) -> list[SandboxStatus]:
+    """Start (or reload) nodes 1..`nodes`; node 1 builds the root the first time. Returns
+    once every trunk between them has answered its first qualify: until then a node that
+    has just started refuses calls over it (an Originate through a trunk seconds after
+    `up` failed at once)."""
+    both = settings_of(nodes, base)
+    out = [up(s) for s in both]
+    if nodes > 1:
+        wait_for_trunks(both, trunk_timeout_s)
+    return out
+
+
+def wait_for_trunks(nodes: list[SandboxSettings], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    for s in nodes:
+        while True:
+            lines = [ln for ln in cli(s, "pjsip show contacts").splitlines() if "ccr-trunk-node" in ln]
+            if len(lines) >= len(nodes) - 1 and all(" Avail " in ln for ln in lines):
+                break
+            if time.monotonic() > deadline:
+                raise SandboxError(f"node {s.node}: trunks not reachable after {timeout_s:g} s: {lines}")
+            time.sleep(0.25)
 
 
 def status_nodes(base: SandboxSettings | None = None) -> list[SandboxStatus]:

@@ -77,8 +77,11 @@ class SandboxSettings:
     dialplans_dir: Path = field(default_factory=lambda: _repo_root() / "dialplans")
     #: agent-sip-N listens on agent_sip_port_base + N (SIPp "-sn uas -p PORT")
     agent_sip_port_base: int = 15070
-    rtp_start: int = 31000
-    rtp_end: int = 31999
+    #: 4,000 ports: one RTP session (an even port and its RTCP neighbour) per call, so node 1
+    #: holds 2,000 callers at once (the restart benchmark's floor); below the kernel's
+    #: ephemeral range (32768-) and away from a default Asterisk's 10000-20000.
+    rtp_start: int = 26000
+    rtp_end: int = 29999
     #: Debian mirror; None = the one the host's apt uses
     mirror: str | None = None
     boot_timeout: float = 60.0
@@ -99,8 +102,10 @@ class SandboxSettings:
         base.ami_tls_port += step
         base.sip_port += step
         base.agent_sip_port_base += step
-        base.rtp_start += (node - 1) * layout.RTP_STEP
-        base.rtp_end += (node - 1) * layout.RTP_STEP
+        if node > 1:
+            # Further nodes (tests, the two-node bench) carry fewer callers each.
+            base.rtp_start = layout.RTP_BASE + (node - 1) * layout.RTP_STEP
+            base.rtp_end = base.rtp_start + layout.RTP_STEP - 1
         base.trunk_nodes = max(base.trunk_nodes, node)
         return base
 
