@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -631,10 +632,15 @@ class Config(_Model):
 
     def node_of_pool(self, pool: str) -> str | None:
         """The Asterisk node name for a seat pool (None when no node is configured)."""
-        spec = self.all_pools().get(pool)
-        if spec is not None and spec.node is not None:
-            return spec.node
+        # Asked on every offer: the pools' nodes are read once per config, not rebuilt.
+        nodes = self._pool_nodes
+        if pool in nodes:
+            return nodes[pool]
         return self.asterisk[0].name if self.asterisk else None
+
+    @cached_property
+    def _pool_nodes(self) -> dict[str, str]:
+        return {name: spec.node for name, spec in self.all_pools().items() if spec.node is not None}
 
     def trunk_between(self, a: str, b: str) -> TrunkConfig | None:
         for t in self.trunks:

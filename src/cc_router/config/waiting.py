@@ -78,22 +78,26 @@ class CallbackConfig(_Model):
         )
 
 
+_EN = PromptSet(language="en")
+
+
 class PromptSetConfig(_Model):
     """The sound files one language is announced with (names as Playback takes them)."""
 
     sound_language: str = Field(
         default="en", min_length=1, description="CHANNEL(language) while announcing: numbers are said in it."
     )
-    you_are_next: str = "queue-youarenext"
-    there_are: str = "queue-thereare"
-    calls_waiting: str = "queue-callswaiting"
-    hold_time: str = "queue-holdtime"
-    less_than: str = "queue-less-than"
-    minute: str = "queue-minute"
-    minutes: str = "queue-minutes"
-    thank_you: str = "queue-thankyou"
+    # Defaults are the core's English prompt set, named once there.
+    you_are_next: str = _EN.you_are_next
+    there_are: str = _EN.there_are
+    calls_waiting: str = _EN.calls_waiting
+    hold_time: str = _EN.hold_time
+    less_than: str = _EN.less_than
+    minute: str = _EN.minute
+    minutes: str = _EN.minutes
+    thank_you: str = _EN.thank_you
     callback_offer: list[str] = Field(
-        default_factory=lambda: ["vm-press", "digits/1", "vm-tocallback"],
+        default_factory=lambda: list(_EN.callback_offer),
         description="Said once after offer_after_s: press 1 to be called back without losing your place.",
     )
 

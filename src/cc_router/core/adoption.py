@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
-from cc_router.core.records import InteractionRec, OfferRec
+from cc_router.core.records import OfferRec
 from cc_router.core.timeouts import Timeouts
 from cc_router.core.timers import Timer
 from cc_router.core.vocabulary import RejectCode, Stage, TimerKind, Trigger
@@ -41,21 +41,7 @@ class Adoption(Timeouts):
             self._reject(e, RejectCode.ALREADY_HOLDS, f"agent {a.id} already holds an offer")
             return
         arrived = min(e.arrived_at, self.now)
-        self._seq += 1
-        it = InteractionRec(
-            id=e.interaction_id,
-            queue=q,
-            priority=e.priority,
-            caller=e.caller,
-            attributes=dict(e.attributes),
-            arrived_at=arrived,
-            order_time=arrived,
-            seq=self._seq,
-            queue_joined_at=arrived,
-            agent_id=a.id,
-            offered_at=self.now if ringing else None,
-        )
-        self.interactions[it.id] = it
+        it = self._new_interaction(e, q, arrived, agent_id=a.id, offered_at=self.now if ringing else None)
         channel = q.spec.channel
         # The previous process's offer ids go on; new ones must not reuse them.
         self._offer_seq = max(self._offer_seq, _offer_number(e.offer_id))

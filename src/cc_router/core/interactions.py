@@ -48,20 +48,8 @@ class Interactions(Matching):
         if e.interaction_id in self.interactions:
             self._reject(e, RejectCode.ALREADY_KNOWN, f"interaction {e.interaction_id!r} already known")
             return
-        self._seq += 1
         since = self.now if e.since is None else min(e.since, self.now)
-        it = InteractionRec(
-            id=e.interaction_id,
-            queue=q,
-            priority=e.priority,
-            caller=e.caller,
-            attributes=dict(e.attributes),
-            arrived_at=since,
-            order_time=since,
-            seq=self._seq,
-            queue_joined_at=since,
-        )
-        self.interactions[it.id] = it
+        it = self._new_interaction(e, q, since)
         preferred = self.agents.get(e.agent_id) if e.agent_id is not None else None
         if (
             preferred is not None

@@ -11,6 +11,7 @@ import heapq
 import random
 
 from cc_router.core import commands as cmd
+from cc_router.core import events as ev
 from cc_router.core.pools import Bucket, Pool
 from cc_router.core.records import AgentRec, InteractionRec, OfferRec, QueueRec
 from cc_router.core.spec import CentreSpec, Channel, Strategy
@@ -44,6 +45,33 @@ class RouterState:
         self._offer_seq = 0
         self._timers: list[TimerEntry] = []
         self._out: list[cmd.Command] = []
+
+    def _new_interaction(
+        self,
+        e: ev.InteractionArrived | ev.InteractionAdopted,
+        q: QueueRec,
+        since: float,
+        agent_id: str | None = None,
+        offered_at: float | None = None,
+    ) -> InteractionRec:
+        """A new interaction record in the core, in arrival order from `since` (an arrival,
+        or a call found in progress after a restart)."""
+        self._seq += 1
+        it = InteractionRec(
+            id=e.interaction_id,
+            queue=q,
+            priority=e.priority,
+            caller=e.caller,
+            attributes=dict(e.attributes),
+            arrived_at=since,
+            order_time=since,
+            seq=self._seq,
+            queue_joined_at=since,
+            agent_id=agent_id,
+            offered_at=offered_at,
+        )
+        self.interactions[it.id] = it
+        return it
 
     def _timer(self, due: float, timer: Timer) -> None:
         self._seq += 1

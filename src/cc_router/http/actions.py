@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -122,44 +123,26 @@ async def _agent_action(request: Request, ctx: HttpContext, action: str) -> JSON
     return JSONResponse({"ok": True, "agent": ctx.live.agent(aid)})
 
 
-async def agent_pause(request: Request) -> JSONResponse:
-    return await audited(
-        request,
-        AuditAction.PAUSE,
-        TargetKind.AGENT,
-        _path(request, "agent_id"),
-        lambda: _guarded(request, lambda ctx: _agent_action(request, ctx, "pause"), agent=True),
-    )
+def _agent_state_route(action: str, audit: AuditAction) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """pause, unpause, login, logout: one guarded, audited handler shape each."""
+
+    async def handler(request: Request) -> JSONResponse:
+        return await audited(
+            request,
+            audit,
+            TargetKind.AGENT,
+            _path(request, "agent_id"),
+            lambda: _guarded(request, lambda ctx: _agent_action(request, ctx, action), agent=True),
+        )
+
+    handler.__name__ = f"agent_{action}"
+    return handler
 
 
-async def agent_unpause(request: Request) -> JSONResponse:
-    return await audited(
-        request,
-        AuditAction.UNPAUSE,
-        TargetKind.AGENT,
-        _path(request, "agent_id"),
-        lambda: _guarded(request, lambda ctx: _agent_action(request, ctx, "unpause"), agent=True),
-    )
-
-
-async def agent_login(request: Request) -> JSONResponse:
-    return await audited(
-        request,
-        AuditAction.LOGIN,
-        TargetKind.AGENT,
-        _path(request, "agent_id"),
-        lambda: _guarded(request, lambda ctx: _agent_action(request, ctx, "login"), agent=True),
-    )
-
-
-async def agent_logout(request: Request) -> JSONResponse:
-    return await audited(
-        request,
-        AuditAction.LOGOUT,
-        TargetKind.AGENT,
-        _path(request, "agent_id"),
-        lambda: _guarded(request, lambda ctx: _agent_action(request, ctx, "logout"), agent=True),
-    )
+agent_pause = _agent_state_route("pause", AuditAction.PAUSE)
+agent_unpause = _agent_state_route("unpause", AuditAction.UNPAUSE)
+agent_login = _agent_state_route("login", AuditAction.LOGIN)
+agent_logout = _agent_state_route("logout", AuditAction.LOGOUT)
 
 
 async def agent_skills(request: Request) -> JSONResponse:
