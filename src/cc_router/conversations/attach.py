@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 
 from cc_router.conversations.hub import ConversationHub
@@ -15,6 +15,7 @@ from cc_router.conversations.store import ConversationStore
 from cc_router.core.spec import Channel
 from cc_router.omni.attach import Omni
 from cc_router.service import Service
+from cc_router.store.engine import open_engine
 
 PURGE_EVERY_S = 3600.0
 
@@ -82,7 +83,7 @@ def own_engine(shared: AsyncEngine, store_url: str | None, pool_size: int) -> As
         return shared
     # No overflow: overflow connections are closed on return, so bursts of chats would pay
     # asyncpg's connect and type introspection again and again.
-    return create_async_engine(store_url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+    return open_engine(store_url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
 
 
 def build(service: Service, omni: Omni, store_url: str | None = None) -> Conversations:

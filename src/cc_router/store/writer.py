@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cc_router.core.commands import (
     AgentStateChanged,
@@ -32,6 +32,7 @@ from cc_router.core.commands import (
 from cc_router.core.spec import Channel
 from cc_router.core.vocabulary import AgentState, Outcome, Trigger
 from cc_router.store import journal as jr
+from cc_router.store.engine import open_engine
 from cc_router.store.tables import agent_states, decisions, interactions, utc, utc_or_none
 from cc_router.url_redaction import redact_url
 
@@ -104,7 +105,7 @@ class StoreWriter:
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.max_backoff_s = max_backoff_s
-        self._engine = engine or create_async_engine(url, pool_pre_ping=True)
+        self._engine = engine or open_engine(url, pool_pre_ping=True)
         self._owns_engine = engine is None
         self._buf: deque[_Item] = deque()
         self._wake = asyncio.Event()
@@ -456,7 +457,7 @@ async def bench_store(
         submit_s += time.perf_counter() - t
         # Yield like a routing loop would, so the writer works while commands keep coming.
         await asyncio.sleep(0)
-    engine = create_async_engine(url)
+    engine = open_engine(url)
     await writer.close()
     elapsed = time.perf_counter() - started
     try:
