@@ -59,8 +59,7 @@ def test_supply_kept_event_by_event_matches_a_recount() -> None:
     simulate(case.centre, case.traffic, tz=case.tz, hours=case.hours, progress=False, router_factory=factory)
     kept = probes[0].estimator
     # Handle-time priors reach agents nothing happened to in turn, a few per batch.
-    for _ in range(len(kept.router.agents)):
-        kept.observe([])
+    kept.roll(len(kept.router.agents))
     recount = Estimator(kept.router)
     recount.handle = kept.handle
     pools = list(kept.router.pools.values())

@@ -43,7 +43,7 @@ from cc_router.core.spec import Channel
 from cc_router.core.vocabulary import ABANDONED_OUTCOMES, Outcome, Presence, Stage
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Sequence
 
     from cc_router.core.router import Router
 
@@ -52,8 +52,10 @@ AGENT_ALPHA = 0.1
 CHANNEL_ALPHA = 0.02
 SHRINK_N = 5.0
 """An agent's own mean counts as much as the channel's after this many interactions."""
-ROLLING_TOUCH = 4
-"""Agents re-counted in turn with every command batch, besides those the batch concerns."""
+ROLLING_TOUCH = 1
+"""Agents re-counted in turn with every command batch, besides those the batch concerns: at
+30 calls/s (about 180 batches a second) 20,000 agents are all re-counted within two minutes,
+and handle-time priors move far slower than that."""
 PATIENCE_DECAY = 0.995
 """Per finished caller: the patience figure forgets with a half-life of about 140 callers."""
 DEFAULT_TALK_S = 180.0
@@ -206,7 +208,7 @@ class Estimator:
         if isinstance(agent_id, str):
             self._expected.add(agent_id)
 
-    def observe(self, commands: Iterable[cmd.Command]) -> None:
+    def observe(self, commands: Sequence[cmd.Command]) -> None:
         queues = self.router.queues
         touched, self._expected = self._expected, set()
         for c in commands:
@@ -226,18 +228,25 @@ class Estimator:
                 touched.add(c.agent_id)
         self._version += 1
         if not self._sync():
+            # Only batches with commands roll: most events (an AMI event the router took
+            # note of) change nothing, and rolling on each cost more than the routing.
+            if commands:
+                self.roll()
             agents = self.router.agents
-            roster = self._roster
-            if roster:
-                # A few more each time, in turn: an agent nothing happened to for a while
-                # still follows the channel's handle times (its prior) within a bounded lag.
-                for _ in range(min(ROLLING_TOUCH, len(roster))):
-                    self._cursor = (self._cursor + 1) % len(roster)
-                    touched.add(roster[self._cursor])
             for aid in touched:
                 a = agents.get(aid)
                 if a is not None:
                     self._touch(a)
+
+    def roll(self, n: int = ROLLING_TOUCH) -> None:
+        """Re-count the next `n` agents in turn: an agent nothing happened to for a while
+        still follows the channel's handle times (its prior) within a bounded lag."""
+        roster, agents = self._roster, self.router.agents
+        for _ in range(min(n, len(roster))):
+            self._cursor = (self._cursor + 1) % len(roster)
+            a = agents.get(roster[self._cursor])
+            if a is not None:
+                self._touch(a)
 
     # ------------------------------------------------------------------ reading
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,9 +37,21 @@ class DayBook:
     def __init__(self, timezone: str) -> None:
         self.tz = ZoneInfo(timezone)
         self.days: dict[str, AgentDay] = {}
+        self._window = (0.0, 0.0, "")
+        """(local midnight, next midnight, day) last looked up: one zone lookup a day."""
+
+    def _day_of(self, at: float) -> tuple[float, str]:
+        start, end, day = self._window
+        if not start <= at < end:
+            local = datetime.fromtimestamp(at, self.tz)
+            midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            following = (midnight + timedelta(days=1, hours=3)).replace(hour=0)
+            start, end, day = midnight.timestamp(), following.timestamp(), local.date().isoformat()
+            self._window = (start, end, day)
+        return start, day
 
     def _today(self, agent_id: str, at: float) -> AgentDay:
-        day = datetime.fromtimestamp(at, self.tz).date().isoformat()
+        day = self._day_of(at)[1]
         d = self.days.get(agent_id)
         if d is None or d.day != day:
             d = self.days[agent_id] = AgentDay(day)
@@ -50,7 +62,7 @@ class DayBook:
             return
         d = self._today(agent_id, at)
         # A state that began yesterday counts from midnight only.
-        start = max(since, datetime.fromisoformat(d.day).replace(tzinfo=self.tz).timestamp())
+        start = max(since, self._day_of(at)[0])
         d.state_s[state] = d.state_s.get(state, 0.0) + max(0.0, at - start)
 
     def handled(self, agent_id: str, handle_s: float, at: float) -> None:
