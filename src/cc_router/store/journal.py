@@ -9,13 +9,12 @@ never reached the store: no row lost, none twice.
 
 Every process writes a journal file of its own and holds an flock on it; at start the
 files nobody holds belong to processes that died, and are replayed, then removed.
-Records are pickles of the core's own command dataclasses: the files are private to the
-router's state directory and read back only by the same code.
+Records are pickles of the stored commands as plain tuples (`journal_codec`): the files
+are private to the router's state directory and read back only by the same code.
 """
 
 from __future__ import annotations
 
-import copyreg
 import fcntl
 import hashlib
 import io
@@ -24,8 +23,7 @@ import pickle
 import struct
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from operator import attrgetter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cc_router.core.commands import AgentStateChanged, Explanation, InteractionFinished, Offer
+from cc_router.store import journal_codec as codec
 from cc_router.store.session_tables import journal_marks
 from cc_router.store.tables import utc
 
@@ -57,20 +55,6 @@ def journal_dir_for(url: str) -> Path:
     return state / "cc-router" / f"journal-{digest}"
 
 
-def _by_slots(cls: type) -> Callable[[Any], tuple[type, tuple[Any, ...]]]:
-    get = attrgetter(*cls.__slots__)  # type: ignore[attr-defined]
-    return lambda obj: (cls, get(obj))
-
-
-_REDUCERS: dict[type, Any] = {
-    **copyreg.dispatch_table,
-    # The stored commands are frozen slotted dataclasses whose fields are their
-    # constructor's arguments in order: rebuilding them from a field tuple costs well
-    # under half of pickle's generic path, and this runs in the routing loop.
-    **{cls: _by_slots(cls) for cls in (InteractionFinished, Offer, AgentStateChanged, Explanation)},
-}
-
-
 class Journal:
     """This process's journal file (created and locked on construction)."""
 
@@ -81,7 +65,6 @@ class Journal:
         self.bytes = 0
         self._out = io.BytesIO()
         self._pickler = pickle.Pickler(self._out, pickle.HIGHEST_PROTOCOL)
-        self._pickler.dispatch_table = _REDUCERS
         self._open_new()
 
     def _open_new(self) -> None:
@@ -97,7 +80,7 @@ class Journal:
         out.seek(0)
         out.truncate()
         self._pickler.clear_memo()
-        self._pickler.dump(items)
+        self._pickler.dump(codec.encode_items(items))
         payload = out.getvalue()
         data = _HEADER.pack(len(payload), self.seq, zlib.crc32(payload)) + payload
         # One write with O_APPEND: a record is in the file whole or (torn by a power cut
@@ -132,7 +115,7 @@ def read_records(path: Path) -> Iterator[tuple[int, list[tuple[Any, float]]]]:
         payload = data[start : start + length]
         if len(payload) < length or zlib.crc32(payload) != crc:
             return
-        yield seq, pickle.loads(payload)  # our own file, see the module doc
+        yield seq, codec.decode_items(pickle.loads(payload))  # our own file, see the module doc
         pos = start + length
 
 

@@ -1,0 +1,33 @@
+"""The journal's plain-tuple records give back the very commands written."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import replace
+
+from cc_router.core.commands import Offer
+from cc_router.core.spec import Channel
+from cc_router.core.vocabulary import AgentState, RemoteChoice
+from cc_router.logs.bench import call_commands
+from cc_router.store import journal_codec as codec
+from cc_router.store.writer import _STORED
+
+
+def test_every_stored_command_round_trips_with_its_enums() -> None:
+    items = [(c, 12.5) for c in call_commands(3) if isinstance(c, _STORED)]
+    offer = next(c for c, _ in items if isinstance(c, Offer))
+    remote = replace(offer.explanation, remote=RemoteChoice.BETTER_REMOTE)
+    items.append((replace(offer, explanation=remote), 1.0))
+    back = codec.decode_items(pickle.loads(pickle.dumps(codec.encode_items(items))))
+    assert back == items
+    for (a, _), (b, _) in zip(items, back, strict=True):
+        for name in a.__slots__:
+            assert type(getattr(a, name)) is type(getattr(b, name)), name
+    states = [c for c, _ in back if type(c).__name__ == "AgentStateChanged"]
+    assert states and all(isinstance(c.state, AgentState) for c in states)
+    assert all(isinstance(c.channel, Channel) for c, _ in back if hasattr(c, "channel"))
+
+
+def test_records_of_the_previous_format_still_read() -> None:
+    items = [(c, 3.0) for c in call_commands(1) if isinstance(c, _STORED)]
+    assert codec.decode_items(pickle.loads(pickle.dumps(items))) == items
