@@ -3,9 +3,9 @@ decision log renders without structlog's processor chain.
 
 A routing decision makes about four lines. Written through a line-buffered stream each is a
 `write` system call, and each went through eight processors; together they were the largest
-single part of the router's CPU per call. Lines are instead collected and written once per
-`FLUSH_S` (or once `MAX_BUFFER` characters wait), which costs a crash at most the last
-`FLUSH_S` of log lines, never a stored record (the store has its own journal).
+single part of the router's CPU per call. Lines are instead collected and written once at
+the end of the event loop's pass that made them (or once `MAX_BUFFER` characters wait): one
+write per wake-up of the loop, and no timer that would wake it again.
 """
 
 from __future__ import annotations
@@ -16,21 +16,19 @@ import json
 import time
 from typing import Any, TextIO
 
-FLUSH_S = 0.05
 MAX_BUFFER = 64 * 1024
 
 
 class BatchedStream:
-    """A text stream that keeps writes until the next flush tick. `flush()` (called by
-    structlog's writer and stdlib handlers after every line) only schedules one; `drain()`
-    writes now. Without a running event loop every write goes straight through."""
+    """A text stream that keeps writes until the end of the loop's pass. `flush()` (called
+    by structlog's writer and stdlib handlers after every line) leaves that to the pass;
+    `drain()` writes now. Without a running event loop every write goes straight through."""
 
-    def __init__(self, stream: TextIO, flush_s: float = FLUSH_S) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self.flush_s = flush_s
         self._parts: list[str] = []
         self._size = 0
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.Handle | None = None
         atexit.register(self.drain)
 
     def write(self, text: str) -> int:
@@ -44,11 +42,11 @@ class BatchedStream:
             except RuntimeError:
                 self.drain()
             else:
-                self._timer = loop.call_later(self.flush_s, self.drain)
+                self._timer = loop.call_soon(self.drain)
         return len(text)
 
     def flush(self) -> None:
-        """Deferred to the tick (see `write`)."""
+        """Deferred to the end of the pass (see `write`)."""
 
     def drain(self) -> None:
         if self._timer is not None:
