@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -84,14 +85,12 @@ class FakeAmi:
         elif action == "Getvar":
             name = msg.get("Variable", "")
             values = self.channel_variables.get(msg.get("Channel", ""), self.variables)
-            s.send(
-                {
-                    "Response": "Success",
-                    "ActionID": aid,
-                    "Variable": name,
-                    "Value": values.get(name, ""),
-                }
-            )
+            if name.startswith("EVAL(") and name.endswith(")"):
+                # As Asterisk's EVAL(): each ${NAME} replaced by the channel's value.
+                value = re.sub(r"\$\{([^}]*)\}", lambda m: values.get(m.group(1), ""), name[5:-1])
+            else:
+                value = values.get(name, "")
+            s.send({"Response": "Success", "ActionID": aid, "Variable": name, "Value": value})
         elif action == "Ping":
             s.send({"Response": "Success", "ActionID": aid, "Ping": "Pong"})
         elif action == "Originate":

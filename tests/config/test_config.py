@@ -458,6 +458,32 @@ def test_generated_fast_path_matches_yaml_parser(tmp_path: Path) -> None:
     assert fast.to_centre() == slow.to_centre()
 
 
+def test_json_document_reads_as_the_yaml_parser_does() -> None:
+    import json
+
+    import yaml
+
+    from cc_router.config.yaml_source import _Loader, load_yaml
+
+    data = yaml.safe_load(generate_yaml(agents=300, skills=10, queues=6, seed=4))
+    text = json.dumps(data)
+    # The YAML parser on the same text (what a JSON config went through before).
+    via_yaml = yaml.load(text, Loader=_Loader)
+    assert load_yaml(text, "x") == via_yaml
+    assert (
+        loads_config(text, env={}).to_centre()
+        == loads_config(generate_yaml(agents=300, skills=10, queues=6, seed=4), env={}).to_centre()
+    )
+
+
+def test_json_document_with_a_duplicate_key_is_reported_with_its_line() -> None:
+    text = '{"centre": {"name": "x"},\n "skills": [],\n "skills": ["a"]}'
+    with pytest.raises(ConfigError) as err:
+        loads_config(text, env={})
+    assert "duplicate key 'skills'" in str(err.value)
+    assert err.value.issues[0].line == 3  # the later one, as for YAML
+
+
 def test_campaign_naive_and_aware_times(tmp_path: Path) -> None:
     cfg = load(
         BASE + "campaigns:\n"

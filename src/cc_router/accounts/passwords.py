@@ -3,14 +3,21 @@ parameters stored in each hash so they can be raised later without breaking old 
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _HASHER = PasswordHasher()
 MIN_LENGTH = 8
 
-# Verified when the user does not exist, so "no such user" takes as long as "wrong password".
-_DUMMY = _HASHER.hash("no such user, never a password")
+
+@functools.cache
+def _dummy() -> str:
+    """Verified when the user does not exist, so "no such user" takes as long as "wrong
+    password". Made at the first login, not at import: hashing costs ~0.4 s of CPU, which
+    every `cc-router run` (and every restart) paid before it could route."""
+    return _HASHER.hash("no such user, never a password")
 
 
 class PasswordError(ValueError):
@@ -29,6 +36,6 @@ def hash_password(password: str) -> str:
 
 def verify(stored: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or _dummy(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +27,9 @@ async def serve(config: Config, store_url: str | None = None) -> str:
     the process again, as a standby)."""
     from cc_router.wiring import build
 
+    t0 = time.perf_counter()
     built = build(config, store_url_override=store_url)
+    build_s = round(time.perf_counter() - t0, 3)
     service = built.service
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -36,7 +39,12 @@ async def serve(config: Config, store_url: str | None = None) -> str:
     waiters = {runner, asyncio.create_task(stop.wait(), name="stop-signal")}
     lost = asyncio.create_task(built.leader.lost.wait(), name="leadership-lost")
     waiters.add(lost)
-    log.info("service_started", centre=config.centre.name, components=[c.name for c in service.components])
+    log.info(
+        "service_started",
+        centre=config.centre.name,
+        components=[c.name for c in service.components],
+        build_s=build_s,
+    )
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     outcome = "step_down" if lost.done() else "stopped"
     log.info("service_stopping", reason=outcome)
@@ -66,8 +74,12 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Run cc-router: route calls on the configured Asterisk nodes until SIGINT/SIGTERM."""
+        t0 = time.perf_counter()
         cfg = load_or_exit(config, 2)
         configure_logging(cfg.logging)
+        # How long a (re)start spends before routing, step by step (with service_started's
+        # build_s and state_restored's seconds).
+        log.info("config_loaded", seconds=round(time.perf_counter() - t0, 3))
         import uvloop
 
         from cc_router.ha.leader import AlreadyRunning

@@ -87,7 +87,30 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _json_document(text: str) -> dict[str, Any] | None:
+    """The whole file as JSON, when it is a JSON object (machine-written configs).
+
+    JSON is YAML, so this reads what the YAML parser would, only ~100x faster for 20,000
+    agents (PyYAML's object building dominates a restart's config load otherwise).
+    Anything else, including a JSON file with a duplicate key or a syntax error, goes to
+    the YAML parser, which reports it with its line."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_not_yaml)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _not_yaml(name: str) -> Any:
+    raise ValueError(f"{name} is a string in YAML")  # NaN, Infinity: leave them to YAML
+
+
 def load_yaml(text: str, source: str) -> Any:
+    whole = _json_document(text)
+    if whole is not None:
+        return whole
     fast = _split_flow_agents(text)
     if fast is not None:
         data = _load_yaml_text(fast[0], source)
