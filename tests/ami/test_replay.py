@@ -204,3 +204,13 @@ async def test_unsent_originate_is_declined_when_the_connection_drops(harness: H
     # the ENTERQUEUE line and the RINGNOANSWER of the offer are kept for the next connection
     assert left == [("Ping", None), ("QueueLog", "ENTERQUEUE"), ("QueueLog", "RINGNOANSWER")]
     assert harness.node.registry.legs == {}
+
+
+@pytest.mark.asyncio
+async def test_a_restored_session_writes_no_queue_log_line(harness: Harness) -> None:
+    """The queue_log already has the agent's ADDMEMBER (and PAUSE) from before a restart."""
+    harness.service.submit(ev.AgentSessionRestored("1001", paused=True, since=900.0, reason="lunch"))
+    assert harness.of(ev.AgentSessionRestored)
+    assert harness.outbox("QueueLog") == []
+    harness.service.submit(ev.AgentUnpaused("1001"))
+    assert [a["Event"] for a in harness.outbox("QueueLog")] == ["UNPAUSE"]

@@ -141,6 +141,10 @@ class AgentStateChanged:
     at: float
     previous: AgentState
     previous_since: float
+    restored: bool = False
+    """The state a restarted router read back (a stored session, or a call adopted from
+    Asterisk): not a change on the floor, so nothing outside the store says it again
+    (queue_log)."""
 
 
 @dataclass(slots=True, unsafe_hash=True)

@@ -87,7 +87,9 @@ class RouterState:
         state, reason = a.derive_state()
         if state is a.state and reason == a.state_reason:
             return
-        self._out.append(cmd.AgentStateChanged(a.id, state, reason, self.now, a.state, a.state_since))
+        self._out.append(
+            cmd.AgentStateChanged(a.id, state, reason, self.now, a.state, a.state_since, since is not None)
+        )
         a.state, a.state_reason = state, reason
         a.state_since = self.now if since is None else since
 

@@ -198,7 +198,9 @@ class CoreToAmi:
             out += self.ami_in.queue_log(rec)
 
     def _queue_log_agent(self, c: cmd.AgentStateChanged, out: list[Effect]) -> None:
-        if not self.spec.queue_log:
+        if not self.spec.queue_log or c.restored:
+            # A restored session is where the agent already was: the queue_log has its
+            # ADDMEMBER and PAUSE from before the restart (20,000 agents: 40,000 lines).
             return
         a = self.setup.router.agents.get(c.agent_id)
         if a is None or self.setup.config.node_of_pool(a.spec.pool) != self.node:
