@@ -108,8 +108,12 @@ def _live() -> None:
 
     import uvloop
 
+    from cc_router.bench import cache_cost
     from cc_router.bench.live_router import run_live
 
+    # In process first: the same submits with warm and with emptied CPU caches, which is
+    # what separates the live figure from the in-process one.
+    cache_cost.main([])
     with tempfile.TemporaryDirectory(prefix="ccr-live-profile-") as tmp:
         profile = Path(tmp) / "profile.txt"
         uvloop.run(run_live(20_000, (30, 100), 30.0, profile, None, _print_row))

@@ -130,6 +130,15 @@ def thread_cpu_s(pid: int) -> dict[str, float]:
     return out
 
 
+def loop_wakeups(pid: int) -> int:
+    """Times the event loop's thread went to sleep and was woken (voluntary context
+    switches): each is an epoll wait that returned, what "the loop waking up" costs."""
+    for line in Path(f"/proc/{pid}/task/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
+
+
 @dataclass
 class LegTap:
     """CCREnqueue by caller and agent legs' Newchannel by agent, on Asterisk's clock.
@@ -201,24 +210,48 @@ async def wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen[bytes], t
     raise RuntimeError("cc-router not ready in time")
 
 
-async def log_in(client: httpx.AsyncClient, agents: Sequence[str], parallel: int = 400) -> None:
+async def log_in(port: int, agents: Sequence[str], parallel: int = 100) -> None:
     """Every agent logged in over the API, as desktops would; each login waits for the
-    store, so many go at once. A keep-alive connection the server closed is retried."""
+    store, so many go at once. Plain HTTP/1.1 on keep-alive connections: httpx's URL
+    handling cost this process more CPU per request than the router spent answering it,
+    so 20,000 logins took minutes. A connection the server closed is opened again."""
     todo = list(agents)
 
     async def worker() -> None:
+        reader: asyncio.StreamReader | None = None
+        writer: asyncio.StreamWriter | None = None
         while todo:
             aid = todo.pop()
             for attempt in range(5):
                 try:
-                    r = await client.post(f"/api/agents/{aid}/login")
+                    if writer is None or reader is None:
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.write(
+                        f"POST /api/agents/{aid}/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        f"Authorization: Bearer {TOKEN}\r\nContent-Length: 0\r\n\r\n".encode()
+                    )
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    status = int(head.split(b" ", 2)[1])
+                    length = 0
+                    for line in head.split(b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":", 1)[1])
+                    body = await reader.readexactly(length)
+                    if b"connection: close" in head.lower():
+                        writer.close()
+                        reader = writer = None
                     break
-                except httpx.TransportError:
+                except (OSError, asyncio.IncompleteReadError):
+                    if writer is not None:
+                        writer.close()
+                    reader = writer = None
                     if attempt == 4:
                         raise
                     await asyncio.sleep(0.2)
-            if r.status_code != 200:
-                raise RuntimeError(f"login {aid}: {r.status_code} {r.text[:200]}")
+            if status != 200:
+                raise RuntimeError(f"login {aid}: {status} {body[:200]!r}")
+        if writer is not None:
+            writer.close()
 
     await asyncio.gather(*(worker() for _ in range(parallel)))
 
@@ -248,6 +281,26 @@ async def watch_surfaces(client: httpx.AsyncClient, stop: asyncio.Event) -> int:
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await task
     return got
+
+
+async def idle_cost(client: httpx.AsyncClient, pid: int, seconds: float) -> dict[str, float]:
+    """The router's CPU per second with every agent logged in and no calls, the wallboard
+    stream open and /metrics scraped: what it costs whatever the call rate (at R calls/s,
+    this / R of each call's figure)."""
+    stop = asyncio.Event()
+    surfaces = asyncio.create_task(watch_surfaces(client, stop))
+    before, woken = sum(thread_cpu_s(pid).values()), loop_wakeups(pid)
+    t0 = time.monotonic()
+    await asyncio.sleep(seconds)
+    used = sum(thread_cpu_s(pid).values()) - before
+    woken = loop_wakeups(pid) - woken
+    wall = time.monotonic() - t0
+    stop.set()
+    await surfaces
+    return {
+        "idle_cpu_ms_per_s": round(1000.0 * used / wall, 2),
+        "idle_loop_wakeups_per_s": round(woken / wall),
+    }
 
 
 async def run_live(
@@ -281,15 +334,16 @@ async def run_live(
                     [CLI, "run", "--config", str(cfg)], stdout=log_file, stderr=subprocess.STDOUT, env=env
                 )
             headers = {"Authorization": f"Bearer {TOKEN}"}
-            limits = httpx.Limits(max_connections=420)
+            limits = httpx.Limits(max_connections=120)
             async with httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60.0, limits=limits
             ) as client:
                 await wait_ready(client, proc, 120.0)
                 t0 = time.monotonic()
-                await log_in(client, ids)
+                await log_in(port, ids)
                 login_s = time.monotonic() - t0
                 await asyncio.sleep(2.0)
+                idle = await idle_cost(client, proc.pid, 10.0)
                 # CPU from runs without py-spy (its pauses cost the router too); then one
                 # profiled run at the first rate.
                 plan = [(rate, None) for rate in rates] + ([(rates[0], profile)] if profile else [])
@@ -298,6 +352,7 @@ async def run_live(
                         await one_rate(ami, client, proc.pid, ast_pid, rate, seconds, params, work, spy)
                     )
                     rows[-1]["login_s"] = round(login_s, 1)
+                    rows[-1].update(idle)
                     if on_row is not None:
                         on_row(rows[-1])
                     await asyncio.sleep(params.talk_s + 2)
@@ -344,11 +399,13 @@ async def one_rate(
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     threads0 = thread_cpu_s(pid)
+    wakeups0 = loop_wakeups(pid)
     cpu = HostWindow(ast_pid).start()
     router0 = sum(threads0.values())
     sipp = await run_sipp(load, work)
     cpu.stop()
     threads1 = thread_cpu_s(pid)
+    wakeups = loop_wakeups(pid) - wakeups0
     router_s = sum(threads1.values()) - router0
     deadline = time.monotonic() + 10
     while sum(map(len, tap.legs.values())) < sipp.created and time.monotonic() < deadline:
@@ -387,6 +444,8 @@ async def one_rate(
         "router_cpu_ms_per_call": ms_per(router_s, routed),
         "router_cpu_ms_per_call_by_thread": per_thread,
         "router_busy_pct": round(100.0 * router_s / cpu.wall_s, 1) if cpu.wall_s else None,
+        "loop_wakeups_per_call": round(wakeups / routed, 1) if routed else None,
+        "loop_wakeups_per_s": round(wakeups / cpu.wall_s) if cpu.wall_s else None,
         "asterisk_enqueue_to_agent_leg_p50_ms": _r(percentile(waits, 50)),
         "asterisk_enqueue_to_agent_leg_p99_ms": _r(percentile(waits, 99)),
         "asterisk_cpu_ms_per_call": ms_per(cpu.asterisk_s, sipp.created),
