@@ -188,7 +188,8 @@ class ConversationHub:
         # Known before it is routed: the core may offer it inside submit().
         self.by_task[task_id] = conv.id
         try:
-            await self.store.set(conv.id, task_id=task_id)
+            if conv.task_id != task_id:
+                await self.store.set(conv.id, task_id=task_id)
             await self.intake.submit(sub, conv.channel)
         except Exception:
             self.by_task.pop(task_id, None)
@@ -210,6 +211,9 @@ class ConversationHub:
     async def start_chat(self, topic_name: str, name: str, text: str) -> tuple[Conversation, str]:
         topic = self.topic(topic_name)
         token = secrets.token_urlsafe(32)
+        task_id = new_task_id(str(Channel.CHAT))
+        # One SQL transaction (conversation, task id, first message), then the task's own
+        # insert: a start holds a pooled connection for as little as it can.
         conv = await self.store.create(
             f"chat-{uuid.uuid4().hex}",
             str(Channel.CHAT),
@@ -219,15 +223,12 @@ class ConversationHub:
             thread_key="",
             token=token,
             attributes={"topic": topic.name},
+            task_id=task_id,
+            first=text,
         )
-        task_id = new_task_id(conv.channel)
-        if text:
-            await self.store.add_message(conv.id, "in", "customer", text, task_id=task_id)
         await self._route(conv, task_id, text, attributes={"topic": topic.name})
         log.info("chat_started", conversation_id=conv.id, queue=conv.queue, topic=topic.name)
-        fresh = await self.store.get(conv.id)
-        assert fresh is not None
-        return fresh, token
+        return conv, token
 
     async def customer_says(self, conv: Conversation, text: str) -> Message:
         if conv.status != "open" or conv.task_id not in self.by_task:
