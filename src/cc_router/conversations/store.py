@@ -197,9 +197,15 @@ class ConversationStore:
 
     async def with_messages(self, conv_id: str) -> tuple[Conversation | None, list[Message]]:
         """The conversation and its messages, on one connection (what a page opens with)."""
+        return await self._with_messages(conversations.c.id == conv_id)
+
+    async def task_with_messages(self, task_id: str) -> tuple[Conversation | None, list[Message]]:
+        return await self._with_messages(conversations.c.task_id == task_id)
+
+    async def _with_messages(self, where: Any) -> tuple[Conversation | None, list[Message]]:
         async with self._bare.connect() as conn:
-            conv = await _one(conn, conversations.c.id == conv_id)
-            return conv, (await _messages(conn, conv_id) if conv is not None else [])
+            conv = await _one(conn, where)
+            return conv, (await _messages(conn, conv.id) if conv is not None else [])
 
     async def set(self, conv_id: str, **values: Any) -> None:
         values["updated_at"] = datetime.now(UTC)
@@ -220,14 +226,13 @@ class ConversationStore:
         attachments: Sequence[Attachment] = (),
     ) -> Message:
         now = datetime.now(UTC)
-        async with self.engine.begin() as conn:
-            msg = await _insert_message(
+        # One INSERT (a transaction only with attachments). The conversation's updated_at,
+        # which retention goes by, is not touched: a message either starts a routing turn
+        # or arrives during one, and `set` stamps it when the turn starts and when it ends.
+        async with self.engine.begin() if attachments else self._bare.connect() as conn:
+            return await _insert_message(
                 conn, conv_id, direction, author, body, task_id, external_id, attachments, now
             )
-            await conn.execute(
-                update(conversations).where(conversations.c.id == conv_id).values(updated_at=now)
-            )
-        return msg
 
     async def messages(self, conv_id: str) -> list[Message]:
         async with self._bare.connect() as conn:
@@ -247,7 +252,8 @@ class ConversationStore:
 
     async def purge(self, retention_days: int, now: datetime | None = None) -> int:
         """Delete conversations idle longer than the retention (closed, or with nothing
-        routed now), with their messages and attachments."""
+        routed now, and not turned over since the cutoff), with their messages and
+        attachments."""
         cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
         c, m, a = conversations, messages, message_attachments
         async with self.engine.begin() as conn:
