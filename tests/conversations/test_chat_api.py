@@ -231,3 +231,34 @@ async def test_typing_notices_reach_the_other_side_and_are_not_stored(
         assert r.status_code == 403 and q.empty()
         assert (await client.post("/chat/api/typing")).status_code == 401
     assert len(await run.conv.hub.store.messages(conv_id)) == 1  # only the first text
+
+
+async def test_a_routed_chats_customer_is_found_without_sql(
+    chat_centre: tuple[httpx.AsyncClient, Running],
+) -> None:
+    from sqlalchemy import event
+
+    client, run = chat_centre
+    conv_id, me, _ = await start(client)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    engine = run.omni.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        r = await client.post("/chat/api/messages", json={"text": "在吗"}, headers=me)
+        assert r.status_code == 201
+        assert statements == ["INSERT"]  # the message; no SELECT to find the conversation
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    # Once the chat has ended the token still opens its transcript, from SQL.
+    r = await client.post("/chat/api/leave", headers=me)
+    assert r.status_code == 200
+    await run.conv.hub.drain()
+    r = await client.get("/chat/api/conversation", headers=me)
+    assert r.status_code == 200 and r.json()["state"]["status"] == "ended"
+    assert [m["body"] for m in r.json()["messages"]] == ["我的账单有问题", "在吗"]
+    r = await client.post("/chat/api/messages", json={"text": "喂"}, headers=me)
+    assert r.status_code == 409 and (await run.conv.hub.store.get(conv_id)) is not None

@@ -90,7 +90,7 @@ def routes(hub: ConversationHub) -> list[Route]:
 
     async def customer(request: Request, token: str | None = None) -> Conversation:
         token = token or request.headers.get("x-chat-token", "")
-        conv = await hub.store.by_token(token) if token else None
+        conv = await hub.chat_by_token(token) if token else None
         if conv is None or conv.channel != "chat":
             raise TaskError(401, "unknown or missing chat token (X-Chat-Token)")
         return conv

@@ -20,7 +20,7 @@ import structlog
 from cc_router.conversations.feed import LiveFeed
 from cc_router.conversations.mail_parse import InboundMail
 from cc_router.conversations.settings import ChatTopic, ConversationsConfig, MailboxConfig
-from cc_router.conversations.store import Attachment, Conversation, ConversationStore, Message
+from cc_router.conversations.store import Attachment, Conversation, ConversationStore, Message, token_hash
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.records import Stage
@@ -62,6 +62,12 @@ class ConversationHub:
         self._spawned: set[asyncio.Task[Any]] = set()
         self._leave_timers: dict[str, asyncio.TimerHandle] = {}
         self._figures: dict[str, tuple[float, dict[str, int], dict[str, float | None]]] = {}
+        self._live_chats: dict[str, Conversation] = {}
+        """Token hash -> a chat started here whose task is routed now: every request of its
+        customer finds it without SQL. What changes while it is routed (the agent) is not
+        read from it."""
+        self._chat_tokens: dict[str, str] = {}
+        """Conversation id -> its token hash, to forget it when its task ends."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -105,6 +111,7 @@ class ConversationHub:
                 self._spawn(self.store.set(conv_id, agent_id=c.agent_id))
             elif isinstance(c, cmd.InteractionFinished) and c.outcome not in CONTINUING_OUTCOMES:
                 del self.by_task[task_id]
+                self._live_chats.pop(self._chat_tokens.pop(conv_id, ""), None)
                 channel = str(c.channel)
                 self.feed.publish(conv_id, {"type": "state", "status": "ended", "outcome": c.outcome})
                 self._spawn(self._turn_over(conv_id, channel))
@@ -227,8 +234,16 @@ class ConversationHub:
             first=text,
         )
         await self._route(conv, task_id, text, attributes={"topic": topic.name})
+        if task_id in self.by_task:
+            hashed = token_hash(token)
+            self._live_chats[hashed] = conv
+            self._chat_tokens[conv.id] = hashed
         log.info("chat_started", conversation_id=conv.id, queue=conv.queue, topic=topic.name)
         return conv, token
+
+    async def chat_by_token(self, token: str) -> Conversation | None:
+        conv = self._live_chats.get(token_hash(token))
+        return conv if conv is not None else await self.store.by_token(token)
 
     async def customer_says(self, conv: Conversation, text: str) -> Message:
         if conv.status != "open" or conv.task_id not in self.by_task:
