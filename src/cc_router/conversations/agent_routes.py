@@ -82,7 +82,7 @@ def routes(hub: ConversationHub) -> list[Route]:
         if standby is not None:
             return standby
         cid = request.path_params["conv_id"]
-        conv = await hub.store.get(cid)
+        conv = await hub.conversation(cid)
         if conv is None:
             raise TaskError(404, f"no conversation {cid!r}")
         if who.role is not Role.ADMIN and hub.holder(conv) != agent:
@@ -96,7 +96,7 @@ def routes(hub: ConversationHub) -> list[Route]:
         body = await body_model(request, AgentTyping, max_body=1024)
         agent = replying_agent(who, body.agent_id)
         cid = request.path_params["conv_id"]
-        conv = await hub.store.get(cid)
+        conv = await hub.conversation(cid)
         if conv is None:
             raise TaskError(404, f"no conversation {cid!r}")
         if hub.holder(conv) != agent:
@@ -106,7 +106,7 @@ def routes(hub: ConversationHub) -> list[Route]:
 
     async def stream(request: Request) -> Response:
         cid = request.path_params["conv_id"]
-        conv = await readable(request, await hub.store.get(cid), cid)
+        conv = await readable(request, await hub.conversation(cid), cid)
         who = principal_of(request, service)
 
         async def events() -> AsyncIterator[dict[str, str]]:

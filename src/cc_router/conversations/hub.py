@@ -245,6 +245,11 @@ class ConversationHub:
         conv = self._live_chats.get(token_hash(token))
         return conv if conv is not None else await self.store.by_token(token)
 
+    async def conversation(self, conv_id: str) -> Conversation | None:
+        """For the agent's requests: a routed chat from memory, anything else from SQL."""
+        conv = self._live_chats.get(self._chat_tokens.get(conv_id, ""))
+        return conv if conv is not None else await self.store.get(conv_id)
+
     async def customer_says(self, conv: Conversation, text: str) -> Message:
         if conv.status != "open" or conv.task_id not in self.by_task:
             raise TaskError(409, "this conversation has ended; start a new one")
