@@ -231,3 +231,48 @@ async def test_typing_notices_reach_the_other_side_and_are_not_stored(
         assert r.status_code == 403 and q.empty()
         assert (await client.post("/chat/api/typing")).status_code == 401
     assert len(await run.conv.hub.store.messages(conv_id)) == 1  # only the first text
+
+
+async def test_a_routed_chat_is_found_without_sql_by_customer_and_agent(
+    chat_centre: tuple[httpx.AsyncClient, Running],
+) -> None:
+    from sqlalchemy import event
+
+    client, run = chat_centre
+    conv_id, me, _ = await start(client)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *_: object) -> None:
+        words = statement.replace('"', "").split()
+        table = next((w for w in words if w in ("conversations", "messages")), None)
+        if table is not None:  # not the task store's own writes meanwhile
+            statements.append(f"{words[0].upper()} {table}")
+
+    engine = run.omni.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        r = await client.post("/chat/api/messages", json={"text": "在吗"}, headers=me)
+        assert r.status_code == 201
+        assert statements == ["INSERT messages"]  # the message; no SELECT to find the conversation
+        run.login("a1")
+        task_id = next(t for t, c in run.conv.hub.by_task.items() if c == conv_id)
+        r = await client.post(f"/api/tasks/{task_id}/accept", json={"agent_id": "a1"}, headers=AUTH)
+        assert r.status_code == 200
+        await run.conv.hub.drain()
+        statements.clear()
+        r = await client.post(
+            f"/api/conversations/{conv_id}/messages", json={"agent_id": "a1", "text": "您好"}, headers=AUTH
+        )
+        assert r.status_code == 201
+        assert statements == ["INSERT messages"]  # and the agent's reply neither
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    # Once the chat has ended the token still opens its transcript, from SQL.
+    r = await client.post(f"/api/tasks/{task_id}/complete", json={"agent_id": "a1"}, headers=AUTH)
+    assert r.status_code == 200
+    await run.conv.hub.drain()
+    r = await client.get("/chat/api/conversation", headers=me)
+    assert r.status_code == 200 and r.json()["state"]["status"] == "ended"
+    assert [m["body"] for m in r.json()["messages"]] == ["我的账单有问题", "在吗", "您好"]
+    r = await client.post("/chat/api/messages", json={"text": "喂"}, headers=me)
+    assert r.status_code == 409 and (await run.conv.hub.store.get(conv_id)) is not None

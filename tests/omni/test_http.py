@@ -137,3 +137,58 @@ async def test_no_token_configured_means_no_task_submission_over_http(sqlite_eng
             assert r.status_code == 403 and "no API token" in r.json()["error"]
     finally:
         await stop_omni(run)
+
+
+CODED = """
+dispositions:
+  email_service:
+    required: true
+    codes: [{code: sent, label: 已回复}, {code: spam, label: 垃圾邮件}]
+"""
+
+
+@pytest_asyncio.fixture
+async def coded_api(sqlite_engine: AsyncEngine) -> AsyncIterator[tuple[httpx.AsyncClient, Service, Omni]]:
+    service, omni, run = await start_omni(
+        centre_config(f"\nhttp: {{token: {TOKEN}}}\n" + CODED), sqlite_engine, http=True
+    )
+    app = http_app(service)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        yield client, service, omni
+    await stop_omni(run)
+
+
+@pytest.mark.asyncio
+async def test_complete_takes_only_the_queues_dispositions(
+    coded_api: tuple[httpx.AsyncClient, Service, Omni],
+) -> None:
+    client, service, omni = coded_api
+    login(service, "b1")
+    r = await client.post("/api/tasks", json={**TASK, "task_id": "mail-2"}, headers=AUTH)
+    assert r.status_code == 201
+    r = await client.post("/api/tasks/mail-2/accept", json={"agent_id": "b1"}, headers=AUTH)
+    assert r.status_code == 200
+    for body, needle in (
+        (
+            {"agent_id": "b1", "disposition": "solved"},
+            "unknown disposition 'solved' for email_service: one of sent, spam",
+        ),
+        ({"agent_id": "b1"}, "email_service needs a disposition: one of sent, spam"),
+    ):
+        r = await client.post("/api/tasks/mail-2/complete", json=body, headers=AUTH)
+        assert r.status_code == 422 and r.json()["error"] == needle, r.text
+        # Refused: nothing changed, the agent still holds the task.
+        it = service.router.interactions["mail-2"]
+        assert it.stage.value == "connected" and it.agent_id == "b1"
+    await omni.store.flush()
+    r = await client.get("/api/tasks/mail-2", headers=AUTH)
+    assert r.json()["status"] == "connected" and r.json()["disposition"] == ""
+
+    r = await client.post(
+        "/api/tasks/mail-2/complete", json={"agent_id": "b1", "disposition": "spam"}, headers=AUTH
+    )
+    assert r.status_code == 200, r.text
+    assert "mail-2" not in service.router.interactions
+    await omni.store.flush()
+    r = await client.get("/api/tasks/mail-2", headers=AUTH)
+    assert r.json()["status"] == "completed" and r.json()["disposition"] == "spam"

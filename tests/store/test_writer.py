@@ -236,3 +236,19 @@ async def test_submit_ignores_commands_it_does_not_store(sqlite_url: str) -> Non
     writer.submit([CancelOffer("o1", "c1", "a1", "timeout")], T0)
     assert writer.backlog == 0
     await writer.close()
+
+
+@pytest.mark.asyncio
+async def test_flushes_at_once_write_each_row_once(engine: AsyncEngine) -> None:
+    """The interval job flushes while the writer's own loop flushes: neither writes a row
+    twice nor pops rows the other wrote (seen once as "pop from an empty deque")."""
+    writer = StoreWriter("unused://", engine=engine, batch_size=7, flush_interval_s=0.01)
+    writer.submit([finished(f"c{i}", enqueued_at=T0 + i) for i in range(40)], T0 + 100)
+    writer.start()
+    await asyncio.gather(writer.flush(), writer.flush(), writer.flush())
+    writer.submit([finished("late", enqueued_at=T0 + 50)], T0 + 101)
+    await asyncio.gather(writer.flush(), writer.close())
+    assert writer.backlog == 0 and writer.healthy
+    async with engine.connect() as conn:
+        ids = [r.interaction_id for r in await conn.execute(select(interactions.c.interaction_id))]
+    assert sorted(ids) == sorted([f"c{i}" for i in range(40)] + ["late"])

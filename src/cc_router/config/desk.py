@@ -45,3 +45,13 @@ class DispositionCode(_Model):
 class DispositionSet(_Model):
     required: bool = Field(default=False, description="Wrap-up cannot end without a code.")
     codes: list[DispositionCode] = Field(min_length=1)
+
+    def refusal(self, code: str, queue: str) -> str | None:
+        """Why `code` ("": none given) cannot close an interaction of `queue`; None if it can.
+        One rule for the desktop and the task API."""
+        allowed = [c.code for c in self.codes]
+        if code and code not in allowed:
+            return f"unknown disposition {code!r} for {queue}: one of {', '.join(allowed)}"
+        if not code and self.required:
+            return f"{queue} needs a disposition: one of {', '.join(allowed)}"
+        return None

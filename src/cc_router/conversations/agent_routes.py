@@ -30,7 +30,7 @@ from cc_router.accounts.roles import Role
 from cc_router.conversations.access import may_read, principal_of, replying_agent
 from cc_router.conversations.http_common import body_model, errors_as_json
 from cc_router.conversations.hub import ConversationHub
-from cc_router.conversations.store import Conversation
+from cc_router.conversations.store import Conversation, Message
 from cc_router.http.auth import not_leading
 from cc_router.omni.tasks import TaskError
 
@@ -59,22 +59,20 @@ def routes(hub: ConversationHub) -> list[Route]:
             raise TaskError(403, f"{who.user} ({who.role.value}) may not read conversation {conv.id}")
         return conv
 
-    async def show(conv: Conversation) -> Response:
+    async def show(request: Request, found: tuple[Conversation | None, list[Message]], name: str) -> Response:
+        # Read with its messages on one connection; nothing is shown before `readable`.
+        conv = await readable(request, found[0], name)
         return JSONResponse(
-            {
-                **conv.public(),
-                "holder": hub.holder(conv),
-                "messages": [m.public() for m in await hub.store.messages(conv.id)],
-            }
+            {**conv.public(), "holder": hub.holder(conv), "messages": [m.public() for m in found[1]]}
         )
 
     async def get_conv(request: Request) -> Response:
         cid = request.path_params["conv_id"]
-        return await show(await readable(request, await hub.store.get(cid), cid))
+        return await show(request, await hub.store.with_messages(cid), cid)
 
     async def by_task(request: Request) -> Response:
         tid = request.path_params["task_id"]
-        return await show(await readable(request, await hub.store.by_task(tid), tid))
+        return await show(request, await hub.store.task_with_messages(tid), tid)
 
     async def reply(request: Request) -> Response:
         who = principal_of(request, service)
@@ -84,7 +82,7 @@ def routes(hub: ConversationHub) -> list[Route]:
         if standby is not None:
             return standby
         cid = request.path_params["conv_id"]
-        conv = await hub.store.get(cid)
+        conv = await hub.conversation(cid)
         if conv is None:
             raise TaskError(404, f"no conversation {cid!r}")
         if who.role is not Role.ADMIN and hub.holder(conv) != agent:
@@ -98,7 +96,7 @@ def routes(hub: ConversationHub) -> list[Route]:
         body = await body_model(request, AgentTyping, max_body=1024)
         agent = replying_agent(who, body.agent_id)
         cid = request.path_params["conv_id"]
-        conv = await hub.store.get(cid)
+        conv = await hub.conversation(cid)
         if conv is None:
             raise TaskError(404, f"no conversation {cid!r}")
         if hub.holder(conv) != agent:
@@ -108,7 +106,7 @@ def routes(hub: ConversationHub) -> list[Route]:
 
     async def stream(request: Request) -> Response:
         cid = request.path_params["conv_id"]
-        conv = await readable(request, await hub.store.get(cid), cid)
+        conv = await readable(request, await hub.conversation(cid), cid)
         who = principal_of(request, service)
 
         async def events() -> AsyncIterator[dict[str, str]]:

@@ -82,8 +82,11 @@ def own_engine(shared: AsyncEngine, store_url: str | None, pool_size: int) -> As
     if store_url is None or shared.dialect.name == "sqlite":
         return shared
     # No overflow: overflow connections are closed on return, so bursts of chats would pay
-    # asyncpg's connect and type introspection again and again.
-    return open_engine(store_url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+    # asyncpg's connect and type introspection again and again. No pre-ping: it is one more
+    # round trip on every checkout, and a message is one or two checkouts; after a server
+    # restart the first statement on a dead connection fails, and SQLAlchemy then drops
+    # every connection older than it, so only requests in flight then see an error.
+    return open_engine(store_url, pool_size=pool_size, max_overflow=0)
 
 
 def build(service: Service, omni: Omni, store_url: str | None = None) -> Conversations:

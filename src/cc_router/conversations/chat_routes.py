@@ -90,7 +90,7 @@ def routes(hub: ConversationHub) -> list[Route]:
 
     async def customer(request: Request, token: str | None = None) -> Conversation:
         token = token or request.headers.get("x-chat-token", "")
-        conv = await hub.store.by_token(token) if token else None
+        conv = await hub.chat_by_token(token) if token else None
         if conv is None or conv.channel != "chat":
             raise TaskError(401, "unknown or missing chat token (X-Chat-Token)")
         return conv
@@ -203,12 +203,13 @@ def routes(hub: ConversationHub) -> list[Route]:
 
 
 async def _hello(hub: ConversationHub, conv: Conversation) -> dict[str, Any]:
-    fresh = await hub.store.get(conv.id) or conv
+    found, msgs = await hub.store.with_messages(conv.id)
+    fresh = found or conv
     return {
         "conversation_id": conv.id,
         "topic": fresh.subject,
         "state": hub.state(fresh.task_id) if fresh.status == "open" else {"type": "state", "status": "ended"},
-        "messages": [m.public() for m in await hub.store.messages(conv.id)],
+        "messages": [m.public() for m in msgs],
     }
 
 

@@ -20,7 +20,7 @@ import structlog
 from cc_router.conversations.feed import LiveFeed
 from cc_router.conversations.mail_parse import InboundMail
 from cc_router.conversations.settings import ChatTopic, ConversationsConfig, MailboxConfig
-from cc_router.conversations.store import Attachment, Conversation, ConversationStore, Message
+from cc_router.conversations.store import Attachment, Conversation, ConversationStore, Message, token_hash
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.records import Stage
@@ -62,6 +62,12 @@ class ConversationHub:
         self._spawned: set[asyncio.Task[Any]] = set()
         self._leave_timers: dict[str, asyncio.TimerHandle] = {}
         self._figures: dict[str, tuple[float, dict[str, int], dict[str, float | None]]] = {}
+        self._live_chats: dict[str, Conversation] = {}
+        """Token hash -> a chat started here whose task is routed now: every request of its
+        customer finds it without SQL. What changes while it is routed (the agent) is not
+        read from it."""
+        self._chat_tokens: dict[str, str] = {}
+        """Conversation id -> its token hash, to forget it when its task ends."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -105,6 +111,7 @@ class ConversationHub:
                 self._spawn(self.store.set(conv_id, agent_id=c.agent_id))
             elif isinstance(c, cmd.InteractionFinished) and c.outcome not in CONTINUING_OUTCOMES:
                 del self.by_task[task_id]
+                self._live_chats.pop(self._chat_tokens.pop(conv_id, ""), None)
                 channel = str(c.channel)
                 self.feed.publish(conv_id, {"type": "state", "status": "ended", "outcome": c.outcome})
                 self._spawn(self._turn_over(conv_id, channel))
@@ -188,7 +195,8 @@ class ConversationHub:
         # Known before it is routed: the core may offer it inside submit().
         self.by_task[task_id] = conv.id
         try:
-            await self.store.set(conv.id, task_id=task_id)
+            if conv.task_id != task_id:
+                await self.store.set(conv.id, task_id=task_id)
             await self.intake.submit(sub, conv.channel)
         except Exception:
             self.by_task.pop(task_id, None)
@@ -210,6 +218,9 @@ class ConversationHub:
     async def start_chat(self, topic_name: str, name: str, text: str) -> tuple[Conversation, str]:
         topic = self.topic(topic_name)
         token = secrets.token_urlsafe(32)
+        task_id = new_task_id(str(Channel.CHAT))
+        # One SQL transaction (conversation, task id, first message), then the task's own
+        # insert: a start holds a pooled connection for as little as it can.
         conv = await self.store.create(
             f"chat-{uuid.uuid4().hex}",
             str(Channel.CHAT),
@@ -219,15 +230,25 @@ class ConversationHub:
             thread_key="",
             token=token,
             attributes={"topic": topic.name},
+            task_id=task_id,
+            first=text,
         )
-        task_id = new_task_id(conv.channel)
-        if text:
-            await self.store.add_message(conv.id, "in", "customer", text, task_id=task_id)
         await self._route(conv, task_id, text, attributes={"topic": topic.name})
+        if task_id in self.by_task:
+            hashed = token_hash(token)
+            self._live_chats[hashed] = conv
+            self._chat_tokens[conv.id] = hashed
         log.info("chat_started", conversation_id=conv.id, queue=conv.queue, topic=topic.name)
-        fresh = await self.store.get(conv.id)
-        assert fresh is not None
-        return fresh, token
+        return conv, token
+
+    async def chat_by_token(self, token: str) -> Conversation | None:
+        conv = self._live_chats.get(token_hash(token))
+        return conv if conv is not None else await self.store.by_token(token)
+
+    async def conversation(self, conv_id: str) -> Conversation | None:
+        """For the agent's requests: a routed chat from memory, anything else from SQL."""
+        conv = self._live_chats.get(self._chat_tokens.get(conv_id, ""))
+        return conv if conv is not None else await self.store.get(conv_id)
 
     async def customer_says(self, conv: Conversation, text: str) -> Message:
         if conv.status != "open" or conv.task_id not in self.by_task:

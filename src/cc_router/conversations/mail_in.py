@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aioimaplib
 import structlog
@@ -23,6 +24,8 @@ log = structlog.get_logger("cc_router.conversations.imap")
 
 Deliver = Callable[[InboundMail, MailboxConfig], Awaitable[str | None]]
 _UID = re.compile(rb"UID (\d+)")
+FETCH_BATCH = 100
+"""Messages per FETCH: few round trips, and a bounded response in memory."""
 
 
 class MailboxReader:
@@ -72,22 +75,50 @@ class MailboxReader:
         r = await imap.uid_search("UNSEEN", charset=None)
         if r.result != "OK":
             raise RuntimeError(f"IMAP SEARCH failed: {r.lines!r}")
-        uids = [u for line in r.lines[:1] for u in bytes(line).split() if u.isdigit()]
+        uids = [u.decode() for line in r.lines[:1] for u in bytes(line).split() if u.isdigit()]
         n = 0
+        for at in range(0, len(uids), FETCH_BATCH):
+            n += await self._take(imap, uids[at : at + FETCH_BATCH])
+        return n
+
+    async def _take(self, imap: aioimaplib.IMAP4, uids: list[str]) -> int:
+        """One FETCH and one STORE for a batch of messages, not one of each per message: a
+        round trip to the server each was most of the time a message took."""
+        r = await imap.uid("fetch", ",".join(uids), "(UID BODY.PEEK[])")
+        got = fetched(r.lines) if r.result == "OK" else {}
+        taken: list[str] = []
         for uid in uids:
-            r = await imap.uid("fetch", uid.decode(), "(BODY.PEEK[])")
-            raw = next((bytes(x) for x in r.lines if isinstance(x, bytearray)), None)
-            if r.result != "OK" or raw is None:
-                log.warning("imap_fetch_failed", mailbox=self.box.name, uid=uid.decode())
+            raw = got.get(uid)
+            if raw is None:
+                log.warning("imap_fetch_failed", mailbox=self.box.name, uid=uid)
                 continue
             try:
                 mail = parse_mail(raw, self.max_attachment_bytes)
             except Exception as e:
                 # A message we cannot read stays unseen for a person to look at in the mailbox.
-                log.warning("email_unreadable", mailbox=self.box.name, uid=uid.decode(), error=str(e))
+                log.warning("email_unreadable", mailbox=self.box.name, uid=uid, error=str(e))
                 continue
             await self.deliver(mail, self.box)
-            await imap.uid("store", uid.decode(), "+FLAGS", "(\\Seen)")
+            taken.append(uid)
             self.taken += 1
-            n += 1
-        return n
+        if taken:
+            # Stored first, flagged after: a crash in between reads them again, and the
+            # store skips the Message-IDs it holds.
+            await imap.uid("store", ",".join(taken), "+FLAGS", "(\\Seen)")
+        return len(taken)
+
+
+def fetched(lines: list[Any]) -> dict[str, bytes]:
+    """UID -> message from a FETCH response: each message is a literal (bytearray) after
+    the line that opens it (`* 7 FETCH (UID 12 BODY[] {345}`); a server may instead name
+    the UID after the literal (`UID 12)`)."""
+    out: dict[str, bytes] = {}
+    for i, part in enumerate(lines):
+        if not isinstance(part, bytearray):
+            continue
+        for near in (lines[i - 1] if i else b"", lines[i + 1] if i + 1 < len(lines) else b""):
+            m = _UID.search(bytes(near)) if not isinstance(near, bytearray) else None
+            if m is not None:
+                out[m.group(1).decode()] = bytes(part)
+                break
+    return out

@@ -305,12 +305,10 @@ class Desktop:
 
     def _code(self, queue: str, raw: object) -> str:
         code = str(raw or "").strip()
-        codes = self.hub.codes_for(queue)
-        allowed = [c["code"] for c in codes["codes"]]
-        if code and allowed and code not in allowed:
-            raise DeskError(422, f"unknown disposition {code!r} for {queue}: one of {', '.join(allowed)}")
-        if not code and codes["required"]:
-            raise DeskError(422, f"{queue} needs a disposition: one of {', '.join(allowed)}")
+        codes = self.service.config.dispositions.get(queue)
+        refused = codes.refusal(code, queue) if codes is not None else None
+        if refused is not None:
+            raise DeskError(422, refused)
         if len(code) > 64:
             raise DeskError(422, "a disposition code has at most 64 characters")
         return code

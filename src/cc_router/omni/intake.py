@@ -173,7 +173,14 @@ class TaskIntake:
         it = self._active(task_id)
         if it.stage is not Stage.CONNECTED or it.agent_id != agent_id:
             raise TaskError(409, f"task {task_id} is not being handled by agent {agent_id}")
-        self._send(ev.InteractionEnded(task_id, disposition))
+        # A queue with wrap-up codes takes only those (as on the desktop); refused before
+        # the core hears of it, so the task stays as it was. Without codes: free text.
+        code = disposition.strip()
+        codes = self.service.config.dispositions.get(it.queue.name)
+        refused = codes.refusal(code, it.queue.name) if codes is not None else None
+        if refused is not None:
+            raise TaskError(422, refused)
+        self._send(ev.InteractionEnded(task_id, code))
 
     def transfer(
         self, task_id: str, queue: str, agent_id: str | None = None, to_agent: str | None = None

@@ -108,6 +108,8 @@ class StoreWriter:
         self._engine = engine or open_engine(url, pool_pre_ping=True)
         self._owns_engine = engine is None
         self._buf: deque[_Item] = deque()
+        self._writing = asyncio.Lock()
+        """One batch at a time: `run()` and `flush()` (the interval job's) may overlap."""
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -254,6 +256,13 @@ class StoreWriter:
             await jr.forget(conn, old.name)
 
     async def _flush_batch(self) -> None:
+        # Each batch is taken from the head of the buffer as it is once its turn comes: two
+        # overlapping flushes would otherwise write the same rows and both pop them.
+        async with self._writing:
+            if self._buf:
+                await self._write_head()
+
+    async def _write_head(self) -> None:
         n = min(self.batch_size, len(self._buf))
         seq, records = 0, 0
         if self._records:
