@@ -27,11 +27,17 @@ def translator(config_text: str = CONFIG) -> AmiToCore:
 
 
 def replay(
-    ami_in: AmiToCore, name: str, *, until: str | None = None, after: str | None = None
+    ami_in: AmiToCore,
+    name: str,
+    *,
+    until: str | None = None,
+    after: str | None = None,
+    stream: bytes | None = None,
 ) -> list[fx.Effect]:
     """Every effect of the fixture's messages (from the one containing `after`, up to and
-    including the one containing `until`); DropCaller is carried out as the node would."""
-    data = (FIXTURES / name).read_bytes()
+    including the one containing `until`); DropCaller is carried out as the node would.
+    `stream`: these bytes instead of the fixture's."""
+    data = (FIXTURES / name).read_bytes() if stream is None else stream
     if after is not None:
         data = data[data.rindex(b"\r\n\r\n", 0, data.index(after.encode())) + 4 :]
     if until is not None:
@@ -135,3 +141,38 @@ def test_unknown_number_is_redirected_and_its_hangup_is_quiet() -> None:
     [redirect] = sent(effects, "Redirect")
     assert redirect["Context"] == "ccr-exit" and redirect["Exten"] == "hangup"
     assert ami_in.registry.callers == {}
+
+
+def _frame(data: bytes, start: bytes) -> bytes:
+    """The whole message (with its blank line) that begins `start`."""
+    i = data.index(start)
+    return data[i : data.index(b"\r\n\r\n", i) + 4]
+
+
+def test_music_on_a_connected_caller_is_the_agents_hold() -> None:
+    """Call (a) with the agent holding the caller twice, the second time until it hangs up:
+    the recorded caller's MusicOnHoldStart/Stop frames put where a phone's hold and
+    unhold would bring them (after both legs entered the agent bridge)."""
+    data = (FIXTURES / "a_connect.ami").read_bytes()
+    start, stop = _frame(data, b"Event: MusicOnHoldStart"), _frame(data, b"Event: MusicOnHoldStop")
+    bridged = data.index(b"Event: NewCallerid")  # after both BridgeEnter
+    ended = data.index(b"Event: Hangup", data.index(b"Event: BridgeDestroy"))  # the bridge is gone
+    held = data[:bridged] + start + stop + start + data[bridged:ended] + stop + data[ended:]
+    ami_in = translator()
+    replay(ami_in, "", stream=held, until="UserEvent: CCREnqueue")
+    leg_for(ami_in, CALLER, "1001", "1795966199.36", "a4")
+    rest = replay(ami_in, "", stream=held, after="UserEvent: CCRAgentAnswered")
+    # The holding bridge's music stopping after the answer is no hold's end: none began.
+    assert fx.events_of(rest) == [
+        ev.OfferAccepted(CALLER, "1001"),
+        ev.InteractionHeld(CALLER),
+        ev.InteractionResumed(CALLER),
+        ev.InteractionHeld(CALLER),
+        ev.InteractionEnded(CALLER, "agent_hangup"),
+    ]
+    assert ami_in.registry.callers == {}
+
+
+def test_music_while_waiting_is_no_hold() -> None:
+    effects = replay(translator(), "d_caller_hangup_while_waiting.ami")
+    assert not [e for e in fx.events_of(effects) if isinstance(e, ev.InteractionHeld | ev.InteractionResumed)]

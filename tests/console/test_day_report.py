@@ -1,5 +1,5 @@
 """The day's reports in the centre's time zone (Asia/Shanghai): per-agent handled count,
-talk, wrap-up and average handle time per 15-minute interval, and CSV."""
+talk, wrap-up, hold and average handle time per 15-minute interval, and CSV."""
 
 from __future__ import annotations
 
@@ -18,12 +18,14 @@ from tests.console.stack import console_stack, login
 EIGHT_LOCAL = datetime(2027, 1, 23, 0, 0, tzinfo=UTC)
 
 
-def _call(iid: str, agent: str, queue: str, minute: int, talk: float) -> dict[str, object]:
+def _call(
+    iid: str, agent: str, queue: str, minute: int, talk: float, hold: float | None = None
+) -> dict[str, object]:
     t = EIGHT_LOCAL.replace(minute=minute)
     return {
         "interaction_id": iid, "channel": "voice", "queue": queue, "caller": "13800138000",
         "agent_id": agent, "enqueued_at": t, "offered_at": t, "answered_at": t, "ended_at": t,
-        "outcome": "answered", "wait_s": 5.0, "talk_s": talk, "step": 0, "misses": 0,
+        "outcome": "answered", "wait_s": 5.0, "talk_s": talk, "hold_s": hold, "step": 0, "misses": 0,
         "disposition": "agent_hangup", "explanation": None,
     }  # fmt: skip
 
@@ -42,9 +44,9 @@ async def test_agent_and_queue_day_in_local_time(tmp_path: Path) -> None:
             await conn.execute(
                 insert(InteractionRow),
                 [
-                    _call("c1", "1001", "billing", 1, 100.0),
-                    _call("c2", "1001", "billing", 5, 200.0),
-                    _call("c3", "1002", "sales", 7, 60.0),
+                    _call("c1", "1001", "billing", 1, 100.0, hold=20.0),
+                    _call("c2", "1001", "billing", 5, 200.0, hold=15.5),
+                    _call("c3", "1002", "sales", 7, 60.0),  # stored before hold was recorded
                 ],
             )
             await conn.execute(insert(AgentIntervalRow), [_states("1001", 30.0), _states("1002", 0.0)])
@@ -82,12 +84,13 @@ async def test_agent_and_queue_day_in_local_time(tmp_path: Path) -> None:
                 "aht_s": 165.0,  # (100 + 200 talk + 30 wrap-up) / 2
                 "talk_s": 300.0,
                 "wrap_s": 30.0,
-                "hold_s": None,
+                "hold_s": 35.5,
                 "ready_s": 300.0,
                 "paused_s": 90.0,
                 "logged_in_s": 900.0,
             }
             assert rows["1002"]["handled"] == 1 and rows["1002"]["aht_s"] == 60.0
+            assert rows["1002"]["hold_s"] is None  # unknown, not none
             # The day before in Shanghai has none of it.
             r = await client.get("/api/reports/agents", headers=boss, params={"date": "2027-01-22"})
             assert r.json()["rows"] == []
@@ -106,7 +109,7 @@ async def test_agent_and_queue_day_in_local_time(tmp_path: Path) -> None:
                 lines[0]
                 == "interval,agent_id,handled,aht_s,talk_s,wrap_s,hold_s,ready_s,paused_s,logged_in_s"
             )
-            assert "2027-01-23T08:00+08:00,1001,2,165.0,300.0,30.0,,300.0,90.0,900.0" in lines
+            assert "2027-01-23T08:00+08:00,1001,2,165.0,300.0,30.0,35.5,300.0,90.0,900.0" in lines
 
             # A supervisor of sales sees its own agent and queue only; an agent nothing.
             sales_lead = await login(client, "sales_lead")

@@ -31,3 +31,12 @@ def test_every_stored_command_round_trips_with_its_enums() -> None:
 def test_records_of_the_previous_format_still_read() -> None:
     items = [(c, 3.0) for c in call_commands(1) if isinstance(c, _STORED)]
     assert codec.decode_items(pickle.loads(pickle.dumps(items))) == items
+
+
+def test_a_finished_record_written_before_hold_reads_with_no_hold() -> None:
+    [finished] = [c for c in call_commands(1) if type(c).__name__ == "InteractionFinished"]
+    held = replace(finished, hold_s=42.0)
+    record = codec.encode(held)
+    assert codec.decode(record) == held
+    older = record[:-1]  # the fields before `hold_s` was added at the end
+    assert codec.decode(older) == replace(finished, hold_s=0.0)

@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from cc_router.core.events import AgentLoggedIn, InteractionArrived, InteractionEnded, OfferAccepted
+from cc_router.core.events import (
+    AgentLoggedIn,
+    InteractionArrived,
+    InteractionEnded,
+    InteractionHeld,
+    InteractionResumed,
+    OfferAccepted,
+)
 from cc_router.core.router import Router
 from cc_router.core.spec import AgentSpec, CentreSpec, ProfileSpec, QueueSpec
 from cc_router.store import StoreWriter, migrate
@@ -45,6 +52,8 @@ async def test_round_trip_from_the_router(engine: AsyncEngine) -> None:
         (AgentLoggedIn("a1"), T0),
         (InteractionArrived("c1", "zh", caller="张伟"), T0 + 1),
         (OfferAccepted("c1", "a1"), T0 + 4),
+        (InteractionHeld("c1"), T0 + 10),
+        (InteractionResumed("c1"), T0 + 22.5),
         (InteractionEnded("c1", "resolved"), T0 + 64),
     ]
     for e, now in steps:
@@ -58,6 +67,7 @@ async def test_round_trip_from_the_router(engine: AsyncEngine) -> None:
         assert row["enqueued_at"] == utc(T0 + 1) and row["answered_at"] == utc(T0 + 4)
         assert row["ended_at"].tzinfo is not None
         assert row["wait_s"] == pytest.approx(3.0) and row["talk_s"] == pytest.approx(60.0)
+        assert row["hold_s"] == pytest.approx(12.5)
         assert row["disposition"] == "resolved"
         assert row["explanation"]["chosen"] == "a1"
         dec = (await conn.execute(select(decisions))).mappings().one()

@@ -2,8 +2,10 @@
 
 Queue rows are the 15-minute `queue_intervals` rows. Agent rows join `agent_intervals`
 (seconds per state) with the calls each agent answered in the interval: handled count,
-talk, wrap-up, and average handle time = (talk + wrap-up) / handled. The router does not
-see an agent put a caller on hold (that happens on the phone), so `hold_s` is empty.
+talk, wrap-up, hold, and average handle time = (talk + wrap-up) / handled. Hold is part
+of talk (the caller stays connected): the seconds the agent held callers, seen as music
+on hold on the connected caller's channel. It is empty where none of the interval's calls
+had it recorded (rows stored before hold was).
 """
 
 from __future__ import annotations
@@ -88,14 +90,18 @@ async def agent_day(
         states = await read_agent_intervals(conn, start, end)
         calls = (
             await conn.execute(
-                select(t.agent_id, t.answered_at, t.talk_s).where(
+                select(t.agent_id, t.answered_at, t.talk_s, t.hold_s).where(
                     t.answered_at >= start, t.answered_at < end, t.agent_id.is_not(None)
                 )
             )
         ).all()
     handled: dict[tuple[datetime, str], list[float]] = {}
-    for agent_id, answered_at, talk_s in calls:
-        handled.setdefault((floor_interval(answered_at), agent_id), []).append(float(talk_s))
+    held: dict[tuple[datetime, str], float] = {}
+    for agent_id, answered_at, talk_s, hold_s in calls:
+        key = (floor_interval(answered_at), agent_id)
+        handled.setdefault(key, []).append(float(talk_s))
+        if hold_s is not None:
+            held[key] = held.get(key, 0.0) + float(hold_s)
     by_key: dict[tuple[datetime, str], dict[str, Any]] = {
         (s["interval_start"], s["agent_id"]): s for s in states
     }
@@ -116,7 +122,7 @@ async def agent_day(
                 "aht_s": _r((talk + wrap) / len(talks)) if talks else None,
                 "talk_s": _r(talk),
                 "wrap_s": _r(wrap),
-                "hold_s": None,
+                "hold_s": _r(held.get(key)),
                 "ready_s": _r(s.get("ready_s")),
                 "paused_s": _r(s.get("paused_s")),
                 "logged_in_s": _r(s.get("logged_in_s")),

@@ -131,6 +131,10 @@ class InteractionFinished:
     disposition: str
     explanation: Explanation | None
     original_position: int = 0
+    hold_s: float = 0.0
+    """Of `talk_s`, the seconds the agent held the caller (InteractionHeld to
+    InteractionResumed, or to the end). Last, with a default: the journal rebuilds commands
+    from positional records, and older records have no such field."""
 
 
 @dataclass(slots=True, unsafe_hash=True)

@@ -162,6 +162,23 @@ class InteractionPriorityChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class InteractionHeld:
+    """The agent put the connected caller on hold (the caller hears music on hold).
+
+    The time until `InteractionResumed`, or until the call ends, is the visit's hold time
+    (`InteractionFinished.hold_s`); a second one while held changes nothing."""
+
+    interaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionResumed:
+    """The agent took the caller off hold; without a hold going on it changes nothing."""
+
+    interaction_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallbackRequested:
     """A waiting caller asks to be called back (pressed the key): it keeps its place."""
 
@@ -258,6 +275,8 @@ Event = (
     | InteractionMoved
     | InteractionTransferred
     | InteractionPriorityChanged
+    | InteractionHeld
+    | InteractionResumed
     | CallbackRequested
     | CallbackRestored
     | CallbackAttemptEnded

@@ -403,3 +403,17 @@ class Interactions(Matching):
             )
         )
         self._match_interaction(it, Trigger.REPRIORITISED)
+
+    def _on_hold(self, e: ev.InteractionHeld | ev.InteractionResumed) -> None:
+        it = self._interaction(e, e.interaction_id)
+        if it is None:
+            return
+        if it.stage is not _CONNECTED:
+            self._reject(e, RejectCode.NOT_CONNECTED, f"interaction {it.id} is not connected")
+            return
+        if type(e) is ev.InteractionHeld:
+            if it.held_since is None:
+                it.held_since = self.now
+        elif it.held_since is not None:
+            it.hold_s += self.now - it.held_since
+            it.held_since = None

@@ -151,6 +151,10 @@ class InteractionRec:
     explanation: Explanation | None = None
     callback_attempts: int | None = None
     """Not None once the interaction is a callback: the attempts made to reach it."""
+    hold_s: float = 0.0
+    """Hold time of this visit's holds that are over."""
+    held_since: float | None = None
+    """When the hold going on began; None: not on hold."""
 
     @property
     def channel(self) -> Channel:

@@ -111,6 +111,8 @@ Router._handlers = {
     ev.InteractionMoved: Router._on_move,
     ev.InteractionTransferred: Router._on_move,
     ev.InteractionPriorityChanged: Router._on_priority,
+    ev.InteractionHeld: Router._on_hold,
+    ev.InteractionResumed: Router._on_hold,
     ev.CallbackRequested: Router._on_callback_requested,
     ev.CallbackRestored: Router._on_callback_restored,
     ev.CallbackAttemptEnded: Router._on_callback_attempt,

@@ -148,6 +148,12 @@ class RouterState:
         now = self.now
         wait_end = it.answered_at if it.answered_at is not None else now
         talk = now - it.answered_at if it.answered_at is not None else 0.0
+        hold = it.hold_s
+        if it.held_since is not None:
+            # Ended while on hold: the hold lasted up to the end.
+            hold += now - it.held_since
+            it.held_since = None
+        it.hold_s = 0.0  # a transferred interaction's next visit starts with none
         self._out.append(
             cmd.InteractionFinished(
                 interaction_id=it.id,
@@ -167,6 +173,7 @@ class RouterState:
                 disposition=disposition,
                 explanation=it.explanation,
                 original_position=it.original_position,
+                hold_s=max(0.0, hold),
             )
         )
         if not keep:

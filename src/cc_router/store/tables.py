@@ -82,6 +82,9 @@ class InteractionRow(Base):
     outcome: Mapped[str] = mapped_column(String(32))
     wait_s: Mapped[float] = mapped_column(Float)
     talk_s: Mapped[float] = mapped_column(Float)
+    hold_s: Mapped[float | None] = mapped_column(
+        Float, comment="of talk_s, seconds the agent held the caller; null: not recorded"
+    )
     step: Mapped[int] = mapped_column(Integer)
     misses: Mapped[int] = mapped_column(Integer)
     disposition: Mapped[str] = mapped_column(String(128))

@@ -65,6 +65,7 @@ def _interaction_row(c: InteractionFinished) -> dict[str, Any]:
         "outcome": c.outcome,
         "wait_s": c.wait_s,
         "talk_s": c.talk_s,
+        "hold_s": c.hold_s,
         "step": c.step,
         "misses": c.misses,
         "disposition": c.disposition,

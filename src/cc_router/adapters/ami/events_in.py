@@ -127,6 +127,8 @@ class AmiToCore:
             "Newchannel": self._on_newchannel,
             "Shutdown": self._on_shutdown,
             "ContactStatus": self._on_contact_status,
+            "MusicOnHoldStart": self._on_moh_start,
+            "MusicOnHoldStop": self._on_moh_stop,
         }
         self.trunks_down: set[str] = set()
         """Other nodes whose trunk from here does not answer its qualify (OPTIONS)."""
@@ -330,6 +332,31 @@ class AmiToCore:
             return NOTHING
         leg = self.registry.leg_by_uid.get(uid)
         return NOTHING if leg is None else self._agent_side_left(leg)
+
+    # ------------------------------------------------------------------ hold
+
+    # A caller hears music twice over: while it waits (its holding bridge plays it) and
+    # while the agent holds it (the phone's re-INVITE reaches the caller's channel as a
+    # hold indication, which starts music on it). Only music that starts once the caller
+    # is connected is a hold. The holding bridge's music stops just after the agent
+    # answered (CCRAgentAnswered comes before the caller is moved into the agent's
+    # bridge): that stop ends no hold, as none began.
+
+    def _on_moh_start(self, frame: bytes, now: float) -> Effects:
+        caller = self.registry.callers.get(header(frame, b"Uniqueid: "))
+        if caller is None or caller.stage is not CallerStage.CONNECTED or caller.held:
+            return NOTHING
+        caller.held = True
+        return (ev.InteractionHeld(caller.iid),)
+
+    def _on_moh_stop(self, frame: bytes, now: float) -> Effects:
+        caller = self.registry.callers.get(header(frame, b"Uniqueid: "))
+        if caller is None or not caller.held:
+            return NOTHING
+        caller.held = False
+        if caller.stage is not CallerStage.CONNECTED:
+            return NOTHING  # the call ended on hold: its end closed the hold
+        return (ev.InteractionResumed(caller.iid),)
 
     # ------------------------------------------------------------------ agent legs
 

@@ -86,6 +86,8 @@ class CallerLeg:
     caller_name: str
     stage: CallerStage = CallerStage.WAITING
     agent_leg: AgentLeg | None = None
+    held: bool = False
+    """Connected and hearing music on hold: the agent holds it (events_in.py)."""
 
 
 @dataclass(slots=True, eq=False)

@@ -46,6 +46,10 @@ WANTED_EVENTS = frozenset(
         "Shutdown",
         "DTMFEnd",  # a caller on hold asking for a callback (adapters/ami/callbacks.py)
         "ContactStatus",  # trunks between nodes (adapters/ami/trunk.py); rare
+        # A connected caller put on hold by its agent (hold time); also the start and stop
+        # of every waiting caller's music, two per call, which the translator skips.
+        "MusicOnHoldStart",
+        "MusicOnHoldStop",
     }
 )
 SESSION_FILTERS: tuple[tuple[str, str], ...] = (
@@ -58,7 +62,7 @@ SESSION_FILTERS: tuple[tuple[str, str], ...] = (
     ("action(exclude),name(BridgeLeave),header(BridgeTechnology),method(exact)", act.HOLDING_BRIDGE),
 )
 """AMI `Filter`s this node puts on its own session after login: only the events it handles
-reach it (one call: about 12 events instead of 31, so fewer reads and wake-ups). Per
+reach it (one call: about 14 events instead of 31, so fewer reads and wake-ups). Per
 session, not in manager.conf, so other sessions of the same user (tests, benchmarks,
 operators) still see everything; list replies (CoreShowChannel...) are not filtered
 (checked on Asterisk 22)."""
