@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from cc_router.sandbox import SandboxSettings, SandboxStatus
-from cc_router.testing.live import AmiAdmin, LiveService, sandbox_config
+from cc_router.testing.live import AmiAdmin, LiveService, running
 from tests.asterisk.conftest import sandbox, sandbox_settings
 
 __all__ = ["sandbox", "sandbox_settings"]
@@ -57,11 +57,8 @@ async def admin(sandbox: SandboxStatus, sandbox_settings: SandboxSettings) -> As
 async def live(
     admin: AmiAdmin, sandbox_settings: SandboxSettings, tmp_path: Path
 ) -> AsyncIterator[LiveService]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
-    svc = LiveService(sandbox_config(CENTRE, sandbox_settings, store_url=url))
-    await svc.start()
-    yield svc
-    await svc.stop()
+    async with running(CENTRE, sandbox_settings, tmp_path / "e2e.db") as svc:
+        yield svc
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

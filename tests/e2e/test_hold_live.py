@@ -5,7 +5,6 @@ the call's hold time reaches InteractionFinished and the store."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.sandbox import SandboxSettings
-from cc_router.testing.live import AmiAdmin, LiveService, call, kill_all, sandbox_config, wait_until
+from cc_router.testing.live import AmiAdmin, LiveService, call, free_udp_port, kill_all, running, wait_until
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
@@ -33,21 +32,12 @@ numbers:
 """
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest_asyncio.fixture
 async def held_live(
     admin: AmiAdmin, sandbox_settings: SandboxSettings, tmp_path: Path
 ) -> AsyncIterator[LiveService]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'hold.db'}"
-    svc = LiveService(sandbox_config(CENTRE, sandbox_settings, store_url=url))
-    await svc.start()
-    yield svc
-    await svc.stop()
+    async with running(CENTRE, sandbox_settings, tmp_path / "hold.db") as svc:
+        yield svc
 
 
 async def test_the_agents_hold_is_the_calls_hold_time(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +26,15 @@ from cc_router.core.vocabulary import CallbackSource, Outcome
 from cc_router.sandbox import SandboxSettings
 from cc_router.service import supervise
 from cc_router.store import migrate
-from cc_router.testing.live import AmiAdmin, LiveService, call, kill_all, sandbox_config, wait_until
+from cc_router.testing.live import (
+    AmiAdmin,
+    LiveService,
+    call,
+    free_udp_port,
+    kill_all,
+    sandbox_config,
+    wait_until,
+)
 from cc_router.waiting import Waiting
 from cc_router.waiting import attach as attach_waiting
 from tests.asterisk.conftest import AmiTap, ami_tap
@@ -36,12 +43,6 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 __all__ = ["ami_tap"]  # the fixture, from the Asterisk tests
 
 SIPP_DIR = Path(__file__).resolve().parents[1] / "sipp"
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 CUSTOMER_PORT = free_udp_port()

@@ -45,7 +45,8 @@ class DayBook:
         if not start <= at < end:
             local = datetime.fromtimestamp(at, self.tz)
             midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            following = (midnight + timedelta(days=1, hours=3)).replace(hour=0)
+            # Aware arithmetic is wall-clock: the next local midnight, also across a DST change.
+            following = midnight + timedelta(days=1)
             start, end, day = midnight.timestamp(), following.timestamp(), local.date().isoformat()
             self._window = (start, end, day)
         return start, day

@@ -41,6 +41,7 @@ class DecisionLog:
             # proxy would rebuild the logger on every line.
             log = self.log = structlog.get_logger(LOGGER_NAME).bind()
         fast = json_lines()
+        threshold = fast.level if fast is not None else _level_of(log)
         for c in commands:
             if isinstance(c, cmd.EventRejected):
                 # Its reason can quote what a client sent: through the redacting pipeline.
@@ -52,7 +53,7 @@ class DecisionLog:
                 }
                 log.warning("event_rejected", event_type=type(event).__name__, reason=c.reason, **ids)
                 continue
-            line = _line(c, fast.level if fast is not None else _level_of(log))
+            line = _line(c, threshold)
             if line is None:
                 continue
             level, name, fields = line

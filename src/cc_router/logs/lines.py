@@ -28,7 +28,7 @@ class BatchedStream:
         self.stream = stream
         self._parts: list[str] = []
         self._size = 0
-        self._timer: asyncio.Handle | None = None
+        self._soon: asyncio.Handle | None = None
         atexit.register(self.drain)
 
     def write(self, text: str) -> int:
@@ -36,22 +36,22 @@ class BatchedStream:
         self._size += len(text)
         if self._size >= MAX_BUFFER:
             self.drain()
-        elif self._timer is None:
+        elif self._soon is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
                 self.drain()
             else:
-                self._timer = loop.call_soon(self.drain)
+                self._soon = loop.call_soon(self.drain)
         return len(text)
 
     def flush(self) -> None:
         """Deferred to the end of the pass (see `write`)."""
 
     def drain(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._soon is not None:
+            self._soon.cancel()
+            self._soon = None
         if not self._parts:
             return
         text = "".join(self._parts)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,24 @@ class LiveService:
             if c.interaction_id == iid:
                 return c  # type: ignore[no-any-return]
         return None
+
+
+@contextlib.asynccontextmanager
+async def running(centre: str, settings: SandboxSettings, db: Path) -> AsyncIterator[LiveService]:
+    """A `LiveService` on `centre` with its SQLite store at `db`: started, stopped after."""
+    svc = LiveService(sandbox_config(centre, settings, store_url=f"sqlite+aiosqlite:///{db}"))
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop()
+
+
+def free_udp_port() -> int:
+    """A UDP port free on loopback now (SIPp's media port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class AmiAdmin:
