@@ -125,3 +125,27 @@ def test_proc_stat_parsing() -> None:
         parse_host_busy_ticks("intr 1 2 3\n")
     assert ms_per(0.3, 300) == 1.0
     assert ms_per(1.0, 0) is None
+
+
+def test_side_by_side_pairs_each_rates_two_sides() -> None:
+    rows = [
+        {"name": "e2e_app_queue_30cps", "rate": 30, "agents": 20000, "sipp_created": 900, "lost": 281,
+         "abandoned": 3, "join_to_called_p50_ms": 78.0, "p99_ms": 1277.0, "asterisk_cpu_ms_per_call": 87.7,
+         "members_load_s": 40.2, "other_load_cores": 0.1},
+        {"name": "e2e_ccrouter_30cps", "rate": 30, "agents": 20000, "sipp_created": 900, "lost": 0,
+         "abandoned": 0, "asterisk_enqueue_to_agent_channel_p50_ms": 1.1,
+         "asterisk_enqueue_to_agent_channel_p99_ms": 7.2, "asterisk_cpu_ms_per_call": 21.8,
+         "router_cpu_ms_per_call": 3.9, "p99_ms": 2.0, "other_load_cores": 0.2},
+        {"name": "e2e_app_queue_50cps", "rate": 50, "agents": 20000, "sipp_created": 10, "lost": 1},
+    ]  # fmt: skip
+    out = e2e.side_by_side(rows)
+    assert [r["name"] for r in out] == ["e2e_side_by_side_20000_30cps", "e2e_side_by_side_20000_50cps"]
+    first = out[0]
+    assert first["lost"] == {"ccrouter": 0, "app_queue": 281}
+    assert first["enqueue_to_agent_leg_p50_ms"] == {"ccrouter": 1.1, "app_queue": 78.0}
+    assert first["enqueue_to_agent_leg_p99_ms"] == {"ccrouter": 7.2, "app_queue": 1277.0}
+    assert first["asterisk_cpu_ms_per_call"] == {"ccrouter": 21.8, "app_queue": 87.7}
+    assert first["router_cpu_ms_per_call"] == 3.9
+    assert first["app_queue_members_load_s"] == 40.2
+    # A rate with one side only says so (None) rather than borrowing the other's figures.
+    assert out[1]["lost"] == {"ccrouter": None, "app_queue": 1}

@@ -4,7 +4,8 @@ Groups: core (routing core vs brute force), ami (frame parser), store (SQL write
 surfaces (live view and decision logs), sim (simulator and app_queue comparison),
 ewt (expected-wait error beside app_queue's holdtime, in the simulator;
 CC_ROUTER_BENCH_SMALL=1 for a short run),
-e2e (real Asterisk with SIPp, cc-router beside app_queue), live (`cc-router run` in its own
+e2e (real Asterisk with SIPp, cc-router beside app_queue: 2,000 agents at 50 and 100
+calls/s, then 20,000 agents at 30 calls/s for 30 s), live (`cc-router run` in its own
 process with 20,000 agents at 30 and 100 calls/s: its CPU per routed call and where it
 goes), ha (session restore, standby
 takeover, and against the real Asterisk: failover to the first Originate, a restart beside
@@ -92,9 +93,13 @@ def _ewt() -> None:
 
 
 def _e2e() -> None:
-    from cc_router.bench.e2e import run_e2e_rows
+    from cc_router.bench.e2e import run_e2e_rows, run_large_rows, side_by_side
 
-    for row in run_e2e_rows():
+    rows = run_e2e_rows()
+    for row in rows + side_by_side(rows):
+        print(json.dumps(row), flush=True)
+    # 20,000 agents at 30 calls/s for 30 s, app_queue with 20,000 members in the same run.
+    for row in run_large_rows():
         print(json.dumps(row), flush=True)
 
 

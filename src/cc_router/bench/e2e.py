@@ -26,7 +26,12 @@ the run): the host is shared, and latencies from a run beside other load say lit
 The two sides run interleaved per rate (app_queue, then cc-router) so both see similar
 background load.
 
-`python -m cc_router.bench.e2e [rates...]`; needs root (the sandbox).
+`e2e_side_by_side_<agents>_<R>cps`: the two sides' figures of the same run beside each other.
+`run_large_rows`: the 20,000-agent case (30 calls/s for 30 s, app_queue with 20,000 members;
+`app_queue_members_load_s` is how long Asterisk took to add them, bounded by
+`E2eParams.members_load_timeout_s`).
+
+`python -m cc_router.bench.e2e [rates...|large]`; needs root (the sandbox).
 """
 
 from __future__ import annotations
@@ -87,6 +92,10 @@ class E2eParams:
     idle_s: float = 2.0
     seconds_of_traffic: float = 6.0
     """Calls per rate when not given: rate x this (300 at 50/s, 600 at 100/s)."""
+    members_load_timeout_s: float = 300.0
+    """Bound on adding every agent to app_queue's queue (QueueAdd, then QueueStatus to
+    check): at 20,000 members Asterisk answers the adds slowly, and a run that cannot load
+    them fails with this said rather than holding the shared sandbox for ever."""
 
 
 def calls_for(rate: int, calls: int | Mapping[int, int] | None, params: E2eParams) -> int:
@@ -390,27 +399,40 @@ def _cpu_fields(cpu: HostWindow, calls: int, asterisk_idle_pct: float) -> dict[s
     }
 
 
+async def load_apq_members(ami: ControlAmi, agents: Sequence[str]) -> None:
+    """Every agent a member of `apq` (QueueAdd, then QueueStatus to check the count)."""
+    replies = await ami.batch(
+        {"Action": "QueueAdd", "Queue": APQ_QUEUE, "Interface": f"Local/{a}@ccr-sim-agent",
+         "MemberName": a, "Paused": "false"}
+        for a in agents
+    )  # fmt: skip
+    bad = _failed(replies)
+    if bad:
+        raise RuntimeError(f"QueueAdd failed {len(bad)} times: {bad[:3]}")
+    members = await apq_members(ami)
+    if len(members) != len(agents):
+        raise RuntimeError(f"apq has {len(members)} members, wanted {len(agents)}")
+
+
 async def app_queue_phase(
     ami: ControlAmi, pid: int, rates: Sequence[int], calls: int | Mapping[int, int] | None,
     params: E2eParams, agents: Sequence[str], workdir: Path,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    interfaces = [f"Local/{a}@ccr-sim-agent" for a in agents]
     await ami.events("agent")
     rows: list[dict[str, Any]] = []
     try:
         await remove_apq_members(ami, await apq_members(ami))
-        replies = await ami.batch(
-            {"Action": "QueueAdd", "Queue": APQ_QUEUE, "Interface": i, "MemberName": a, "Paused": "false"}
-            for i, a in zip(interfaces, agents, strict=True)
-        )
-        bad = _failed(replies)
-        if bad:
-            raise RuntimeError(f"QueueAdd failed {len(bad)} times: {bad[:3]}")
-        members = await apq_members(ami)
-        if len(members) != len(agents):
-            raise RuntimeError(f"apq has {len(members)} members, wanted {len(agents)}")
+        t0 = time.monotonic()
+        try:
+            await asyncio.wait_for(load_apq_members(ami, agents), params.members_load_timeout_s)
+        except TimeoutError:
+            raise RuntimeError(
+                f"app_queue did not take {len(agents)} members in {params.members_load_timeout_s:.0f} s"
+            ) from None
+        load_s = time.monotonic() - t0
         for rate in rates:
             rows.append(await run_app_queue(ami, pid, rate, calls_for(rate, calls, params), params, workdir))
+            rows[-1]["members_load_s"] = round(load_s, 1)
             await asyncio.sleep(params.talk_s + 1)
     finally:
         ami.tap = None
@@ -762,11 +784,15 @@ async def run_e2e(
         try:
             await ami.events("off")
             await hang_up_leftovers(ami)
+            t0 = time.monotonic()
             await set_agent_behaviour(ami, ids, params)
+            behaviour_s = time.monotonic() - t0
             # Interleaved per rate, so both sides see the same background load.
             for rate in rates:
                 rows += await app_queue_phase(ami, pid, (rate,), calls, params, ids, workdir)
                 rows += await ccrouter_phase(settings, pid, (rate,), calls, params, ids, workdir)
+            for row in rows:
+                row["agent_setup_s"] = round(behaviour_s, 1)
         finally:
             await ami.close()
             await asyncio.sleep(0.5)
@@ -776,6 +802,53 @@ async def run_e2e(
         key=lambda row: (order.get(int(row["rate"]), 0), not str(row["name"]).startswith("e2e_ccrouter"))
     )
     return rows
+
+
+def side_by_side(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per rate with each figure as {"ccrouter": .., "app_queue": ..} from the same
+    run: calls lost, the enqueue -> agent leg on Asterisk's clock (app_queue: join ->
+    AgentCalled; cc-router: CCREnqueue -> agent leg Newchannel), Asterisk CPU per call, and
+    the router's CPU per routed call (app_queue has none: it is Asterisk)."""
+    by_rate: dict[int, dict[str, Mapping[str, Any]]] = {}
+    for row in rows:
+        side = "ccrouter" if str(row["name"]).startswith("e2e_ccrouter") else "app_queue"
+        by_rate.setdefault(int(row["rate"]), {})[side] = row
+    out: list[dict[str, Any]] = []
+    for rate, sides in by_rate.items():
+        ccr, apq = sides.get("ccrouter", {}), sides.get("app_queue", {})
+        agents = ccr.get("agents", apq.get("agents"))
+        out.append(
+            {
+                "name": f"e2e_side_by_side_{agents}_{rate}cps",
+                "agents": agents,
+                "rate": rate,
+                "calls": {"ccrouter": ccr.get("sipp_created"), "app_queue": apq.get("sipp_created")},
+                "lost": {"ccrouter": ccr.get("lost"), "app_queue": apq.get("lost")},
+                "abandoned": {"ccrouter": ccr.get("abandoned"), "app_queue": apq.get("abandoned")},
+                "enqueue_to_agent_leg_p50_ms": {
+                    "ccrouter": ccr.get("asterisk_enqueue_to_agent_channel_p50_ms"),
+                    "app_queue": apq.get("join_to_called_p50_ms"),
+                },
+                "enqueue_to_agent_leg_p99_ms": {
+                    "ccrouter": ccr.get("asterisk_enqueue_to_agent_channel_p99_ms"),
+                    "app_queue": apq.get("p99_ms"),
+                },
+                "asterisk_cpu_ms_per_call": {
+                    "ccrouter": ccr.get("asterisk_cpu_ms_per_call"),
+                    "app_queue": apq.get("asterisk_cpu_ms_per_call"),
+                },
+                # In this process (beside the taps); `live` measures `cc-router run` alone.
+                "router_cpu_ms_per_call": ccr.get("router_cpu_ms_per_call"),
+                "router_cpu_ms_per_call_replay": ccr.get("router_cpu_ms_per_call_replay"),
+                "enqueue_to_originate_p99_ms": ccr.get("p99_ms"),
+                "app_queue_members_load_s": apq.get("members_load_s"),
+                "other_load_cores": {
+                    "ccrouter": ccr.get("other_load_cores"),
+                    "app_queue": apq.get("other_load_cores"),
+                },
+            }
+        )
+    return out
 
 
 def run_e2e_rows(
@@ -788,9 +861,27 @@ def run_e2e_rows(
     return uvloop.run(run_e2e(rates, calls, agents))
 
 
+LARGE_AGENTS = 20_000
+LARGE_RATE = 30
+LARGE_SECONDS = 30
+"""The large centre's case: 20,000 agents (app_queue: 20,000 members), 30 calls/s for 30 s."""
+
+
+def run_large_rows() -> list[dict[str, Any]]:
+    """The 20,000-agent case, both sides in one run, then their side-by-side row (about
+    6 minutes, most of it Asterisk taking and dropping 20,000 members and AstDB keys)."""
+    rows = run_e2e_rows((LARGE_RATE,), {LARGE_RATE: LARGE_RATE * LARGE_SECONDS}, LARGE_AGENTS)
+    return rows + side_by_side(rows)
+
+
 def main(argv: Sequence[str]) -> None:
-    rates = tuple(int(a) for a in argv) or (50, 100)
-    for row in run_e2e_rows(rates):
+    """`[rates...]` at 2,000 agents (default 50 100); `large`: the 20,000-agent case."""
+    if argv == ["large"]:
+        rows = run_large_rows()
+    else:
+        rows = run_e2e_rows(tuple(int(a) for a in argv) or (50, 100))
+        rows += side_by_side(rows)
+    for row in rows:
         print(json.dumps(row, ensure_ascii=False), flush=True)
 
 
