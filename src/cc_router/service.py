@@ -186,8 +186,8 @@ class Service:
         """Run the ticker and every component until cancelled."""
         # The centre built at start-up (agents, pools, indexes) lives as long as the process;
         # moving it out of the collector's reach keeps full collections, which otherwise
-        # pause routing for tens of milliseconds at 20,000 agents, short; and young
-        # collections run less often (collector.py).
+        # pause routing for tens of milliseconds at 20,000 agents, short; young and middle
+        # collections run more often and scan less each (collector.py).
         collector.settle()
         try:
             await self._run_components()

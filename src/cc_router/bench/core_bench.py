@@ -127,6 +127,9 @@ class GcWatch:
 
     counts: list[int] = field(default_factory=lambda: [0, 0, 0])
     pause_ns: list[int] = field(default_factory=lambda: [0, 0, 0])
+    max_pause_ns: list[int] = field(default_factory=lambda: [0, 0, 0])
+    """The longest single collection per generation: what GC adds to one event, apart
+    from the host's own preemptions (which the run's `max_us` also holds)."""
     _t0: int = 0
 
     def __call__(self, phase: str, info: dict[str, int]) -> None:
@@ -134,8 +137,11 @@ class GcWatch:
             self._t0 = time.perf_counter_ns()
         else:
             gen = info["generation"]
+            pause = time.perf_counter_ns() - self._t0
             self.counts[gen] += 1
-            self.pause_ns[gen] += time.perf_counter_ns() - self._t0
+            self.pause_ns[gen] += pause
+            if pause > self.max_pause_ns[gen]:
+                self.max_pause_ns[gen] = pause
 
 
 def by_kind(kinds: list[str], timings_ns: list[int]) -> dict[str, dict[str, float]]:
@@ -279,6 +285,7 @@ def run_case(
         "setup_s": round(setup_s, 2),
         "gc_collections": d.gc.counts,
         "gc_pause_ms": [round(p / 1e6, 2) for p in d.gc.pause_ns],
+        "gc_max_pause_ms": [round(p / 1e6, 2) for p in d.gc.max_pause_ns],
         "by_kind": by_kind(d.kinds, d.timings_ns),
     }
     if repeats > 1:

@@ -16,6 +16,7 @@ from cc_router.core.expr import Node, SkillIndex, any_of, parse
 from cc_router.core.pools import Bucket, Pool
 from cc_router.core.records import AgentRec, QueueRec
 from cc_router.core.spec import CentreSpec, ProfileSpec, QueueSpec, Strategy
+from cc_router.core.timers import KINDS
 from cc_router.core.vocabulary import ExitReason, Presence, QueueReason, RejectCode, Stage, TimerKind, Trigger
 
 PLACEMENT_TIMERS = frozenset({TimerKind.STEP, TimerKind.MAX_WAIT})
@@ -83,7 +84,7 @@ class Building(Adoption, CallbackRouting):
         if first:
             return
         # Everything waiting is placed again under the new rules, keeping its seniority.
-        self._timers[:] = [t for t in self._timers if t[2].kind not in PLACEMENT_TIMERS]
+        self._timers[:] = [t for t in self._timers if KINDS[t[2]] not in PLACEMENT_TIMERS]
         heapq.heapify(self._timers)
         waiting = sorted(
             (i for i in self.interactions.values() if i.stage is Stage.WAITING and i.target_agent is None),

@@ -15,7 +15,7 @@ from cc_router.core import events as ev
 from cc_router.core.pools import Bucket, Pool
 from cc_router.core.records import AgentRec, InteractionRec, OfferRec, QueueRec
 from cc_router.core.spec import CentreSpec, Channel, Strategy
-from cc_router.core.timers import Timer, TimerEntry
+from cc_router.core.timers import Timer, TimerEntry, timer_entry
 from cc_router.core.topology import Topology
 from cc_router.core.vocabulary import Outcome, Presence, RejectCode, Stage, TimerKind
 
@@ -75,7 +75,7 @@ class RouterState:
 
     def _timer(self, due: float, timer: Timer) -> None:
         self._seq += 1
-        heapq.heappush(self._timers, (due, self._seq, timer))
+        heapq.heappush(self._timers, timer_entry(due, self._seq, timer))
 
     def _reject(self, event: object, code: RejectCode, reason: str) -> None:
         self._out.append(cmd.EventRejected(event, code, reason))

@@ -6,7 +6,7 @@ import heapq
 
 from cc_router.core import commands as cmd
 from cc_router.core.agents import Agents
-from cc_router.core.timers import Timer
+from cc_router.core.timers import Timer, entry_timer
 from cc_router.core.vocabulary import (
     CancelReason,
     ExitReason,
@@ -34,10 +34,11 @@ class Timeouts(Agents):
         # the driver ticks.
         timers = self._timers
         while timers and timers[0][0] <= now:
-            due, _seq, timer = heapq.heappop(timers)
+            entry = heapq.heappop(timers)
+            due = entry[0]
             if due > self.now:
                 self.now = due
-            self._fire(timer)
+            self._fire(entry_timer(entry))
 
     def _fire(self, t: Timer) -> None:
         kind = t.kind

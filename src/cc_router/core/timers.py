@@ -19,5 +19,21 @@ class Timer:
     """The wrap-up a `WRAP` timer ends (`ref` is then the agent)."""
 
 
-TimerEntry = tuple[float, int, Timer]
-"""(due, seq, timer): tuples compare in C, and `seq` is unique, so timers never do."""
+TimerEntry = tuple[float, int, int, str, int, str]
+"""(due, seq, kind code, ref, guard, interaction id): tuples compare in C, and `seq` is
+unique, so the rest never is. Only numbers and plain strings, not the `Timer`: the cyclic
+collector untracks such a tuple the first time it sees it, whereas a tuple holding an
+object (or an enum member) stays tracked. Thousands of timers are pending at 20,000
+agents; held as objects they were half of what every middle collection scanned (the
+core benchmark's longest events)."""
+
+KINDS: tuple[TimerKind, ...] = tuple(TimerKind)
+KIND_CODE: dict[TimerKind, int] = {k: i for i, k in enumerate(KINDS)}
+
+
+def timer_entry(due: float, seq: int, t: Timer) -> TimerEntry:
+    return (due, seq, KIND_CODE[t.kind], t.ref, t.guard, t.interaction_id)
+
+
+def entry_timer(e: TimerEntry) -> Timer:
+    return Timer(KINDS[e[2]], e[3], e[4], e[5])
