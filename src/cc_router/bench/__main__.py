@@ -121,7 +121,7 @@ def _live() -> None:
     cache_cost.main([])
     with tempfile.TemporaryDirectory(prefix="ccr-live-profile-") as tmp:
         profile = Path(tmp) / "profile.txt"
-        uvloop.run(run_live(20_000, (30, 100), 30.0, profile, None, _print_row))
+        uvloop.run(run_live(20_000, (30, 100), 30.0, profile, None, _print_row, wakeups=True))
 
 
 def _ha() -> None:

@@ -14,7 +14,11 @@ code shows) during the run and the samples are summed by part of the router
 (`profile_parts`); a profiled run's CPU figures include py-spy's pauses, so CPU is taken
 from a run without it.
 
-`python -m cc_router.bench.live_router [--agents N] [--rate R] [--seconds S] [--profile P]`;
+With `--wakeups`, one more run per rate has the event loop's thread under strace, and the
+row gives its wake-ups per call by source (`loop_wakeups_per_call_by_source`, wakeups.py).
+
+`python -m cc_router.bench.live_router [--agents N] [--rate R] [--seconds S] [--profile P]
+[--wakeups]`;
 needs root (the sandbox) and must hold /tmp/ccr-asterisk.lock.
 """
 
@@ -55,6 +59,7 @@ from cc_router.bench.e2e import (
     set_agent_behaviour,
 )
 from cc_router.bench.sipp_load import SippLoad, run_sipp
+from cc_router.bench.wakeups import Wakeups, name_fds, syscall_summary
 from cc_router.sandbox import SandboxSettings
 
 TOKEN = "live-bench-token"
@@ -305,7 +310,8 @@ async def idle_cost(client: httpx.AsyncClient, pid: int, seconds: float) -> dict
 
 async def run_live(
     agents: int, rates: Sequence[int], seconds: float, profile: Path | None, keep: Path | None,
-    on_row: Callable[[dict[str, Any]], None] | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None, wakeups: bool = False,
+    syscalls: bool = False,
 ) -> list[dict[str, Any]]:  # fmt: skip
     settings = SandboxSettings()
     params = E2eParams(agents=agents)
@@ -346,10 +352,17 @@ async def run_live(
                 idle = await idle_cost(client, proc.pid, 10.0)
                 # CPU from runs without py-spy (its pauses cost the router too); then one
                 # profiled run at the first rate.
-                plan = [(rate, None) for rate in rates] + ([(rates[0], profile)] if profile else [])
-                for rate, spy in plan:
+                # With `wakeups`, one more run per rate under strace (its CPU is inflated too).
+                plan: list[tuple[int, Path | None, tuple[int, int] | None]] = [(r, None, None) for r in rates]
+                plan += [(rates[0], profile, None)] if profile else []
+                plan += [(r, None, (settings.ami_port, port)) for r in rates] if wakeups else []
+                # With `syscalls`, one more at the first rate under `strace -c -f` (all threads).
+                plan += [(rates[0], None, (0, 0))] if syscalls else []
+                for rate, spy, trace in plan:
                     rows.append(
-                        await one_rate(ami, client, proc.pid, ast_pid, rate, seconds, params, work, spy)
+                        await one_rate(
+                            ami, client, proc.pid, ast_pid, rate, seconds, params, work, spy, trace
+                        )
                     )
                     rows[-1]["login_s"] = round(login_s, 1)
                     rows[-1].update(idle)
@@ -373,8 +386,10 @@ async def run_live(
 
 async def one_rate(
     ami: ControlAmi, client: httpx.AsyncClient, pid: int, ast_pid: int, rate: int, seconds: float,
-    params: E2eParams, work: Path, profile: Path | None,
+    params: E2eParams, work: Path, profile: Path | None, trace: tuple[int, int] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """One run at `rate`; `trace` (AMI port, HTTP port): the loop thread under strace, for
+    its wake-ups by source (wakeups.py)."""
     calls = max(1, round(rate * seconds))
     tap = LegTap()
     log_lines: list[str] = []
@@ -398,6 +413,16 @@ async def one_rate(
              "--duration", str(int(seconds) + 2)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+    tracer: subprocess.Popen[bytes] | None = None
+    traced = work / f"epoll_{rate}.strace"
+    count_syscalls = trace == (0, 0)
+    if trace is not None:
+        what = ["-c", "-f"] if count_syscalls else ["-e", "trace=epoll_wait,epoll_pwait"]
+        tracer = subprocess.Popen(
+            ["strace", "-qq", "-p", str(pid), *what, "-o", str(traced)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        await asyncio.sleep(0.5)
     threads0 = thread_cpu_s(pid)
     wakeups0 = loop_wakeups(pid)
     cpu = HostWindow(ast_pid).start()
@@ -407,6 +432,20 @@ async def one_rate(
     threads1 = thread_cpu_s(pid)
     wakeups = loop_wakeups(pid) - wakeups0
     router_s = sum(threads1.values()) - router0
+    sources: dict[str, int] = {}
+    traced_wakeups: int | None = None
+    syscall_rows: dict[str, dict[str, float]] = {}
+    if tracer is not None and trace is not None:
+        fds = name_fds(pid, *trace)
+        tracer.send_signal(2)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            tracer.wait(10)
+        text = traced.read_text(errors="replace") if traced.exists() else ""
+        if count_syscalls:
+            syscall_rows = syscall_summary(text, sipp.created)
+        else:
+            woke = Wakeups().feed(text.splitlines())
+            sources, traced_wakeups = woke.by_source(fds), woke.total
     deadline = time.monotonic() + 10
     while sum(map(len, tap.legs.values())) < sipp.created and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
@@ -455,6 +494,16 @@ async def one_rate(
         "surface_bytes_read": surface_bytes,
         "profiled": profile is not None,
         "profile_parts": parts,
+        "traced": trace is not None,
+        # Under strace: the loop's wake-ups per routed call by what woke it (wakeups.py).
+        "traced_loop_wakeups_per_call": round(traced_wakeups / routed, 2)
+        if traced_wakeups and routed
+        else None,
+        "loop_wakeups_per_call_by_source": {k: round(v / routed, 2) for k, v in sources.items()}
+        if routed
+        else {},
+        # Under `strace -c -f`: system calls per call, busiest first.
+        "syscalls_per_call": syscall_rows,
     }
 
 
@@ -477,13 +526,17 @@ def main(argv: Sequence[str]) -> None:
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--profile", type=Path)
     p.add_argument("--keep-log", type=Path)
+    p.add_argument("--wakeups", action="store_true", help="one more run per rate under strace")
+    p.add_argument("--syscalls", action="store_true", help="one more run under strace -c -f")
     a = p.parse_args(argv)
     import uvloop
 
     def show(row: dict[str, Any]) -> None:
         print(json.dumps(row, ensure_ascii=False), flush=True)
 
-    uvloop.run(run_live(a.agents, a.rate or [30], a.seconds, a.profile, a.keep_log, show))
+    uvloop.run(
+        run_live(a.agents, a.rate or [30], a.seconds, a.profile, a.keep_log, show, a.wakeups, a.syscalls)
+    )
 
 
 if __name__ == "__main__":
