@@ -38,3 +38,13 @@ async def test_offer_timeout_fires_without_any_other_event() -> None:
         ticker.cancel()
     (cancel,) = [c for c in seen if isinstance(c, cmd.CancelOffer)]
     assert cancel.reason == "timeout"
+
+
+def test_timers_in_one_grid_slot_share_a_tick() -> None:
+    from cc_router.service import TICK_GRAIN_S, tick_at
+
+    assert tick_at(10.01) == tick_at(10.04) == pytest.approx(10.05)
+    assert tick_at(10.06) == pytest.approx(10.10)
+    # Never before the timer is due, whatever the rounding.
+    for due in (0.15, 3 * TICK_GRAIN_S, 1e9 + 0.049999, 1764680000.123456):
+        assert due <= tick_at(due) < due + TICK_GRAIN_S + 1e-6

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,19 @@ if TYPE_CHECKING:
     from cc_router.live import LiveView
 
 log = structlog.get_logger("cc_router.service")
+
+TICK_GRAIN_S = 0.05
+"""The ticker fires the core's timers on a 50 ms grid of the clock, up to that much late:
+timers due in the same slot share one wake-up of the event loop. Each call sets several
+timers (offer, wrap-up, waiting steps) and most fall due stale (the offer was answered),
+yet each woke the loop on its own, at the cost of a whole wake-up (live bench, wakeups.py).
+The core fires each timer as of its own due time, so only when its commands go out moves."""
+
+
+def tick_at(due: float) -> float:
+    """The grid point at or after `due`."""
+    return max(due, math.ceil(due / TICK_GRAIN_S) * TICK_GRAIN_S)
+
 
 CommandSink = Callable[[Sequence[cmd.Command], float], None]
 EventListener = Callable[[ev.Event, float], None]
@@ -157,7 +171,7 @@ class Service:
             # Wake the ticker only when this event brought the next timer forward: waking it
             # on every event cost more than the routing itself.
             due = self.router.next_timer_at()
-            if due is not None and due < self._sleep_until:
+            if due is not None and tick_at(due) < self._sleep_until:
                 self._wake.set()
         return out
 
@@ -172,7 +186,7 @@ class Service:
         self._wake = asyncio.Event()
         while True:
             due = self.router.next_timer_at()
-            delay = max_sleep_s if due is None else min(max_sleep_s, max(0.0, due - self.clock()))
+            delay = max_sleep_s if due is None else min(max_sleep_s, max(0.0, tick_at(due) - self.clock()))
             self._sleep_until = self.clock() + delay
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

@@ -56,3 +56,33 @@ async def test_stored_says_false_while_the_store_is_down(tmp_path: object) -> No
     finally:
         runner.cancel()
         await engine.dispose()
+
+
+@pytest.mark.asyncio
+async def test_unawaited_changes_are_gathered_and_an_awaited_one_goes_at_once(
+    engine: AsyncEngine,
+) -> None:
+    store = SessionStore(engine, gather_s=0.6)
+    runner = asyncio.create_task(store.run())
+    try:
+        await asyncio.sleep(0.05)
+        for i in range(5):  # what calls ending do: nobody waits for these
+            store.put(AgentSession(f"20{i}", "ready", "", T0 + i, None, None))
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        assert store.commits == 0 and store.pending == 5
+        async with asyncio.timeout(3):
+            while store.pending:
+                await asyncio.sleep(0.02)
+        assert store.commits == 1  # five changes, one transaction
+
+        # A login waits for its change: it is written at once, not after the gathering.
+        store.put(AgentSession("300", "ready", "", T0, None, None))
+        await asyncio.sleep(0.05)
+        t0 = asyncio.get_running_loop().time()
+        store.put(AgentSession("301", "paused", "break", T0, None, None))
+        assert await store.stored(timeout_s=5)
+        assert asyncio.get_running_loop().time() - t0 < 0.4
+        assert store.commits == 2 and store.pending == 0
+    finally:
+        runner.cancel()
