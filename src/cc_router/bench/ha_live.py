@@ -68,6 +68,7 @@ LOCAL_CALLERS = (
     "waits in Wait(); no SIP dialog, no RTP"
 )
 SIPP_CALLERS = "SIPp callers from 127.0.0.3 (PJSIP endpoint bench-held), no media"
+LOCAL_HEAR = "nothing: CCR_MOH=none, the holding bridge without entertainment (no generator)"
 
 
 def _config(agents: Sequence[str], settings: SandboxSettings, port: int) -> str:
@@ -351,7 +352,10 @@ async def _hold_local(ami: ControlAmi, callers: int, rate: float) -> None:
     bridges to an agent leg, like any caller; ;1 is one more channel whose events the
     router has to read and ignore (so the router's side is, if anything, heavier). What it
     leaves out is Asterisk's SIP and RTP work per call, which the router never sees and
-    which is what this 2-core machine cannot carry for 2,000 SIPp callers."""
+    which is what this 2-core machine cannot carry for 2,000 SIPp callers. They wait with
+    CCR_MOH=none, the holding bridge without entertainment: even the silent music class
+    wakes every held channel 50 times a second, and 2,000 of those saturated both cores
+    (load average over 1,000)."""
     step = max(1, int(rate / 10))
     for start in range(0, callers, step):
         began = time.monotonic()
@@ -362,7 +366,7 @@ async def _hold_local(ami: ControlAmi, callers: int, rate: float) -> None:
                 "Application": "Wait",
                 "Data": "86400",
                 "CallerID": f'"held {n}" <{HELD_CALLER_NUM}>',
-                "Variable": "CCR_MOH=ccr-bench-quiet",
+                "Variable": "CCR_MOH=none",
                 "Async": "true",
             }
             for n in range(start, min(callers, start + step))
@@ -413,7 +417,7 @@ async def restart_row(
             "agents": agents,
             "callers": callers,
             "callers_are": LOCAL_CALLERS if held_by == "local" else SIPP_CALLERS,
-            "callers_hear": CALLERS_HEAR,
+            "callers_hear": CALLERS_HEAR if held_by == "sipp" else LOCAL_HEAR,
         }
         try:
             await ami.open()
