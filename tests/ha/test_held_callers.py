@@ -32,7 +32,7 @@ async def test_each_held_caller_is_a_local_channel_through_the_inbound_hold() ->
     for a in ami.actions:
         # ;2 runs ccr-inbound for the benchmark's number, like a SIP caller dialling it.
         assert a["Action"] == "Originate" and a["Channel"] == f"Local/{ha_live.NUMBER}@ccr-inbound/n"
-        assert a["Application"] == "Wait" and a["Async"] == "true"
+        assert a["Application"] == "Echo" and a["Async"] == "true"
         assert a["Variable"] == "CCR_MOH=none"
         assert a["CallerID"].endswith(f"<{ha_live.HELD_CALLER_NUM}>")
     assert len({a["CallerID"] for a in ami.actions}) == 25

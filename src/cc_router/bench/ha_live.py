@@ -65,7 +65,7 @@ HELD_BY = ("local", "sipp")
 LOCAL_CALLERS = (
     "Local channel pairs originated by AMI: Local/<number>@ccr-inbound;2 runs ccr-inbound "
     "like a SIP caller (arrival, queue and priority stamped, CCREnqueue, BridgeWait), ;1 "
-    "waits in Wait(); no SIP dialog, no RTP"
+    "in Echo(); no SIP dialog, no RTP"
 )
 SIPP_CALLERS = "SIPp callers from 127.0.0.3 (PJSIP endpoint bench-held), no media"
 LOCAL_HEAR = "nothing: CCR_MOH=none, the holding bridge without entertainment (no generator)"
@@ -350,7 +350,8 @@ async def _hold_local(ami: ControlAmi, callers: int, rate: float) -> None:
     CCREnqueue, BridgeWait in its own holding bridge with the quiet music class) and that
     the router admits, finds in CoreShowChannels after a restart, reads with Getvar and
     bridges to an agent leg, like any caller; ;1 is one more channel whose events the
-    router has to read and ignore (so the router's side is, if anything, heavier). What it
+    router has to read and ignore (so the router's side is, if anything, heavier), idle in
+    Echo() (it hears nothing, so echoes nothing). What it
     leaves out is Asterisk's SIP and RTP work per call, which the router never sees and
     which is what this 2-core machine cannot carry for 2,000 SIPp callers. They wait with
     CCR_MOH=none, the holding bridge without entertainment: even the silent music class
@@ -363,8 +364,9 @@ async def _hold_local(ami: ControlAmi, callers: int, rate: float) -> None:
             {
                 "Action": "Originate",
                 "Channel": f"Local/{NUMBER}@ccr-inbound/n",
-                "Application": "Wait",
-                "Data": "86400",
+                # Echo, not Wait: Wait() runs the sandbox's silence generator
+                # (transmit_silence), a 50-a-second timer on every ;1.
+                "Application": "Echo",
                 "CallerID": f'"held {n}" <{HELD_CALLER_NUM}>',
                 "Variable": "CCR_MOH=none",
                 "Async": "true",
