@@ -244,10 +244,15 @@ class AmiToCore:
         self.registry.add_leg(leg)
         held.agent_leg = leg
         answered_at: float | None = None
+        held_since: float | None = None
         if found.bridged:
             held.stage = CallerStage.CONNECTED
             # A dialplan without the answer stamp: the call is at least this old.
             answered_at = found.answered_at or now
+            held.hold_s = a.hold_s
+            if a.held_since is not None:
+                # On hold when the router stopped: its MusicOnHoldStop will end that hold.
+                held.held, held.held_at, held_since = True, a.held_since, a.held_since
         log.info(
             "ami_call_adopted",
             node=self.node,
@@ -267,6 +272,8 @@ class AmiToCore:
                 priority,
                 caller,
                 attributes,
+                held_since,
+                a.hold_s if found.bridged else 0.0,
             ),
         )
 
@@ -342,12 +349,20 @@ class AmiToCore:
     # answered (CCRAgentAnswered comes before the caller is moved into the agent's
     # bridge): that stop ends no hold, as none began.
 
+    # The hold is also written on the caller's channel (CCR_HELD while it lasts, CCR_HOLD_S
+    # when it ends): music on hold has no trace a channel list shows, and a router started
+    # again must see that the call it adopts is on hold, and since when.
+
     def _on_moh_start(self, frame: bytes, now: float) -> Effects:
         caller = self.registry.callers.get(header(frame, b"Uniqueid: "))
         if caller is None or caller.stage is not CallerStage.CONNECTED or caller.held:
             return NOTHING
         caller.held = True
-        return (ev.InteractionHeld(caller.iid),)
+        caller.held_at = time.time()
+        return (
+            ev.InteractionHeld(caller.iid),
+            Send(act.setvar(caller.channel, act.HELD_MARK, f"{caller.held_at:.3f}")),
+        )
 
     def _on_moh_stop(self, frame: bytes, now: float) -> Effects:
         caller = self.registry.callers.get(header(frame, b"Uniqueid: "))
@@ -356,7 +371,12 @@ class AmiToCore:
         caller.held = False
         if caller.stage is not CallerStage.CONNECTED:
             return NOTHING  # the call ended on hold: its end closed the hold
-        return (ev.InteractionResumed(caller.iid),)
+        caller.hold_s += max(0.0, time.time() - caller.held_at)
+        return (
+            ev.InteractionResumed(caller.iid),
+            Send(act.setvar(caller.channel, act.HOLD_TIME, f"{caller.hold_s:.3f}")),
+            Send(act.setvar(caller.channel, act.HELD_MARK, "")),
+        )
 
     # ------------------------------------------------------------------ agent legs
 
