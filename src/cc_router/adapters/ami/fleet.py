@@ -7,13 +7,17 @@
 - a node gone from `asterisk:` is drained: its pools are gone from the new config, so
   nobody is offered its agents; the calls it still holds finish, then it stops.
 
-Nodes added here get the router's routing hooks only; the omnichannel hooks (SMS, fax)
-are attached at start.
+Every other part that keeps per-node hooks or a list of nodes (omnichannel SMS and fax,
+callbacks and announcements, recording and listening, desktop dispositions) registers
+with `joined` / `left` (or `follow`s its list) when it is attached (wiring.py), so a node a
+reload adds is theirs as it is the router's, and a drained one is let go.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, MutableSequence
+from typing import Any
 
 import structlog
 from pydantic import SecretStr
@@ -26,6 +30,7 @@ from cc_router.service import Service, supervise
 log = structlog.get_logger("cc_router.ami.fleet")
 
 DRAIN_POLL_S = 1.0
+NodeHook = Callable[[AmiNode], None]
 
 
 def node_secret(spec: AsteriskNode) -> SecretStr | None:
@@ -41,7 +46,33 @@ class NodeFleet:
         self.nodes: dict[str, AmiNode] = {n.node: n for n in nodes}
         self._changes: asyncio.Queue[tuple[str, AmiNode]] = asyncio.Queue()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.joined: list[NodeHook] = []
+        """Told of each node a reload adds, before it connects."""
+        self.left: list[NodeHook] = []
+        """Told of each node a reload removed, once its calls are over and it is stopped."""
         service.reloaded.append(self.on_reload)
+
+    @property
+    def current(self) -> list[AmiNode]:
+        """The nodes now: at start, the ones configured then (wiring hands these to the parts)."""
+        return list(self.nodes.values())
+
+    def follow(self, nodes: MutableSequence[Any]) -> None:
+        """Keep a part's own list of nodes in step: added nodes appended, drained ones removed."""
+        self.joined.append(nodes.append)
+
+        def remove(node: AmiNode) -> None:
+            if node in nodes:
+                nodes.remove(node)
+
+        self.left.append(remove)
+
+    def _tell(self, hooks: list[NodeHook], node: AmiNode) -> None:
+        for hook in hooks:
+            try:
+                hook(node)
+            except Exception:
+                log.exception("ami_fleet_hook_failed", node=node.node, hook=getattr(hook, "__qualname__", ""))
 
     def on_reload(self, config: Config) -> None:
         wanted = {spec.name: spec for spec in config.asterisk}
@@ -53,6 +84,7 @@ class NodeFleet:
             self.service.sinks.append(node.on_commands)
             self.service.parts.nodes.append(node)
             self.nodes[name] = node
+            self._tell(self.joined, node)
             self._changes.put_nowait(("add", node))
             log.info("ami_node_added", node=name, host=spec.host, port=spec.port)
         for name in [n for n in self.nodes if n not in wanted]:
@@ -82,4 +114,5 @@ class NodeFleet:
             self.service.sinks.remove(node.on_commands)
         if node in self.service.parts.nodes:
             self.service.parts.nodes.remove(node)
+        self._tell(self.left, node)
         log.info("ami_node_removed", node=node.node)
