@@ -187,6 +187,11 @@ class AmiToCore:
         """A caller on hold becomes an interaction (from CCREnqueue, or found in a channel
         list); with `adopted`, an agent leg an earlier router process placed for it is ringing
         or bridged to it: the call is adopted as it is, not queued again."""
+        if a.uid in self.outage.dropped:
+            # Recorded pbx_dropped while its node was thought dead; admitting it again would
+            # record it twice. It cannot be served as the record says, so it is ended.
+            log.warning("ami_dropped_caller_found", node=self.node, channel=a.channel)
+            return (Send(act.hangup(a.channel)),)
         route = self.setup.config.numbers.get(a.number)
         iid = f"{self.prefix}{a.uid}"
         if route is None and not self.exit_unknown_numbers:
@@ -581,5 +586,7 @@ class AmiToCore:
         return NOTHING
 
     def _on_shutdown(self, frame: bytes, now: float) -> Effects:
+        # Its calls end with it: once the link drops, the callers it held are the PBX's loss.
+        self.outage.dead = True
         log.warning("ami_asterisk_shutdown", node=self.node, detail=parse_frame(frame).get("Shutdown", ""))
         return NOTHING

@@ -73,8 +73,9 @@ OnReply = Callable[[Reply | None, BaseException | None], None]
 class Owner(Protocol):
     """What a connection means to the node that owns it."""
 
-    def on_unreachable(self) -> None:
-        """A connect failed: Asterisk cannot be reached now."""
+    def on_unreachable(self, refused: bool) -> None:
+        """A connect failed: Asterisk cannot be reached now (`refused`: nothing listens on
+        its port, so that Asterisk is not running)."""
 
     async def on_up(self) -> None:
         """Logged in: rebuild the state from Asterisk's (AmiError: try another connection)."""
@@ -140,7 +141,7 @@ class Supervisor:
                     await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))
                 except (OSError, TimeoutError, AmiError) as exc:
                     self.last_error = f"{type(exc).__name__}: {exc}"
-                    self.owner.on_unreachable()
+                    self.owner.on_unreachable(isinstance(exc, ConnectionRefusedError))
                     log.warning(
                         "ami_connect_failed", node=self.node, error=self.last_error, retry_in_s=backoff
                     )
