@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from cc_router.adapters.ami.node import AmiNode
 from cc_router.config import Config, environment
 from cc_router.config.models import AsteriskNode
+from cc_router.core import events as ev
 from cc_router.service import Service, supervise
 
 log = structlog.get_logger("cc_router.ami.fleet")
@@ -46,11 +47,48 @@ class NodeFleet:
         self.nodes: dict[str, AmiNode] = {n.node: n for n in nodes}
         self._changes: asyncio.Queue[tuple[str, AmiNode]] = asyncio.Queue()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.lost: set[str] = set()
+        """Nodes whose AMI link is down (NodeDown until NodeUp)."""
         self.joined: list[NodeHook] = []
         """Told of each node a reload adds, before it connects."""
         self.left: list[NodeHook] = []
         """Told of each node a reload removed, once its calls are over and it is stopped."""
         service.reloaded.append(self.on_reload)
+        service.listeners.append(self.on_event)
+
+    def on_event(self, event: ev.Event, _now: float) -> None:
+        """A far node that died ends the calls connected to it over trunks at once. Dead
+        is both: the router's link to it lost (NodeDown) *and* the trunk to it silent
+        (TrunkDown, its qualify unanswered), in either order. Either alone is not enough:
+        a link the router lost leaves the calls between the nodes up, and one qualify
+        unanswered under load must not cut calls whose far node is well."""
+        if isinstance(event, ev.NodeDown):
+            self.lost.add(event.node)
+            self.check_trunks_to(event.node)
+            for node in self.nodes.values():
+                if event.node in node.ami_in.trunks_down:
+                    self._end_calls(node, event.node)
+        elif isinstance(event, ev.NodeUp):
+            self.lost.discard(event.node)
+        elif isinstance(event, ev.TrunkDown) and event.other in self.lost:
+            observer = self.nodes.get(event.node)
+            if observer is not None:
+                self._end_calls(observer, event.other)
+
+    def _end_calls(self, node: AmiNode, dead: str) -> None:
+        # After this event's pass: a listener must not submit into the router.
+        asyncio.get_running_loop().call_soon(lambda: node.apply(node.ami_in.calls_over_trunk_lost(dead)))
+
+    def check_trunks_to(self, lost: str) -> None:
+        """The router lost its link to `lost`: every other node qualifies its trunk there
+        now rather than at its next scheduled qualify. A node that died takes the calls
+        over its trunk with it (ended at once, events_in.calls_over_trunk_lost); one the
+        router merely cannot reach answers, and its calls go on."""
+        config = self.service.config
+        for name, node in self.nodes.items():
+            trunk = config.trunk_between(name, lost) if name != lost else None
+            if trunk is not None and node.ready:
+                node.enqueue({"Action": "PJSIPQualify", "Endpoint": trunk.endpoint_on(name)})
 
     @property
     def current(self) -> list[AmiNode]:
