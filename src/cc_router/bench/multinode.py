@@ -193,7 +193,11 @@ async def router_rows(
 ) -> list[dict[str, Any]]:
     calls = rate * seconds
     url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-    live = LiveService(nodes_config(centre(agents), nodes, store_url=url))
+    # The production defaults for the AMI pings (the tests' 1 s would take a loaded
+    # node's link for lost mid-run).
+    live = LiveService(
+        nodes_config(centre(agents), nodes, store_url=url, ping_interval_s=5.0, ping_timeout_s=3.0)
+    )
     routes = _offer_routes(live)  # before the nodes' sinks: the Offer seen as its Originate is made
     probes = [RouterProbe() for _ in live.nodes]
     undo: list[Callable[[], None]] = [
