@@ -32,6 +32,7 @@ log = structlog.get_logger("cc_router.ami.fleet")
 
 DRAIN_POLL_S = 1.0
 NodeHook = Callable[[AmiNode], None]
+_WATCHED = frozenset({ev.NodeDown, ev.NodeUp, ev.TrunkDown})
 
 
 def node_secret(spec: AsteriskNode) -> SecretStr | None:
@@ -62,6 +63,8 @@ class NodeFleet:
         (TrunkDown, its qualify unanswered), in either order. Either alone is not enough:
         a link the router lost leaves the calls between the nodes up, and one qualify
         unanswered under load must not cut calls whose far node is well."""
+        if type(event) not in _WATCHED:
+            return  # every event of every call passes here: one set lookup for the rest
         if isinstance(event, ev.NodeDown):
             self.lost.add(event.node)
             self.check_trunks_to(event.node)
