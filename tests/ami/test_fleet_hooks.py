@@ -132,3 +132,29 @@ async def test_a_node_added_by_reload_is_every_parts_and_drained_one_is_let_go(t
         with contextlib.suppress(asyncio.CancelledError):
             await fleet_task
         await fake.stop()
+
+
+async def test_a_node_configured_at_start_and_removed_by_reload_is_disconnected_once_drained(
+    tmp_path: Path,
+) -> None:
+    fake = FakeAmi()
+    await fake.start()
+    built = build(config(tmp_path, {"node1": 1, "node2": fake.port}))
+    built.service.parts.leadership = None  # as above: nothing fences here
+    node2 = built.fleet.nodes["node2"]
+    # started by the service (a component), not by the fleet
+    runs = [asyncio.create_task(supervise("node2", node2.run)), asyncio.create_task(built.fleet.run())]
+    try:
+        await wait_until(lambda: node2.ready, 10, "node 2 connected")
+        reload(built, config(tmp_path, {"node1": 1}))
+        await wait_until(lambda: runs[0].done(), 5, "node 2's run ended")
+        assert not node2.ready and node2.conn is not None and not node2.conn.connected
+        assert node2.on_commands not in built.service.sinks
+        logins = len(fake.actions("Login"))
+        await asyncio.sleep(1.0)
+        assert len(fake.actions("Login")) == logins  # gone for good, no reconnect
+    finally:
+        for t in runs:
+            t.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        await fake.stop()

@@ -148,9 +148,9 @@ class NodeFleet:
     async def _drain(self, node: AmiNode) -> None:
         while node.registry.callers or node.registry.legs:
             await asyncio.sleep(DRAIN_POLL_S)
-        task = self._tasks.pop(node.node, None)
-        if task is not None:
-            task.cancel()
+        # Its run ends (started here or at start, by the service): disconnected for good.
+        node.stop()
+        self._tasks.pop(node.node, None)
         if node.on_commands in self.service.sinks:
             self.service.sinks.remove(node.on_commands)
         if node in self.service.parts.nodes:

@@ -101,6 +101,13 @@ class AmiNode:
         """Map devices and endpoints to this node's agents (again after a config change)."""
         self.ami_in.index_agents()
 
+    def stop(self) -> None:
+        """Disconnect for good (drained away by a reload, fleet.py): `run` returns."""
+        if self._drop_timer is not None:
+            self._drop_timer.cancel()
+            self._drop_timer = None
+        self.supervisor.stop()
+
     async def run(self) -> None:
         # Agents restored from the store may be on calls the snapshot has yet to see: none
         # is offered a caller before the first snapshot has read the device states.

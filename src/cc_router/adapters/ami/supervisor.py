@@ -117,13 +117,25 @@ class Supervisor:
         self.last_error = ""
         self.outbox: deque[tuple[act.Action, OnReply | None]] = deque()
         self._outbox_wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    def stop(self) -> None:
+        """End `run` for good (a node drained away by a reload): the connection is closed,
+        nothing more is sent, and the owner is not told the node was lost."""
+        self._stopped.set()
+        if self.conn is not None:
+            self.conn.close("stopped")
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), seconds)
 
     async def run(self) -> None:
-        """Connect, rebuild, serve; reconnect with exponential backoff forever."""
+        """Connect, rebuild, serve; reconnect with exponential backoff until `stop`."""
         backoff = 0.5
         sender = asyncio.create_task(self._send_loop(), name=f"{self.name}-send")
         try:
-            while True:
+            while not self._stopped.is_set():
                 conn = AmiConnection(
                     self.spec.host,
                     self.spec.port,
@@ -140,15 +152,20 @@ class Supervisor:
                 try:
                     await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))
                 except (OSError, TimeoutError, AmiError) as exc:
+                    conn.close("connect failed")
+                    if self._stopped.is_set():
+                        break
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     self.owner.on_unreachable(isinstance(exc, ConnectionRefusedError))
                     log.warning(
                         "ami_connect_failed", node=self.node, error=self.last_error, retry_in_s=backoff
                     )
-                    conn.close("connect failed")
-                    await asyncio.sleep(backoff)
+                    await self._pause(backoff)
                     backoff = min(self.spec.reconnect_max_s, backoff * 2)
                     continue
+                if self._stopped.is_set():
+                    conn.close("stopped")
+                    break
                 self.conn = conn
                 self.connects += 1
                 try:
@@ -172,8 +189,10 @@ class Supervisor:
                         await watch
                 self.ready = False
                 self.last_error = conn.lost_reason
+                if self._stopped.is_set():
+                    break
                 self.owner.on_lost()
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(self.spec.reconnect_max_s, backoff * 2)
         finally:
             sender.cancel()
