@@ -187,6 +187,11 @@ class AmiToCore:
         """A caller on hold becomes an interaction (from CCREnqueue, or found in a channel
         list); with `adopted`, an agent leg an earlier router process placed for it is ringing
         or bridged to it: the call is adopted as it is, not queued again."""
+        if a.uid in self.outage.dropped:
+            # Recorded pbx_dropped while its node was thought dead; admitting it again would
+            # record it twice. It cannot be served as the record says, so it is ended.
+            log.warning("ami_dropped_caller_found", node=self.node, channel=a.channel)
+            return (Send(act.hangup(a.channel)),)
         route = self.setup.config.numbers.get(a.number)
         iid = f"{self.prefix}{a.uid}"
         if route is None and not self.exit_unknown_numbers:
@@ -600,6 +605,29 @@ class AmiToCore:
             return (ev.TrunkUp(self.node, peer),)
         return NOTHING
 
+    def calls_over_trunk_lost(self, peer: str) -> Effects:
+        """Connected calls whose agent is on `peer`, now that `peer` is dead (fleet.py): a
+        node that died sends no BYE, and the caller would sit in silence until the next SIP
+        session refresh. Each is recorded as the PBX's loss and hung up here (the agent's
+        leg, and the caller, who would otherwise wait for the bridge to end)."""
+        config, agents = self.setup.config, self.setup.router.agents
+        out: list[Effect] = []
+        for caller in list(self.registry.by_iid.values()):
+            leg = caller.agent_leg
+            if caller.stage is not CallerStage.CONNECTED or leg is None:
+                continue
+            a = agents.get(leg.agent_id)
+            if a is None or config.node_of_pool(a.spec.pool) != peer:
+                continue
+            log.warning(
+                "ami_trunk_call_dropped", node=self.node, peer=peer, iid=caller.iid, agent=leg.agent_id
+            )
+            out += caller_dropped(caller)
+            out += (Send(act.hangup(leg.channel_id)), Send(act.hangup(caller.channel)))
+        return out
+
     def _on_shutdown(self, frame: bytes, now: float) -> Effects:
+        # Its calls end with it: once the link drops, the callers it held are the PBX's loss.
+        self.outage.dead = True
         log.warning("ami_asterisk_shutdown", node=self.node, detail=parse_frame(frame).get("Shutdown", ""))
         return NOTHING
