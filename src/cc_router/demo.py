@@ -5,10 +5,10 @@ agents are `Local/<id>@ccr-sim-agent` channels whose ring time, talk time and wh
 answer at all come from AstDB (defaults for all, and a sample of agents with their own),
 so some of them miss rings now and then.
 
-The arrival rate follows a working day compressed into `day_s` seconds (from 09:00: the
-morning peak comes within the first minute, then lunch, the afternoon peak, the evening):
-at the peaks more calls arrive than the agents can take, so queues build, callers give
-up, and they drain again afterwards.
+The arrival rate follows a working day compressed into `day_s` seconds (from 09:30, so
+the morning peak comes about 25 s in, then lunch, the afternoon peak, the evening): at
+the peaks more calls arrive than the agents logged in can take, so queues build within
+the first minute, callers give up, and they drain again afterwards.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ log = structlog.get_logger("cc_router.demo")
 CALLER_SCENARIO = Path(__file__).resolve().parents[2] / "tests" / "sipp" / "caller.xml"
 CALLER_NAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "Li Lei", "杨磊", "赵军", "黄秀英", "周杰")
 DAY_PROFILE = (
-    (9.0, 1.0), (10.0, 2.2), (11.0, 1.6), (12.0, 0.6), (13.0, 0.7), (14.0, 1.6), (15.0, 2.0),
+    (9.5, 1.5), (10.0, 2.6), (11.0, 2.0), (12.0, 0.6), (13.0, 0.7), (14.0, 1.6), (15.0, 2.2),
     (16.0, 1.2), (17.0, 0.7), (18.0, 0.4), (19.0, 0.2), (21.0, 0.2),
 )  # fmt: skip
-"""(hour, share of the mean arrival rate): a contact centre's two peaks and quiet evening."""
+"""(hour, share of the base arrival rate): a contact centre's two peaks and quiet evening.
+The day opens on the morning's rise: a newcomer should see queues within a minute."""
 OWN_BEHAVIOUR = 60
 """Agents given a ring time, talk time and answer rate of their own; the rest use the
 defaults, so a 20,000-agent config does not wait for 60,000 AstDB keys."""
@@ -60,11 +61,12 @@ class DemoTraffic:
     config: Config
     settings: SandboxSettings
     calls_per_minute: float = 20.0
-    """Mean over the day; the peaks are twice that."""
+    """The base rate over all voice numbers; the morning peak is 2.6 times that."""
     max_hold_s: int = 90
     day_s: float = 600.0
-    staffed: float = 0.4
-    """Share of the agents logged in at start: few enough that the peaks outrun them."""
+    staffed: float = 0.3
+    """Share of the agents logged in at start: few enough that the peaks outrun them
+    (example config: 22 of 75 agents against about 36 Erlangs offered at the morning peak)."""
     seed: int = 7
     name: str = "demo"
     _procs: list[asyncio.subprocess.Process] = field(default_factory=list)

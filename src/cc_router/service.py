@@ -175,6 +175,28 @@ class Service:
                 self._wake.set()
         return out
 
+    def submit_all(self, events: Sequence[ev.Event], now: float) -> list[cmd.Command]:
+        """Hand a run of events to the router one by one, then everything they returned to
+        each sink at once: a restart's 20,000 restored sessions cost each sink one call (and
+        one pass of whatever it does per call: a view version, a log write, a wake-up)
+        instead of 20,000. Only for events no sink needs to see one at a time, whose
+        commands mean the same in one list (a restore at start); `submit` otherwise."""
+        out: list[cmd.Command] = []
+        handle = self.router.handle
+        listeners = self.listeners
+        for event in events:
+            for listener in listeners:
+                listener(event, now)
+            out.extend(handle(event, now))
+        for sink in self.sinks:
+            try:
+                sink(out, now)
+            except Exception:
+                log.exception("sink_failed", sink=getattr(sink, "__qualname__", repr(sink)))
+        if self._wake is not None:
+            self._wake.set()
+        return out
+
     async def stored(self, timeout_s: float = 5.0) -> bool:
         """True once every change submitted so far is in the store: what a control path
         awaits before it acknowledges a change."""

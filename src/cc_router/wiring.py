@@ -72,6 +72,7 @@ class Built:
     desk: DesktopHub
     conversations: Conversations
     waiting: Waiting
+    fleet: NodeFleet
 
 
 def service_levels(config: Config) -> dict[str, float]:
@@ -108,7 +109,10 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     # --- AMI: (asterisk) one adapter per Asterisk node
     nodes = [c for c in ami.build(service) if isinstance(c, AmiNode)]
     service.components.extend(nodes)
-    service.components.append(NodeFleet(service, nodes))  # nodes a reload adds or removes
+    # Nodes a reload adds or removes: every part below that keeps per-node hooks or its
+    # own list of nodes is handed the fleet too, and follows it.
+    fleet = NodeFleet(service, nodes)
+    service.components.append(fleet)
 
     # --- omnichannel parts (tasks, offers, campaigns): built now so HTTP can serve their
     # routes; they share the store's engine, whose component migrates the schema.
@@ -121,10 +125,10 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     book = attach_accounts(service, writer.engine)
 
     # --- agent desktop: (surfaces) /agent, its stream and actions; its hub is fed below
-    hub, desk_routes = build_desk(service, writer.engine, omni, nodes)
+    hub, desk_routes = build_desk(service, writer.engine, omni, nodes, fleet)
 
     # --- supervisor console: (surfaces) audit log of supervisor actions, recording, /console
-    console_routes = attach_console(service, writer.engine, nodes)
+    console_routes = attach_console(service, writer.engine, nodes, fleet)
 
     # --- HTTP: (surfaces) API, wallboard, metrics, health, task, login, desktop, console routes
     http = attach_http(
@@ -136,7 +140,7 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
     mqtt = attach_mqtt(service)
 
     # --- omnichannel: sink, component, and hooks onto MQTT and the AMI nodes
-    install_omni(service, omni, mqtt=mqtt, nodes=nodes)
+    install_omni(service, omni, mqtt=mqtt, nodes=nodes, fleet=fleet)
     install_conversations(conv, omni)
 
     # --- agent desktop: after omnichannel, so the hub sees offers once the task board has
@@ -147,8 +151,8 @@ def build(config: Config, *, store_url_override: str | None = None) -> Built:
 
     # --- the waiting caller: announcements on hold, callbacks that keep the place; after
     # HA, so stored callbacks are restored once the store is migrated
-    waiting = attach_waiting(service, nodes, writer.engine)
-    return Built(service, writer, nodes, http, mqtt, omni, leader, book, hub, conv, waiting)
+    waiting = attach_waiting(service, nodes, writer.engine, fleet)
+    return Built(service, writer, nodes, http, mqtt, omni, leader, book, hub, conv, waiting, fleet)
 
 
 def build_service(config: Config, *, store_url_override: str | None = None) -> Service:

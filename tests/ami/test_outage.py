@@ -26,13 +26,15 @@ def test_callers_of_a_lost_node_are_dropped_not_abandoned() -> None:
     for c in (waiting, talking):
         r.add_caller(c)
     r.add_caller(gone, routed=False)
-    out = list(drop_all(r))
+    outage = Outage("node2")
+    out = list(drop_all(r, outage))
     assert [e for e in out if isinstance(e, ev.InteractionDropped)] == [
         ev.InteractionDropped("n2.1"),
         ev.InteractionDropped("n2.2"),
     ]
     assert sum(isinstance(e, DropCaller) for e in out) == 3
     assert talking.agent_leg.state is LegState.DONE
+    assert outage.dropped == {"1", "2"}  # never admitted again should they be found on hold
     # already dropped: nothing more to tell the core
     [again] = caller_dropped(waiting)
     assert isinstance(again, DropCaller) and again.caller is waiting

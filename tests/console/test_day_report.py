@@ -158,3 +158,50 @@ def test_cli_report_in_the_centres_time_zone(tmp_path: Path) -> None:
     assert "+08:00" in lines[1]
     res = CliRunner().invoke(app, [*args, "--tz", "Mars/Olympus"])
     assert res.exit_code != 0 and "unknown time zone" in res.output
+
+
+def test_cli_report_agent_rows(tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    import typer
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from typer.testing import CliRunner
+
+    from cc_router.cli.store_cmds import register
+    from cc_router.store import migrate
+    from tests.store.test_reports import T0, _fill
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+    async def setup() -> None:
+        await migrate(url)
+        eng = create_async_engine(url)
+        await _fill(eng)
+        await eng.dispose()
+
+    asyncio.run(setup())
+    app = typer.Typer()
+    register(app)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    frm = datetime.fromtimestamp(T0, tz=UTC).isoformat()
+    to = datetime.fromtimestamp(T0 + 1800, tz=UTC).isoformat()
+    base = ["report", "--from", frm, "--to", to, "--store-url", url, "--tz", "Asia/Shanghai"]
+    res = CliRunner().invoke(app, [*base, "--rows", "agents", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    first, second = json.loads(res.output)
+    # Five billing calls answered by a1 in the first interval (talk 100..500 s, no wrap-up),
+    # its ready and paused seconds beside them; the sales call in the next interval.
+    assert first["agent_id"] == "a1" and first["handled"] == 5
+    assert first["talk_s"] == 1500 and first["aht_s"] == 300 and first["wrap_s"] == 0
+    assert first["ready_s"] == 500 and first["paused_s"] == 300
+    assert first["interval_start"] == datetime.fromtimestamp(T0, tz=shanghai).isoformat()
+    assert second["handled"] == 1 and second["talk_s"] == 60 and second["paused_s"] == 300
+    table = CliRunner().invoke(app, [*base, "--rows", "agents"])
+    assert table.exit_code == 0 and "handled" in table.output and "Asia/Shanghai" in table.output
+    csv_out = CliRunner().invoke(app, [*base, "--rows", "agents", "--format", "csv"])
+    assert csv_out.output.splitlines()[0] == (
+        "interval_start,agent_id,handled,aht_s,talk_s,wrap_s,hold_s,ready_s,paused_s,logged_in_s"
+    )
+    bad = CliRunner().invoke(app, [*base, "--rows", "seats"])
+    assert bad.exit_code != 0

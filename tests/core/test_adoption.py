@@ -144,3 +144,30 @@ def test_waiting_callers_keep_their_arrival_order_and_max_wait() -> None:
     assert ex.interaction_id == "early" and ex.reason is ExitReason.MAX_WAIT
     (fin,) = [f for f in _of(out, cmd.InteractionFinished) if f.interaction_id == "early"]
     assert fin.wait_s == pytest.approx(120)
+
+
+def test_an_adopted_call_on_hold_keeps_its_hold_time() -> None:
+    r = _router()
+    r.handle(ev.AgentLoggedIn("a1"), T - 600)
+    # Held 12 s earlier in the call; on hold again since T-5 when the router stopped.
+    r.handle(
+        ev.InteractionAdopted(
+            "c1", "zh", "a1", "o7", arrived_at=T - 100, answered_at=T - 40, held_since=T - 5, hold_s=12.0
+        ),
+        T,
+    )
+    r.handle(ev.InteractionResumed("c1"), T + 3)
+    out = r.handle(ev.InteractionEnded("c1", "caller_hangup"), T + 20)
+    (fin,) = _of(out, cmd.InteractionFinished)
+    assert fin.hold_s == pytest.approx(12 + 8)
+    # A hold said to start before the answer starts at the answer.
+    r.handle(ev.AgentLoggedIn("a2"), T)
+    r.handle(
+        ev.InteractionAdopted(
+            "c2", "zh", "a2", "o8", arrived_at=T - 50, answered_at=T - 30, held_since=T - 90
+        ),
+        T + 30,
+    )
+    out = r.handle(ev.InteractionEnded("c2", "caller_hangup"), T + 40)
+    (fin,) = _of(out, cmd.InteractionFinished)
+    assert fin.hold_s == pytest.approx(70)

@@ -187,3 +187,33 @@ def test_trunk_down_then_up() -> None:
     login(r, "r2", now=3.0)
     out = r.handle(ev.TrunkUp("n2", "n1"), 4.0)
     assert [(o.interaction_id, o.agent_id) for o in offers(out)] == [("c1", "r2")]
+
+
+def test_callers_of_a_node_that_is_down_wait_and_are_offered_again_when_it_is_back() -> None:
+    r = make()
+    login(r, "l1")
+    r.handle(ev.NodeDown("n2"), 1.0)
+    # no agent leg can be placed on n2 now: l1 (on n1, free) is not offered its caller
+    assert offers(arrive(r, "c2", "n2", 2.0)) == []
+    [o] = offers(arrive(r, "c1", "n1", 3.0))
+    assert (o.interaction_id, o.agent_id) == ("c1", "l1")
+    r.handle(ev.OfferAccepted("c1", "l1"), 3.5)
+    r.handle(ev.InteractionEnded("c1", "agent_hangup"), 4.0)
+    assert r.position("c2") == 1
+    out = r.handle(ev.NodeUp("n2"), 5.0)
+    assert [(o.interaction_id, o.agent_id) for o in offers(out)] == [("c2", "l1")]
+
+
+def test_an_offer_ringing_another_node_is_given_back_when_the_callers_node_goes() -> None:
+    r = make(max_calls=1)
+    login(r, "l1")
+    [o] = offers(arrive(r, "c2", "n2", 1.0))  # the caller on n2, its agent on n1
+    out = r.handle(ev.NodeDown("n2"), 2.0)
+    assert [(c.offer_id, c.reason) for c in out if isinstance(c, cmd.CancelOffer)] == [
+        (o.offer_id, "node_down")
+    ]
+    assert r.agent_state("l1") is AgentState.READY  # not the agent's miss
+    assert r.position("c2") == 1
+    # the trunk slot is free again: a caller on n1 is served by l1 meanwhile
+    [o1] = offers(arrive(r, "c1", "n1", 3.0))
+    assert o1.agent_id == "l1"

@@ -110,6 +110,83 @@ async def test_server_frees_the_lock_of_a_leader_that_stopped_pinging(db_url: st
         await b.close()
 
 
+class _Stalling(PgLeadership):
+    """Blocks its own event loop (time.sleep) right after a ping is sent: the answer is
+    in the socket before the loop can read it, as in a loop starved by other work."""
+
+    stall_s = 0.0
+
+    async def _ping(self, conn: asyncpg.Connection) -> object:
+        if self.stall_s:
+            asyncio.get_running_loop().call_soon(time.sleep, self.stall_s)
+            self.stall_s = 0.0
+        return await super()._ping(conn)
+
+
+@pytest.mark.asyncio
+async def test_a_stalled_event_loop_is_a_slow_ping_not_a_lost_lock(db_url: str) -> None:
+    # Production timings: a ping every 0.5 s, slow after 2.5 s, lease 3 s.
+    a = _Stalling(asyncpg_dsn(db_url), lambda: "http://a", poll_s=0.1)
+    b = _lead(db_url, "http://b")
+    try:
+        await asyncio.wait_for(a.acquire(), 5)
+        hold = asyncio.create_task(a.hold())
+        b_acquire = asyncio.create_task(b.acquire())
+        await asyncio.sleep(0.8)
+        a.stall_s = 2.0  # the next ping's answer waits 2 s for the loop (was: cancelled at 1.5 s)
+        async with asyncio.timeout(5):
+            while a.stall_s:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(2.5)
+        assert not hold.done(), hold.exception() if hold.done() else None
+        assert a.role == "leader" and a.may_send()
+        assert b.role == "standby" and not b_acquire.done()
+        # ... and a cut connection still ends it at once.
+        assert a.lock_pid is not None
+        await _terminate(db_url, a.lock_pid)
+        with pytest.raises(LeadershipLost, match=r"closed|failed"):
+            await asyncio.wait_for(hold, 5)
+        assert not a.may_send()
+        await asyncio.wait_for(b_acquire, 5)
+    finally:
+        await a.close()
+        await b.close()
+
+
+class _Silent(PgLeadership):
+    """A ping that never comes back (a network black hole): no error, no answer."""
+
+    silent = False
+
+    async def _ping(self, conn: asyncpg.Connection) -> object:
+        if self.silent:
+            await asyncio.Event().wait()
+        return await super()._ping(conn)
+
+
+@pytest.mark.asyncio
+async def test_a_ping_never_answered_closes_the_outbox_then_steps_down(db_url: str) -> None:
+    a = _Silent(asyncpg_dsn(db_url), lambda: "http://a", ping_s=0.1, ping_timeout_s=0.2, server_timeout_s=1.0)
+    try:
+        await asyncio.wait_for(a.acquire(), 5)
+        hold = asyncio.create_task(a.hold())
+        await asyncio.sleep(0.3)
+        a.silent = True
+        went_silent = time.monotonic()
+        async with asyncio.timeout(2):
+            while a.may_send():
+                await asyncio.sleep(0.01)
+        fenced = time.monotonic() - went_silent
+        with pytest.raises(LeadershipLost, match=r"no answer|closed"):
+            await asyncio.wait_for(hold, 5)
+        stepped_down = time.monotonic() - went_silent
+        # The outbox closed on the lease (0.3 s), long before it gave up on the session.
+        assert fenced <= a.lease_s + 0.05 < stepped_down
+        assert stepped_down >= a.server_timeout_s - a.ping_s
+    finally:
+        await a.close()
+
+
 @pytest.mark.asyncio
 async def test_second_process_on_one_sqlite_store_is_refused(tmp_path: Path) -> None:
     lock = tmp_path / "store.db.lock"

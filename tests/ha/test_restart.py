@@ -59,15 +59,14 @@ def test_sigkill_and_restart_on_sqlite(tmp_path: Path) -> None:
 
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
-            "SELECT agent_id, state, reason FROM agent_states ORDER BY agent_id, started_at"
+            "SELECT agent_id, state, reason, ended_at IS NULL FROM agent_states ORDER BY agent_id, started_at"
         ).fetchall()
         sessions = dict(conn.execute("SELECT agent_id, presence FROM agent_sessions").fetchall())
-    # Before the kill: 1001 ready; 1002 ready, then paused. After: each continues.
+    # Before the kill: 1001 ready; 1002 ready, then paused. After: each interval goes on
+    # (still open, no second row), the restart is not a state change on the floor.
     assert rows == [
-        ("1001", "ready", ""),
-        ("1001", "ready", ""),
-        ("1002", "ready", ""),
-        ("1002", "paused", "午饭"),
-        ("1002", "paused", "午饭"),
+        ("1001", "ready", "", 1),
+        ("1002", "ready", "", 0),
+        ("1002", "paused", "午饭", 1),
     ]
     assert sessions == {"1001": "ready", "1002": "paused", "1003": "logged_out"}

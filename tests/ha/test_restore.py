@@ -163,3 +163,52 @@ def test_round_trip_restores_what_was_recorded() -> None:
         assert (new.state, new.state_reason) == (old.state, old.state_reason)
         assert new.state_since == old.state_since
     assert fresh.next_timer_at() == T0 + 920
+
+
+def test_a_restore_reaches_each_sink_once_and_leaves_the_core_as_one_by_one() -> None:
+    from cc_router.service import Service
+
+    sessions = [
+        AgentSession("a", "ready", "", T0 - 50, None, {"zh": 1, "en": 2}),
+        AgentSession("b", "paused", "break", T0 - 10, 300.0, None),
+        AgentSession("c", "paused", "lunch", T0 - 20, None, None),
+    ]
+    events = restore_events(_centre(), sessions, [QueueOverride("q", 7, ())])
+    one = Service(config=None, router=Router(_centre()))  # type: ignore[arg-type]
+    calls: list[list[cmd.Command]] = []
+    one.sinks.append(lambda out, now: calls.append(list(out)))
+    for e in events:
+        one.submit(e, T0)
+    bulk = Service(config=None, router=Router(_centre()))  # type: ignore[arg-type]
+    bulk_calls: list[list[cmd.Command]] = []
+    heard: list[ev.Event] = []
+    bulk.sinks.append(lambda out, now: bulk_calls.append(list(out)))
+    bulk.listeners.append(lambda e, now: heard.append(e))
+    out = bulk.submit_all(events, T0)
+    assert len(calls) == len(events) and len(bulk_calls) == 1
+    assert bulk_calls[0] == out == [c for batch in calls for c in batch]
+    assert heard == events  # listeners still hear every event, before the router does
+    for aid in ("a", "b", "c"):
+        x, y = one.router.agents[aid], bulk.router.agents[aid]
+        assert (x.state, x.state_reason, x.state_since, x.spec.skills) == (
+            y.state,
+            y.state_reason,
+            y.state_since,
+            y.spec.skills,
+        )
+    assert bulk.router.next_timer_at() == one.router.next_timer_at() == T0 + 290
+    assert all(c.restored for c in out if isinstance(c, cmd.AgentStateChanged))
+
+
+def test_a_failing_sink_in_a_restore_leaves_the_others_their_commands() -> None:
+    from cc_router.service import Service
+
+    svc = Service(config=None, router=Router(_centre()))  # type: ignore[arg-type]
+    got: list[cmd.Command] = []
+
+    def broken(out: Any, now: float) -> None:
+        raise RuntimeError("sink down")
+
+    svc.sinks.extend([broken, lambda out, now: got.extend(out)])
+    svc.submit_all(restore_events(_centre(), [AgentSession("a", "ready", "", T0 - 5, None, None)], []), T0)
+    assert [c.agent_id for c in got if isinstance(c, cmd.AgentStateChanged)] == ["a"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,35 @@ async def _node2_killed_then_back(nodes: list[SandboxSettings], tmp_path: Path) 
             await wait_until(lambda: up_again in live.events_of(ev.TrunkUp), 15, "trunk up")
         finally:
             kill_all([on1, on2])
+
+
+async def test_a_call_across_the_trunk_ends_at_once_when_the_agents_node_dies(
+    admins: list[AmiAdmin], nodes: list[SandboxSettings], tmp_path: Path
+) -> None:
+    try:
+        async with make_live(nodes, tmp_path) as live:
+            await admins[1].sim_agent("m21", ring=1, talk=60)
+            live.login("m21")
+            caller = await call(nodes[0], "30086", 60000, num="13900000071")
+            try:
+                await wait_until(
+                    lambda: bool(live.of(cmd.InteractionConnected)), 15, "connected over the trunk"
+                )
+                iid = live.iid_of_caller("13900000071") or ""
+                # SIGKILL: node 2 sends no BYE; without the router the caller's leg on node 1
+                # would stay up until the 90 s session refresh
+                await asyncio.to_thread(stop_node, nodes[1], kill=True)
+                killed = time.monotonic()
+                await wait_until(lambda: live.finished(iid) is not None, 10, "the call recorded")
+                done = live.finished(iid)
+                assert done is not None
+                assert (done.agent_id, done.outcome, done.disposition) == ("m21", "answered", "pbx_dropped")
+                await admins[0].wait_no_channels(5, match=lambda c: c.get("CallerIDNum") == "13900000071")
+                await admins[0].wait_no_channels(5, match=lambda c: "ccr-trunk" in c.get("Channel", ""))
+                assert time.monotonic() - killed < 10
+                assert len(live.of(cmd.InteractionFinished)) == 1
+            finally:
+                kill_all([caller])
+    finally:
+        if not status(nodes[1]).running:
+            await asyncio.to_thread(up, nodes[1])

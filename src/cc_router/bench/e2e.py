@@ -479,7 +479,7 @@ class RouterProbe:
         self.reads.clear()
 
 
-def _instrument(service: Any, node: Any, probe: RouterProbe) -> Callable[[], None]:
+def instrument(service: Any, node: Any, probe: RouterProbe) -> Callable[[], None]:
     """Listener, sink and wrappers around the node's handlers; returns the undo."""
     from cc_router.core import commands as cmd
     from cc_router.core import events as ev
@@ -691,7 +691,7 @@ async def ccrouter_phase(
     # hang up.
     node.exit_unknown_numbers = False
     probe = RouterProbe()
-    undo = _instrument(service, node, probe)
+    undo = instrument(service, node, probe)
     runner = asyncio.create_task(service.run(), name="service")
     rows: list[dict[str, Any]] = []
     try:

@@ -40,6 +40,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cc_router.adapters.ami.protocol import parse_frame
+from cc_router.adapters.ami.reads import held_in_inbound
 from cc_router.bench.e2e import ControlAmi, prepare_sandbox
 from cc_router.bench.sipp_load import SippLoad, run_sipp
 from cc_router.sandbox import SandboxSettings
@@ -59,6 +60,15 @@ HELD_SOURCE_IP = "127.0.0.3"
 "ccr-bench-quiet", which plays nothing (music to 2,000 callers takes this machine's two
 cores, and the router does not hear it)."""
 CALLERS_HEAR = "silence: music-on-hold class ccr-bench-quiet (plays nothing, no RTP)"
+HELD_CALLER_NUM = "13911111111"
+HELD_BY = ("local", "sipp")
+LOCAL_CALLERS = (
+    "Local channel pairs originated by AMI: Local/<number>@ccr-inbound;2 runs ccr-inbound "
+    "like a SIP caller (arrival, queue and priority stamped, CCREnqueue, BridgeWait), ;1 "
+    "in Echo(); no SIP dialog, no RTP"
+)
+SIPP_CALLERS = "SIPp callers from 127.0.0.3 (PJSIP endpoint bench-held), no media"
+LOCAL_HEAR = "nothing: CCR_MOH=none, the holding bridge without entertainment (no generator)"
 
 
 def _config(agents: Sequence[str], settings: SandboxSettings, port: int) -> str:
@@ -332,13 +342,54 @@ async def failover_rows(
     ]
 
 
+async def _hold_local(ami: ControlAmi, callers: int, rate: float) -> None:
+    """`callers` callers on hold in ccr-inbound, `rate` a second, as Local channel pairs.
+
+    A fair stand-in for a SIP caller as the router sees it: ;2 is a channel in ccr-inbound
+    that runs the same dialplan (Answer, CCR_ARRIVED/CCR_PRIORITY stamped, the UserEvent
+    CCREnqueue, BridgeWait in its own holding bridge with the quiet music class) and that
+    the router admits, finds in CoreShowChannels after a restart, reads with Getvar and
+    bridges to an agent leg, like any caller; ;1 is one more channel whose events the
+    router has to read and ignore (so the router's side is, if anything, heavier), idle in
+    Echo() (it hears nothing, so echoes nothing). What it
+    leaves out is Asterisk's SIP and RTP work per call, which the router never sees and
+    which is what this 2-core machine cannot carry for 2,000 SIPp callers. They wait with
+    CCR_MOH=none, the holding bridge without entertainment: even the silent music class
+    wakes every held channel 50 times a second, and 2,000 of those saturated both cores
+    (load average over 1,000)."""
+    step = max(1, int(rate / 10))
+    for start in range(0, callers, step):
+        began = time.monotonic()
+        replies = await ami.batch(
+            {
+                "Action": "Originate",
+                "Channel": f"Local/{NUMBER}@ccr-inbound/n",
+                # Echo, not Wait: Wait() runs the sandbox's silence generator
+                # (transmit_silence), a 50-a-second timer on every ;1.
+                "Application": "Echo",
+                "CallerID": f'"held {n}" <{HELD_CALLER_NUM}>',
+                "Variable": "CCR_MOH=none",
+                "Async": "true",
+            }
+            for n in range(start, min(callers, start + step))
+        )
+        refused = [r for r in replies if isinstance(r, dict) and r.get("Response") != "Success"]
+        if refused:
+            raise RuntimeError(f"Originate of held callers refused: {refused[0].get('Message', '?')}")
+        await asyncio.sleep(max(0.0, 0.1 - (time.monotonic() - began)))
+
+
 async def restart_row(
     agents: int = 20_000,
     callers: int = 2_000,
     settings: SandboxSettings | None = None,
     keep_logs: Path | None = None,
+    held_by: str = "local",
 ) -> dict[str, Any]:
-    """`keep_logs`: copy the routers' logs there (they live in a temporary directory)."""
+    """`keep_logs`: copy the routers' logs there (they live in a temporary directory).
+    `held_by`: "local" (Local channel pairs, see `_hold_local`) or "sipp" (SIP callers)."""
+    if held_by not in HELD_BY:
+        raise ValueError(f"held_by must be one of {HELD_BY}, not {held_by!r}")
     settings = settings or SandboxSettings()
     await asyncio.to_thread(prepare_sandbox, settings)
     ids = [f"{AGENT_PREFIX}{n:05d}" for n in range(1, agents + 1)]
@@ -367,7 +418,8 @@ async def restart_row(
             "name": "ha_restart",
             "agents": agents,
             "callers": callers,
-            "callers_hear": CALLERS_HEAR,
+            "callers_are": LOCAL_CALLERS if held_by == "local" else SIPP_CALLERS,
+            "callers_hear": CALLERS_HEAR if held_by == "sipp" else LOCAL_HEAR,
         }
         try:
             await ami.open()
@@ -377,17 +429,21 @@ async def restart_row(
                 first = _start(config, url, tmp, "first", port)
                 procs.append(first)
                 await _until_role(client, first, "leader", 120)
-                load = SippLoad(
-                    NUMBER,
-                    # Asterisk's manager queue falls behind at 200 new callers a second
-                    # on this machine (CCREnqueue events arrive minutes late).
-                    rate=50,
-                    calls=callers,
-                    hold_ms=180_000,
-                    caller_num="13911111111",
-                    source_ip=HELD_SOURCE_IP,
-                )
-                sipp = asyncio.create_task(run_sipp(load, tmp))
+                held_at = time.monotonic()
+                if held_by == "sipp":
+                    load = SippLoad(
+                        NUMBER,
+                        # Asterisk's manager queue falls behind at 200 new callers a second
+                        # on this machine (CCREnqueue events arrive minutes late).
+                        rate=50,
+                        calls=callers,
+                        hold_ms=180_000,
+                        caller_num=HELD_CALLER_NUM,
+                        source_ip=HELD_SOURCE_IP,
+                    )
+                    sipp = asyncio.create_task(run_sipp(load, tmp))
+                else:
+                    await _hold_local(ami, callers, rate=100)
                 try:
                     await _wait(lambda: len(first.lines("queued")) >= callers, 60 + callers / 100)
                 except TimeoutError:
@@ -395,11 +451,12 @@ async def restart_row(
                     on_hold = sum(
                         1
                         for m in (reply if isinstance(reply, list) else [])
-                        if m.get("CallerIDNum") == load.caller_num
+                        if m.get("CallerIDNum") == HELD_CALLER_NUM and held_in_inbound(m)
                     )
                     raise RuntimeError(
                         f"{len(first.lines('queued'))} of {callers} callers queued, {on_hold} channels up"
                     ) from None
+                row["hold_all_s"] = round(time.monotonic() - held_at, 3)
                 first.kill()
                 killed = time.monotonic()
                 killed_at = time.time()
@@ -424,11 +481,14 @@ async def restart_row(
                 await asyncio.sleep(2)
                 # Every caller hangs up: one row each.
                 reply = await ami.act({"Action": "CoreShowChannels"})
-                held = [
-                    m["Channel"]
+                mine = [
+                    m
                     for m in (reply if isinstance(reply, list) else [])
-                    if m.get("CallerIDNum") == load.caller_num
+                    if m.get("CallerIDNum") == HELD_CALLER_NUM
                 ]
+                row["on_hold_after"] = sum(1 for m in mine if held_in_inbound(m))
+                # Both halves of a Local pair: hanging up either ends the other.
+                held = [m["Channel"] for m in mine]
                 await ami.batch({"Action": "Hangup", "Channel": ch} for ch in held)
                 await asyncio.sleep(3)
                 again.stop()

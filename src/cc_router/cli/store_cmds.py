@@ -61,10 +61,44 @@ TABLE_HEADERS = {
 }
 
 
+AGENT_COLUMNS = (
+    "interval_start",
+    "agent_id",
+    "handled",
+    "aht_s",
+    "talk_s",
+    "wrap_s",
+    "hold_s",
+    "ready_s",
+    "paused_s",
+    "logged_in_s",
+)
+
+AGENT_HEADERS = {
+    "interval_start": "interval (UTC)",
+    "agent_id": "agent",
+    "handled": "handled",
+    "aht_s": "AHT s",
+    "talk_s": "talk s",
+    "wrap_s": "wrap s",
+    "hold_s": "hold s",
+    "ready_s": "ready s",
+    "paused_s": "paused s",
+    "logged_in_s": "logged in s",
+}
+
+
 class Format(StrEnum):
     TABLE = "table"
     CSV = "csv"
     JSON = "json"
+
+
+class Rows(StrEnum):
+    """Which rows `cc-router report` prints."""
+
+    QUEUES = "queues"
+    AGENTS = "agents"
 
 
 _when = parse_when
@@ -91,39 +125,62 @@ def _json_value(v: Any, tz: tzinfo = UTC) -> Any:
 
 
 async def _report(
-    url: str, start: datetime, end: datetime, service_levels: dict[str, float], default_sl: float
+    url: str,
+    start: datetime,
+    end: datetime,
+    service_levels: dict[str, float],
+    default_sl: float,
+    which: Rows = Rows.QUEUES,
 ) -> list[dict[str, Any]]:
-    from cc_router.store.reports import read_queue_intervals, write_intervals
+    from cc_router.store.reports import read_agent_report, read_queue_intervals, write_intervals
 
     engine = create_async_engine(url)
     try:
         await write_intervals(engine, start, end, service_levels, default_service_level_s=default_sl)
         async with engine.connect() as conn:
+            if which is Rows.AGENTS:
+                return await read_agent_report(conn, start, end)
             return await read_queue_intervals(conn, start, end)
     finally:
         await engine.dispose()
 
 
-def render(rows: list[dict[str, Any]], fmt: Format, console: Console, tz: tzinfo = UTC) -> None:
+def render(
+    rows: list[dict[str, Any]], fmt: Format, console: Console, tz: tzinfo = UTC, which: Rows = Rows.QUEUES
+) -> None:
     """Interval starts in `tz` (the centre's time zone when the config is known)."""
+    columns, headers, title, left_cols = (
+        (
+            AGENT_COLUMNS,
+            AGENT_HEADERS,
+            "Agent intervals (15 min); AHT = (talk + wrap-up) / handled; hold is part of talk",
+            ("interval_start", "agent_id"),
+        )
+        if which is Rows.AGENTS
+        else (
+            COLUMNS,
+            TABLE_HEADERS,
+            "Queue intervals (15 min); SL % = in SL / (answered + abandoned after SL)",
+            ("interval_start", "queue", "channel"),
+        )
+    )
     if fmt is Format.JSON:
-        console.print_json(json.dumps([{c: _json_value(r[c], tz) for c in COLUMNS} for r in rows]))
+        console.print_json(json.dumps([{c: _json_value(r[c], tz) for c in columns} for r in rows]))
     elif fmt is Format.CSV:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
-        w.writerow(COLUMNS)
+        w.writerow(columns)
         for r in rows:
-            w.writerow([_json_value(r[c], tz) if r[c] is not None else "" for c in COLUMNS])
+            w.writerow([_json_value(r[c], tz) if r[c] is not None else "" for c in columns])
         # Plain write: rich markup must not touch CSV.
         console.file.write(buf.getvalue())
     else:
-        table = Table(title="Queue intervals (15 min); SL % = in SL / (answered + abandoned after SL)")
-        headers = {**TABLE_HEADERS, "interval_start": f"interval ({tz})"}
-        for c, header in headers.items():
-            left = c in ("interval_start", "queue", "channel")
+        table = Table(title=title)
+        for c, header in {**headers, "interval_start": f"interval ({tz})"}.items():
+            left = c in left_cols
             table.add_column(header, justify="left" if left else "right", no_wrap=left)
         for r in rows:
-            table.add_row(*(_cell(r[c], tz) for c in TABLE_HEADERS))
+            table.add_row(*(_cell(r[c], tz) for c in headers))
         console.print(table)
 
 
@@ -169,9 +226,17 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--tz", help="IANA time zone of the report; default the centre's, else UTC."),
         ] = None,
+        rows_of: Annotated[
+            Rows,
+            typer.Option(
+                "--rows",
+                help="queues (offered, SL, ASA, AHT per queue) or agents (handled, AHT, talk, "
+                "wrap-up, hold and seconds per state per agent).",
+            ),
+        ] = Rows.QUEUES,
     ) -> None:
-        """(Re)compute the 15-minute interval rows of a period and print the queue rows, with
-        times in the centre's time zone (`--config`) or `--tz`."""
+        """(Re)compute the 15-minute interval rows of a period and print the queue or agent
+        rows, with times in the centre's time zone (`--config`) or `--tz`."""
         levels = _parse_levels(service_level or [])
         zone: tzinfo = UTC
         if config is not None:
@@ -188,8 +253,8 @@ def register(app: typer.Typer) -> None:
         if end <= start:
             raise typer.BadParameter("--to must be after --from")
         url = store_url or environment.get(environment.STORE_URL, DEFAULT_STORE_URL)
-        rows = asyncio.run(_report(url, start, end, levels, default_service_level))
-        render(rows, fmt, Console(soft_wrap=fmt is not Format.TABLE), zone)
+        rows = asyncio.run(_report(url, start, end, levels, default_service_level, rows_of))
+        render(rows, fmt, Console(soft_wrap=fmt is not Format.TABLE), zone, rows_of)
 
     @store.command("upgrade")
     def upgrade(

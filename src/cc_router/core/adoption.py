@@ -74,6 +74,10 @@ class Adoption(Timeouts):
         it.stage = Stage.CONNECTED
         it.offered_at = answered
         it.answered_at = answered
+        # A hold the agent began before the restart goes on: its time counts from then.
+        it.hold_s = max(0.0, e.hold_s)
+        if e.held_since is not None:
+            it.held_since = max(answered, min(e.held_since, self.now))
         a.connected[it.id] = channel
         a.load[channel] = a.load.get(channel, 0) + 1
         a.handled += 1

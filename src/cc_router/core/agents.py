@@ -131,6 +131,10 @@ class Agents(Interactions):
     def _on_node(self, e: ev.NodeDown | ev.NodeUp) -> None:
         """Agents whose phones are on the node: unavailable while it is down, then back."""
         down = e.node if isinstance(e, ev.NodeDown) else ""
+        if down:
+            self.topology.nodes_down.add(down)
+        else:
+            self.topology.nodes_down.discard(e.node)
         node_of = self.topology.agent_node
         affected = [a for a in self.agents.values() if node_of(a) == e.node and a.unreachable != down]
         # All first: a call given back below must not be offered to another agent there.
@@ -149,6 +153,34 @@ class Agents(Interactions):
             self._publish(a)
             if not down:
                 self._refresh(a, _AGENT_FREE)
+        self._callers_of_node(e.node, down)
+
+    def _callers_of_node(self, node: str, down: str) -> None:
+        """Callers held by the node: while it is down no agent leg can be placed for them
+        (an offer ringing an agent elsewhere is given back, not the agent's miss); back,
+        they are matched again in arrival order."""
+        node_of = self.topology.caller_node
+        if down:
+            for offer in list(self.offers.values()):
+                it = self.interactions.get(offer.interaction_id)
+                if it is None or offer.channel is not Channel.VOICE or node_of(it) != node:
+                    continue
+                self._out.append(
+                    cmd.CancelOffer(offer.offer_id, it.id, offer.agent_id, CancelReason.NODE_DOWN)
+                )
+                self._return_offer(offer, miss=False)
+                a = self.agents.get(offer.agent_id)
+                if a is not None:
+                    self._publish(a)
+                    self._refresh(a, _AGENT_FREE)
+            return
+        waiting = sorted(
+            (i for i in self.interactions.values() if i.stage is Stage.WAITING and node_of(i) == node),
+            key=lambda i: (i.order_time, i.seq),
+        )
+        for it in waiting:
+            if it.stage is Stage.WAITING and it.bucket is not None:
+                self._match_interaction(it, Trigger.REBALANCE)
 
     def _on_skills(self, e: ev.AgentSkillsChanged) -> None:
         a = self._agent(e, e.agent_id)

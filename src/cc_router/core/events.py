@@ -102,6 +102,10 @@ class InteractionAdopted:
     priority: int = 0
     caller: str = ""
     attributes: Mapping[str, str] = field(default_factory=dict)
+    held_since: float | None = None
+    """Connected and on hold since then (the agent held the caller before the restart)."""
+    hold_s: float = 0.0
+    """Hold time of this call's earlier holds, already over."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,10 +253,18 @@ class Interactions(Matching):
 
     def _declined(self, offer: OfferRec) -> None:
         a = self.agents.get(offer.agent_id)
-        if a is not None and a.unreachable:
-            # Its node failed under the offer: not the agent's miss, not the caller's turn lost.
+        it = self.interactions.get(offer.interaction_id)
+        nodes_down = self.topology.nodes_down
+        if (a is not None and a.unreachable) or (
+            nodes_down and it is not None and self.topology.caller_node(it) in nodes_down
+        ):
+            # Its node (the agent's or the caller's) failed under the offer: not the agent's
+            # miss, not the caller's turn lost.
             self._return_offer(offer, miss=False)
-            self._publish(a)
+            if a is not None:
+                self._publish(a)
+                if not a.unreachable:
+                    self._refresh(a, _AGENT_FREE)
             return
         self._return_offer(offer, miss=True)
         if a is None:

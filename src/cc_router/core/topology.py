@@ -53,11 +53,14 @@ class Topology:
         """Trunk -> {interaction id: agent id} of the offers and calls over it."""
         self.down: set[tuple[str, str]] = set()
         """Trunks that carry no new calls now (TrunkDown until TrunkUp)."""
+        self.nodes_down: set[str] = set()
+        """Nodes that cannot be reached now (NodeDown until NodeUp): their callers wait,
+        as no agent leg can be placed for them there."""
 
     def rebuilt(self, spec: TopologySpec) -> Topology:
         """For a rebuilt centre: new pools (so no heaps yet), the same calls over trunks."""
         out = Topology(spec)
-        out.use, out.down = self.use, self.down
+        out.use, out.down, out.nodes_down = self.use, self.down, self.nodes_down
         return out
 
     # ------------------------------------------------------------------ where things are
@@ -85,6 +88,8 @@ class Topology:
     ) -> str | None:
         """Why `a` may not take `it` (None: it may). Only across nodes is there a reason."""
         here, there = self.caller_node(it), self.agent_node(a)
+        if here in self.nodes_down:
+            return f"the caller's node {here} cannot be reached"
         if not here or not there or here == there:
             return None
         if it.queue.spec.locality is Locality.ONLY:

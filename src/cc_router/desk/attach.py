@@ -5,7 +5,7 @@ task board has."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
@@ -15,13 +15,23 @@ from cc_router.desk.hub import DesktopHub
 from cc_router.omni.attach import Omni
 from cc_router.service import Service
 
+if TYPE_CHECKING:
+    from cc_router.adapters.ami.fleet import NodeFleet
+
 
 def build(
-    service: Service, engine: AsyncEngine | None, omni: Omni | None, nodes: Sequence[QueueLogNode] = ()
+    service: Service,
+    engine: AsyncEngine | None,
+    omni: Omni | None,
+    nodes: Sequence[QueueLogNode] = (),
+    fleet: NodeFleet | None = None,
 ) -> tuple[DesktopHub, list[BaseRoute]]:
-    """The hub (not yet fed: see `install`) and the desktop's routes."""
+    """The hub (not yet fed: see `install`) and the desktop's routes. Dispositions go to
+    the queue_log of `nodes` and of those `fleet` adds later."""
     hub = DesktopHub(service)
     writer = DispositionWriter(service, engine, nodes=nodes)
+    if fleet is not None:
+        fleet.follow(writer.nodes)
     service.components.append(writer)
     if omni is not None:
         hub.task_board = omni.board

@@ -132,9 +132,7 @@ def attach(service: Service, url: str, writer: StoreWriter, http: HttpComponent 
                 log.warning("journal_replayed", commands=replayed)
         agents, queues = await _until_done("sessions", sessions.load)
         recorder.seed(agents)
-        now = service.clock()
-        for e in restore_events(service.router.centre, agents, queues):
-            service.submit(e, now)
+        service.submit_all(restore_events(service.router.centre, agents, queues), service.clock())
         log.info(
             "state_restored",
             agents=sum(1 for a in agents if a.presence != "logged_out"),

@@ -121,6 +121,11 @@ class AsteriskOmni:
         node.on_user_event("CCRMessage", lambda h: self._spawn(self.on_message(node.node, h)))
         node.on_user_event("CCRFax", lambda h: self._spawn(self.on_fax(node.node, h)))
 
+    def unhook(self, node: AmiNodeLike) -> None:
+        """A node drained away: replies go through the others (its own events have stopped)."""
+        if self.nodes.get(node.node) is node:
+            del self.nodes[node.node]
+
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import Route
@@ -24,6 +25,9 @@ from cc_router.omni.offers import OfferBoard
 from cc_router.omni.task_store import TaskStore
 from cc_router.omni.tracker import TaskTracker
 from cc_router.service import Service
+
+if TYPE_CHECKING:
+    from cc_router.adapters.ami.fleet import NodeFleet
 
 
 @dataclass
@@ -63,15 +67,30 @@ def install(
     *,
     mqtt: MqttComponent | None = None,
     nodes: Sequence[AmiNodeLike] = (),
+    fleet: NodeFleet | None = None,
 ) -> Omni:
-    """Tasks, offers, campaigns; plus MQTT handlers and AMI hooks on the parts given."""
+    """Tasks, offers, campaigns; plus MQTT handlers and AMI hooks on the parts given, and
+    on every node `fleet` adds later (a reload)."""
     service.sinks.append(omni.tracker.sink)
     service.components.append(omni.component)
     if mqtt is not None:
         omni.mqtt = MqttTasks(mqtt, omni.intake, omni.board)
         omni.mqtt.attach()
-    if nodes:
-        omni.asterisk = AsteriskOmni(omni.messages, omni.intake)
-        for node in nodes:
-            omni.asterisk.hook(node)
+    for node in nodes:
+        join_node(omni, node)
+    if fleet is not None:
+        fleet.joined.append(lambda node: join_node(omni, node))
+        fleet.left.append(lambda node: leave_node(omni, node))
     return omni
+
+
+def join_node(omni: Omni, node: AmiNodeLike) -> None:
+    """SMS and fax from `node`, replies through it (the first node makes the Asterisk glue)."""
+    if omni.asterisk is None:
+        omni.asterisk = AsteriskOmni(omni.messages, omni.intake)
+    omni.asterisk.hook(node)
+
+
+def leave_node(omni: Omni, node: AmiNodeLike) -> None:
+    if omni.asterisk is not None:
+        omni.asterisk.unhook(node)

@@ -237,6 +237,53 @@ async def read_agent_intervals(conn: AsyncConnection, start: datetime, end: date
     return [dict(r) for r in rows.mappings()]
 
 
+async def read_agent_report(conn: AsyncConnection, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Agent rows a supervisor reads: `agent_intervals` (seconds per state) joined with the
+    calls each agent answered in the interval: handled count, talk, wrap-up, hold, and
+    average handle time = (talk + wrap-up) / handled. Hold is part of talk (the caller stays
+    connected) and is None where none of the interval's calls had it recorded (rows stored
+    before hold was). Sorted by interval start, then agent."""
+    t = interactions.c
+    states = await read_agent_intervals(conn, start, end)
+    calls = (
+        await conn.execute(
+            select(t.agent_id, t.answered_at, t.talk_s, t.hold_s).where(
+                t.answered_at >= start, t.answered_at < end, t.agent_id.is_not(None)
+            )
+        )
+    ).all()
+    talks: dict[tuple[datetime, str], list[float]] = defaultdict(list)
+    held: dict[tuple[datetime, str], float] = {}
+    for agent_id, answered_at, talk_s, hold_s in calls:
+        key = (floor_interval(answered_at), agent_id)
+        talks[key].append(float(talk_s))
+        if hold_s is not None:
+            held[key] = held.get(key, 0.0) + float(hold_s)
+    by_key = {(s["interval_start"], s["agent_id"]): s for s in states}
+    out = []
+    for key in sorted(set(by_key) | set(talks)):
+        interval_start, agent_id = key
+        s = by_key.get(key, {})
+        handled = talks.get(key, [])
+        talk = sum(handled)
+        wrap = float(s.get("wrap_up_s") or 0.0)
+        out.append(
+            {
+                "interval_start": interval_start,
+                "agent_id": agent_id,
+                "handled": len(handled),
+                "aht_s": (talk + wrap) / len(handled) if handled else None,
+                "talk_s": talk,
+                "wrap_s": wrap,
+                "hold_s": held.get(key),
+                "ready_s": s.get("ready_s"),
+                "paused_s": s.get("paused_s"),
+                "logged_in_s": s.get("logged_in_s"),
+            }
+        )
+    return out
+
+
 __all__ = [
     "DEFAULT_SERVICE_LEVEL_S",
     "IntervalSummary",
@@ -245,6 +292,7 @@ __all__ = [
     "compute_queue_intervals",
     "floor_interval",
     "read_agent_intervals",
+    "read_agent_report",
     "read_queue_intervals",
     "write_intervals",
 ]

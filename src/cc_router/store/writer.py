@@ -123,8 +123,9 @@ class StoreWriter:
         """(commands, journal seq) per journalled record still in the buffer, oldest first."""
         self._unsynced = False
         self.replayed = 0
-        self._open_agents: set[str] | None = None
-        """Agents with an open (ended_at NULL) agent_states row; loaded on first flush."""
+        self._open_agents: dict[str, tuple[str, str]] | None = None
+        """Agents with an open (ended_at NULL) agent_states row, and that row's (state,
+        reason); loaded on first flush."""
         self.healthy = True
         self.transactions = 0
         self.rows_written = 0
@@ -285,7 +286,7 @@ class StoreWriter:
             if self._open_agents is None:
                 open_agents = await self._load_open_agents(conn)
             else:
-                open_agents = set(self._open_agents)
+                open_agents = dict(self._open_agents)
             written = await _write(conn, batch, open_agents)
             if seq and self.journal is not None:
                 await jr.mark(conn, self.journal.name, seq)
@@ -330,14 +331,18 @@ class StoreWriter:
         self.replayed += written
         return written
 
-    async def _load_open_agents(self, conn: AsyncConnection) -> set[str]:
+    async def _load_open_agents(self, conn: AsyncConnection) -> dict[str, tuple[str, str]]:
         rows = await conn.execute(
-            select(agent_states.c.agent_id).where(agent_states.c.ended_at.is_(None)).distinct()
+            select(agent_states.c.agent_id, agent_states.c.state, agent_states.c.reason)
+            .where(agent_states.c.ended_at.is_(None))
+            .order_by(agent_states.c.started_at)
         )
-        return {r[0] for r in rows}
+        return {r[0]: (r[1], r[2]) for r in rows}
 
 
-async def _write(conn: AsyncConnection, batch: Sequence[_Item], open_agents: set[str]) -> int:
+async def _write(
+    conn: AsyncConnection, batch: Sequence[_Item], open_agents: dict[str, tuple[str, str]]
+) -> int:
     finished: list[dict[str, Any]] = []
     offers: list[dict[str, Any]] = []
     changes: list[AgentStateChanged] = []
@@ -359,9 +364,13 @@ async def _write(conn: AsyncConnection, batch: Sequence[_Item], open_agents: set
 
 
 async def _write_states(
-    conn: AsyncConnection, changes: Sequence[AgentStateChanged], open_agents: set[str]
+    conn: AsyncConnection, changes: Sequence[AgentStateChanged], open_agents: dict[str, tuple[str, str]]
 ) -> int:
     """Each change closes the agent's open interval and opens a new one.
+
+    A restored state (a restarted router read back where the agent was) equal to the
+    agent's open interval is that interval going on: nothing is written, so a restart
+    neither cuts every agent's interval in two nor writes 20,000 rows.
 
     Within a batch the intervals are built in memory, so the database sees one UPDATE per
     agent (closing the interval left open by an earlier batch) and one INSERT for all.
@@ -370,8 +379,10 @@ async def _write_states(
     last_row: dict[str, dict[str, Any]] = {}
     closes: list[dict[str, Any]] = []
     for c in changes:
-        at = utc(c.at)
         prev = last_row.get(c.agent_id)
+        if c.restored and prev is None and open_agents.get(c.agent_id) == (c.state, c.reason):
+            continue
+        at = utc(c.at)
         if prev is not None:
             prev["ended_at"] = at
         elif c.agent_id in open_agents:
@@ -397,7 +408,7 @@ async def _write_states(
         }
         rows.append(row)
         last_row[c.agent_id] = row
-        open_agents.add(c.agent_id)
+        open_agents[c.agent_id] = (c.state, c.reason)
     if closes:
         stmt = (
             update(agent_states)
@@ -405,7 +416,8 @@ async def _write_states(
             .values(ended_at=bindparam("b_at"))
         )
         await conn.execute(stmt, closes)
-    await conn.execute(agent_states.insert(), rows)
+    if rows:
+        await conn.execute(agent_states.insert(), rows)
     return len(rows)
 
 

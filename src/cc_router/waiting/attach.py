@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,6 +18,9 @@ from cc_router.service import Service
 from cc_router.store.callbacks import CallbackStore
 from cc_router.waiting.recorder import CallbackRecorder, Customer
 
+if TYPE_CHECKING:
+    from cc_router.adapters.ami.fleet import NodeFleet
+
 log = structlog.get_logger("cc_router.callbacks")
 
 
@@ -28,12 +32,16 @@ class Waiting:
     recorder: CallbackRecorder | None
 
 
-def attach(service: Service, nodes: Sequence[AmiNode], engine: AsyncEngine | None) -> Waiting:
+def attach(
+    service: Service, nodes: Sequence[AmiNode], engine: AsyncEngine | None, fleet: NodeFleet | None = None
+) -> Waiting:
     """`engine` None: callbacks are not stored (a test without a store); callers are
-    thanked at once and a restart forgets them."""
+    thanked at once and a restart forgets them. Nodes `fleet` adds later (a reload) get
+    their callback dialer and announcements too."""
     dialers = {
         n.node: ami_callbacks.attach(n.ami_in, n.ami_out.hooks, durable=engine is not None) for n in nodes
     }
+    by_node = {n.node: n for n in nodes}
 
     def customer_of(iid: str) -> Customer | None:
         for node, d in dialers.items():
@@ -47,7 +55,6 @@ def attach(service: Service, nodes: Sequence[AmiNode], engine: AsyncEngine | Non
         recorder = CallbackRecorder(CallbackStore(engine), customer_of)
         service.sinks.append(recorder.sink)
         service.components.append(recorder)
-        by_node = {n.node: n for n in nodes}
 
         def thank(iid: str) -> None:
             for name, d in dialers.items():
@@ -76,4 +83,20 @@ def attach(service: Service, nodes: Sequence[AmiNode], engine: AsyncEngine | Non
     announcer = Announcer(service, nodes, expected_wait.attach(service))
     service.sinks.append(announcer.sink)
     service.components.append(announcer)
+    if fleet is not None:
+
+        def joined(node: AmiNode) -> None:
+            dialers[node.node] = ami_callbacks.attach(
+                node.ami_in, node.ami_out.hooks, durable=engine is not None
+            )
+            by_node[node.node] = node
+
+        def left(node: AmiNode) -> None:
+            if by_node.get(node.node) is node:
+                del by_node[node.node]
+                dialers.pop(node.node, None)
+
+        fleet.joined.append(joined)
+        fleet.left.append(left)
+        fleet.follow(announcer.nodes)
     return Waiting(announcer, dialers, recorder)

@@ -110,6 +110,15 @@ def getvar(channel: str, variable: str) -> Action:
     return {"Action": "Getvar", "Channel": channel, "Variable": variable}
 
 
+HELD_MARK, HOLD_TIME = "CCR_HELD", "CCR_HOLD_S"
+"""Set on a connected caller by the router while its agent holds it (since when) and when
+a hold ends (the hold time so far): a router started again continues the call's hold time."""
+
+
+def setvar(channel: str, variable: str, value: str) -> Action:
+    return {"Action": "Setvar", "Channel": channel, "Variable": variable, "Value": value}
+
+
 def queue_log(fields: dict[str, str]) -> Action:
     return {"Action": "QueueLog", **fields}
 

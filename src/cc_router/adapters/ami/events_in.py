@@ -187,6 +187,11 @@ class AmiToCore:
         """A caller on hold becomes an interaction (from CCREnqueue, or found in a channel
         list); with `adopted`, an agent leg an earlier router process placed for it is ringing
         or bridged to it: the call is adopted as it is, not queued again."""
+        if a.uid in self.outage.dropped:
+            # Recorded pbx_dropped while its node was thought dead; admitting it again would
+            # record it twice. It cannot be served as the record says, so it is ended.
+            log.warning("ami_dropped_caller_found", node=self.node, channel=a.channel)
+            return (Send(act.hangup(a.channel)),)
         route = self.setup.config.numbers.get(a.number)
         iid = f"{self.prefix}{a.uid}"
         if route is None and not self.exit_unknown_numbers:
@@ -244,10 +249,15 @@ class AmiToCore:
         self.registry.add_leg(leg)
         held.agent_leg = leg
         answered_at: float | None = None
+        held_since: float | None = None
         if found.bridged:
             held.stage = CallerStage.CONNECTED
             # A dialplan without the answer stamp: the call is at least this old.
             answered_at = found.answered_at or now
+            held.hold_s = a.hold_s
+            if a.held_since is not None:
+                # On hold when the router stopped: its MusicOnHoldStop will end that hold.
+                held.held, held.held_at, held_since = True, a.held_since, a.held_since
         log.info(
             "ami_call_adopted",
             node=self.node,
@@ -267,6 +277,8 @@ class AmiToCore:
                 priority,
                 caller,
                 attributes,
+                held_since,
+                a.hold_s if found.bridged else 0.0,
             ),
         )
 
@@ -342,12 +354,20 @@ class AmiToCore:
     # answered (CCRAgentAnswered comes before the caller is moved into the agent's
     # bridge): that stop ends no hold, as none began.
 
+    # The hold is also written on the caller's channel (CCR_HELD while it lasts, CCR_HOLD_S
+    # when it ends): music on hold has no trace a channel list shows, and a router started
+    # again must see that the call it adopts is on hold, and since when.
+
     def _on_moh_start(self, frame: bytes, now: float) -> Effects:
         caller = self.registry.callers.get(header(frame, b"Uniqueid: "))
         if caller is None or caller.stage is not CallerStage.CONNECTED or caller.held:
             return NOTHING
         caller.held = True
-        return (ev.InteractionHeld(caller.iid),)
+        caller.held_at = time.time()
+        return (
+            ev.InteractionHeld(caller.iid),
+            Send(act.setvar(caller.channel, act.HELD_MARK, f"{caller.held_at:.3f}")),
+        )
 
     def _on_moh_stop(self, frame: bytes, now: float) -> Effects:
         caller = self.registry.callers.get(header(frame, b"Uniqueid: "))
@@ -356,7 +376,12 @@ class AmiToCore:
         caller.held = False
         if caller.stage is not CallerStage.CONNECTED:
             return NOTHING  # the call ended on hold: its end closed the hold
-        return (ev.InteractionResumed(caller.iid),)
+        caller.hold_s += max(0.0, time.time() - caller.held_at)
+        return (
+            ev.InteractionResumed(caller.iid),
+            Send(act.setvar(caller.channel, act.HOLD_TIME, f"{caller.hold_s:.3f}")),
+            Send(act.setvar(caller.channel, act.HELD_MARK, "")),
+        )
 
     # ------------------------------------------------------------------ agent legs
 
@@ -580,6 +605,29 @@ class AmiToCore:
             return (ev.TrunkUp(self.node, peer),)
         return NOTHING
 
+    def calls_over_trunk_lost(self, peer: str) -> Effects:
+        """Connected calls whose agent is on `peer`, now that `peer` is dead (fleet.py): a
+        node that died sends no BYE, and the caller would sit in silence until the next SIP
+        session refresh. Each is recorded as the PBX's loss and hung up here (the agent's
+        leg, and the caller, who would otherwise wait for the bridge to end)."""
+        config, agents = self.setup.config, self.setup.router.agents
+        out: list[Effect] = []
+        for caller in list(self.registry.by_iid.values()):
+            leg = caller.agent_leg
+            if caller.stage is not CallerStage.CONNECTED or leg is None:
+                continue
+            a = agents.get(leg.agent_id)
+            if a is None or config.node_of_pool(a.spec.pool) != peer:
+                continue
+            log.warning(
+                "ami_trunk_call_dropped", node=self.node, peer=peer, iid=caller.iid, agent=leg.agent_id
+            )
+            out += caller_dropped(caller)
+            out += (Send(act.hangup(leg.channel_id)), Send(act.hangup(caller.channel)))
+        return out
+
     def _on_shutdown(self, frame: bytes, now: float) -> Effects:
+        # Its calls end with it: once the link drops, the callers it held are the PBX's loss.
+        self.outage.dead = True
         log.warning("ami_asterisk_shutdown", node=self.node, detail=parse_frame(frame).get("Shutdown", ""))
         return NOTHING

@@ -101,6 +101,13 @@ class AmiNode:
         """Map devices and endpoints to this node's agents (again after a config change)."""
         self.ami_in.index_agents()
 
+    def stop(self) -> None:
+        """Disconnect for good (drained away by a reload, fleet.py): `run` returns."""
+        if self._drop_timer is not None:
+            self._drop_timer.cancel()
+            self._drop_timer = None
+        self.supervisor.stop()
+
     async def run(self) -> None:
         # Agents restored from the store may be on calls the snapshot has yet to see: none
         # is offered a caller before the first snapshot has read the device states.
@@ -179,9 +186,9 @@ class AmiNode:
 
     # ------------------------------------------------------------------ connection states (supervisor.Owner)
 
-    def on_unreachable(self) -> None:
+    def on_unreachable(self, refused: bool = False) -> None:
         self.apply(self.ami_in.block_agents())
-        self._node_lost()
+        self._node_lost(refused=refused)
 
     async def on_up(self) -> None:
         self.ami_in.outage.seen_started(await self._startup_time())
@@ -202,16 +209,28 @@ class AmiNode:
             return ""
         return f"{reply.get('CoreStartupDate', '')} {reply.get('CoreStartupTime', '')}".strip()
 
-    def _node_lost(self) -> None:
-        self.apply(self.ami_in.outage.node_lost())
-        if self._drop_timer is None and self.spec.drop_callers_after_s > 0:
+    def _node_lost(self, *, refused: bool = False) -> None:
+        outage = self.ami_in.outage
+        self.apply(outage.node_lost(refused=refused))
+        if outage.overdue and outage.dead:
+            self._drop_callers()
+        elif self._drop_timer is None and self.spec.drop_callers_after_s > 0:
             loop = asyncio.get_running_loop()
             self._drop_timer = loop.call_later(self.spec.drop_callers_after_s, self._drop_callers)
 
     def _drop_callers(self) -> None:
-        dropped = drop_all(self.registry)
+        outage = self.ami_in.outage
+        outage.overdue = True
+        if not outage.dead:
+            if self.registry.callers and not outage.dropped:
+                log.warning(
+                    "ami_node_callers_kept", node=self.node, callers=len(self.registry.by_iid),
+                    why="link lost, Asterisk not known dead: recorded once it answers or refuses",
+                )  # fmt: skip
+            return
+        dropped = drop_all(self.registry, outage)
         if dropped:
-            log.warning("ami_node_callers_dropped", node=self.node, callers=len(dropped))
+            log.warning("ami_node_callers_dropped", node=self.node, callers=len(outage.dropped))
         self.apply(dropped)
 
     async def while_up(self) -> None:

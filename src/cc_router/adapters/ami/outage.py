@@ -3,16 +3,21 @@
 - lost (connection gone, or a connect failed): `NodeDown`, so the node's agents are
   *unavailable* at once (no calls; not paused, not logged out);
 - back (logged in and the state read again, snapshot.py): `NodeUp`, they are offered again;
-- still lost after `asterisk[].drop_callers_after_s`: the callers it held are recorded
-  `pbx_dropped` (no AMI, no bridge: they cannot be served), and so is every caller the
-  snapshot finds gone when the node is back *restarted* (its CoreStatus startup time
-  changed): the PBX lost them, not the queue. Back without a restart (only the router's
-  link was down), a caller found gone hung up: abandoned, as before.
+- still lost after `asterisk[].drop_callers_after_s` *and known dead* (a reconnect was
+  refused: nothing listens on its AMI port, so the Asterisk that held the calls is gone,
+  or it announced its shutdown): the callers it held are recorded `pbx_dropped`, at once
+  or as soon as it is known dead. Only lost (connects time out, the host does not answer):
+  nothing is recorded, as Asterisk may well still hold them (a router-side network fault);
+  they keep their place (the core offers them nothing while the node is down) and the
+  snapshot decides once the node answers: there = they go on waiting or talking, gone
+  with the node *restarted* (its CoreStatus startup time changed) = `pbx_dropped`, gone
+  without a restart = they hung up (abandoned). So each caller is recorded once: a
+  caller recorded dropped is never admitted again (`dropped`) should it be found on hold.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cc_router.adapters.ami.effects import DropCaller, Effect, Effects
 from cc_router.adapters.ami.registry import CallerLeg, CallerStage, LegState, Registry
@@ -31,6 +36,12 @@ class Outage:
     """Asterisk's startup time (CoreStatus) when last seen; "" = not known."""
     restarted: bool = False
     """Set while the snapshot after a reconnect runs, when Asterisk started again meanwhile."""
+    dead: bool = False
+    """Known gone since it was lost: a reconnect was refused, or it announced its shutdown."""
+    overdue: bool = False
+    """Lost for longer than `drop_callers_after_s`: its callers are dropped once it is dead."""
+    dropped: set[str] = field(default_factory=set)
+    """Uniqueids of the callers recorded `pbx_dropped` in this outage."""
 
     def seen_started(self, started: str) -> None:
         """The startup time read on (re)connecting, before the snapshot."""
@@ -38,16 +49,18 @@ class Outage:
         if started:
             self.started = started
 
-    def node_lost(self) -> Effects:
+    def node_lost(self, *, refused: bool = False) -> Effects:
         self.lost = True
+        self.dead = self.dead or refused
         if self.down_told:
             return ()
         self.down_told = True
         return (ev.NodeDown(self.node),)
 
     def node_back(self) -> Effects:
-        self.lost = False
+        self.lost = self.dead = self.overdue = False
         self.restarted = False
+        self.dropped.clear()
         if not self.down_told:
             return ()
         self.down_told = False
@@ -67,9 +80,11 @@ def caller_dropped(caller: CallerLeg) -> Effects:
     return out
 
 
-def drop_all(registry: Registry) -> Effects:
-    """Every caller the node held, dropped (the node stayed unreachable too long)."""
+def drop_all(registry: Registry, outage: Outage) -> Effects:
+    """Every caller the node held, dropped (the node stayed unreachable too long, dead)."""
     out: list[Effect] = []
     for caller in list(registry.callers.values()):
+        if caller.stage in _LIVE:
+            outage.dropped.add(caller.uniqueid)
         out += caller_dropped(caller)
     return out

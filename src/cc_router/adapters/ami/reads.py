@@ -32,7 +32,9 @@ second Local half ends in `-2`)."""
 CONNECTED_MARK = "SHARED(CCR_CONNECTED)"
 """Set on a caller by ccr-agent when an agent leg bridges it."""
 LEG_VARIABLES = ("CCR_CALLER", "CCR_IID", "CCR_AGENT", "CCR_OFFER", "CCR_ANSWERED")
-HELD_VARIABLES = ("CCR_NUMBER", "CCR_LANG", "CCR_PRIORITY", "CCR_ARRIVED", CONNECTED_MARK)
+HELD_VARIABLES = (
+    "CCR_NUMBER", "CCR_LANG", "CCR_PRIORITY", "CCR_ARRIVED", CONNECTED_MARK, act.HELD_MARK, act.HOLD_TIME,
+)  # fmt: skip
 SEPARATOR = "\x1f"
 """Between the values of one `getvars` (ASCII unit separator: no number, language,
 priority, time or id the dialplan stamps contains it)."""
@@ -84,6 +86,13 @@ class AsteriskReads:
         await asyncio.wait_for(self._send({"Action": "Ping"}), READ_TIMEOUT_S)
 
 
+def _seconds(value: str) -> float:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 0.0
+
+
 def held_in_inbound(channel: Message) -> bool:
     """A channel list entry of a caller on hold in ccr-inbound."""
     return channel.get("Context") == act.HOLD_CONTEXT and channel.get("Application") in HOLD_APPLICATIONS
@@ -112,7 +121,8 @@ class Checker:
         if self.registry.knows(uid):
             return None
         channel = ch.get("Channel", "")
-        number, lang, prio, arrived, connected = await self.asterisk.getvars(channel, HELD_VARIABLES)
+        values = await self.asterisk.getvars(channel, HELD_VARIABLES)
+        number, lang, prio, arrived, connected, held, hold_s = values
         if not wanted(number) or self.registry.knows(uid):
             return None
         if not ch.get("BridgeId") and connected:
@@ -127,6 +137,8 @@ class Checker:
             lang=lang,
             caller_priority=prio,
             arrived=arrival_stamp(arrived),
+            held_since=arrival_stamp(held),
+            hold_s=_seconds(hold_s),
         )
 
     async def foreign_legs(self, channels: Sequence[Message]) -> dict[str, AdoptedLeg]:

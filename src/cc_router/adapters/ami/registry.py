@@ -56,6 +56,10 @@ class Arrival:
     caller_priority: str
     arrived: float | None = None
     """When it entered the hold (CCR_ARRIVED): a router started later keeps its place."""
+    held_since: float | None = None
+    """Connected and held by its agent since then (CCR_HELD, set by the router)."""
+    hold_s: float = 0.0
+    """Its earlier holds' time (CCR_HOLD_S, set by the router)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -88,6 +92,10 @@ class CallerLeg:
     agent_leg: AgentLeg | None = None
     held: bool = False
     """Connected and hearing music on hold: the agent holds it (events_in.py)."""
+    held_at: float = 0.0
+    """Since when it is held (while `held`)."""
+    hold_s: float = 0.0
+    """Of its earlier holds, the time already over."""
 
 
 @dataclass(slots=True, eq=False)

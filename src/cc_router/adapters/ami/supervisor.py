@@ -73,8 +73,9 @@ OnReply = Callable[[Reply | None, BaseException | None], None]
 class Owner(Protocol):
     """What a connection means to the node that owns it."""
 
-    def on_unreachable(self) -> None:
-        """A connect failed: Asterisk cannot be reached now."""
+    def on_unreachable(self, refused: bool) -> None:
+        """A connect failed: Asterisk cannot be reached now (`refused`: nothing listens on
+        its port, so that Asterisk is not running)."""
 
     async def on_up(self) -> None:
         """Logged in: rebuild the state from Asterisk's (AmiError: try another connection)."""
@@ -116,13 +117,25 @@ class Supervisor:
         self.last_error = ""
         self.outbox: deque[tuple[act.Action, OnReply | None]] = deque()
         self._outbox_wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    def stop(self) -> None:
+        """End `run` for good (a node drained away by a reload): the connection is closed,
+        nothing more is sent, and the owner is not told the node was lost."""
+        self._stopped.set()
+        if self.conn is not None:
+            self.conn.close("stopped")
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), seconds)
 
     async def run(self) -> None:
-        """Connect, rebuild, serve; reconnect with exponential backoff forever."""
+        """Connect, rebuild, serve; reconnect with exponential backoff until `stop`."""
         backoff = 0.5
         sender = asyncio.create_task(self._send_loop(), name=f"{self.name}-send")
         try:
-            while True:
+            while not self._stopped.is_set():
                 conn = AmiConnection(
                     self.spec.host,
                     self.spec.port,
@@ -139,15 +152,20 @@ class Supervisor:
                 try:
                     await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))
                 except (OSError, TimeoutError, AmiError) as exc:
+                    conn.close("connect failed")
+                    if self._stopped.is_set():
+                        break
                     self.last_error = f"{type(exc).__name__}: {exc}"
-                    self.owner.on_unreachable()
+                    self.owner.on_unreachable(isinstance(exc, ConnectionRefusedError))
                     log.warning(
                         "ami_connect_failed", node=self.node, error=self.last_error, retry_in_s=backoff
                     )
-                    conn.close("connect failed")
-                    await asyncio.sleep(backoff)
+                    await self._pause(backoff)
                     backoff = min(self.spec.reconnect_max_s, backoff * 2)
                     continue
+                if self._stopped.is_set():
+                    conn.close("stopped")
+                    break
                 self.conn = conn
                 self.connects += 1
                 try:
@@ -171,8 +189,10 @@ class Supervisor:
                         await watch
                 self.ready = False
                 self.last_error = conn.lost_reason
+                if self._stopped.is_set():
+                    break
                 self.owner.on_lost()
-                await asyncio.sleep(backoff)
+                await self._pause(backoff)
                 backoff = min(self.spec.reconnect_max_s, backoff * 2)
         finally:
             sender.cancel()
