@@ -106,7 +106,7 @@ class StoreWriter:
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.max_backoff_s = max_backoff_s
-        self._engine = engine or open_engine(url, pool_pre_ping=True)
+        self._engine = engine or open_engine(url)
         self._owns_engine = engine is None
         self._buf: deque[_Item] = deque()
         self._writing = asyncio.Lock()
