@@ -187,8 +187,10 @@ async def chat_row(
                 ]
                 lagger = asyncio.create_task(_loop_lag(lag, stop))
                 timer.on = True
+                cpu0 = time.process_time()
                 with _loaders(cmds, tmp) as procs:
                     watched = await _watch(built, [p for p, _ in procs[1:]], deadline_s(think) + 60)
+                    cpu_s = time.process_time() - cpu0
                     timer.on = False
                     stop.set()
                     await lagger
@@ -238,6 +240,8 @@ async def chat_row(
         "loop_lag_p50_ms": _ms(lag, 50),
         "loop_lag_p99_ms": _ms(lag, 99),
         "loop_lag_max_ms": round(max(lag), 1) if lag else None,
+        "router_cpu_s": round(cpu_s, 1),
+        "router_cpu_ms_per_chat": round(1000 * cpu_s / chats, 1),
         "agent_logins": int(agent_result.get("logins", 0)),
         **stored,
         "errors": errors,
