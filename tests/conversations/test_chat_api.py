@@ -142,6 +142,23 @@ async def test_customer_input_limits(chat_centre: tuple[httpx.AsyncClient, Runni
     assert r.status_code == 422 and "unknown topic" in r.json()["error"]
 
 
+async def test_new_chats_are_limited_per_address(chat_centre: tuple[httpx.AsyncClient, Running]) -> None:
+    client, run = chat_centre
+    # The first message of a start is held to the same size limit as any other.
+    r = await client.post("/chat/api/start", json={"topic": "billing", "text": "字" * 201})
+    assert r.status_code == 413
+    before = len(run.conv.hub.by_task)
+    # starts_per_minute (10 by default) with a burst of half of it, per client address.
+    codes = [
+        (await client.post("/chat/api/start", json={"topic": "billing", "text": f"第{i}次"})).status_code
+        for i in range(6)
+    ]
+    assert codes[:4] == [201] * 4 and codes[-1] == 429
+    r = await client.post("/chat/api/start", json={"topic": "billing", "text": "再试"})
+    assert r.status_code == 429 and "new chats from this address" in r.json()["error"]
+    assert len(run.conv.hub.by_task) - before == codes.count(201)  # a refused start routes nothing
+
+
 async def test_pages_carry_a_strict_csp(chat_centre: tuple[httpx.AsyncClient, Running]) -> None:
     client, _ = chat_centre
     r = await client.get("/chat")
