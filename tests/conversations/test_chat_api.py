@@ -293,3 +293,35 @@ async def test_a_routed_chat_is_found_without_sql_by_customer_and_agent(
     assert [m["body"] for m in r.json()["messages"]] == ["我的账单有问题", "在吗", "您好"]
     r = await client.post("/chat/api/messages", json={"text": "喂"}, headers=me)
     assert r.status_code == 409 and (await run.conv.hub.store.get(conv_id)) is not None
+
+
+async def test_follow_up_writes_are_retried_when_the_store_refuses(
+    chat_centre: tuple[httpx.AsyncClient, Running], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    client, run = chat_centre
+    hub = run.conv.hub
+    conv_id, _, _ = await start(client)
+    store_set = hub.store.set
+    refused: list[dict[str, object]] = []
+
+    async def flaky(cid: str, **values: object) -> None:
+        if len(refused) < 2:  # the store refuses the first two writes, as one restarting would
+            refused.append(values)
+            raise OperationalError("UPDATE conversations", {}, Exception("server closed the connection"))
+        await store_set(cid, **values)
+
+    monkeypatch.setattr(hub.store, "set", flaky)
+    run.login("a1")
+    conv = await hub.store.get(conv_id)
+    assert conv is not None
+    r = await client.post(f"/api/tasks/{conv.task_id}/accept", json={"agent_id": "a1"}, headers=AUTH)
+    assert r.status_code == 200
+    r = await client.post(f"/api/tasks/{conv.task_id}/complete", json={"agent_id": "a1"}, headers=AUTH)
+    assert r.status_code == 200
+    async with asyncio.timeout(10):
+        await hub.drain()
+    assert refused  # the writes were refused at first ...
+    stored = await hub.store.get(conv_id)  # ... and then stored: who served it, and its end
+    assert stored is not None and stored.agent_id == "a1" and stored.status == "closed"
