@@ -4,11 +4,14 @@
 customers and the agents answering them in other processes (`conv_load`) over loopback.
 Each chat: the customer's first text, then ROUNDS agent messages each answered by the
 customer (after a 20 s think time on both sides), then the agent completes the task.
-CC_ROUTER_BENCH_TRACE=1 prints SQL connections in use and chats connected every 0.5 s.
+CC_ROUTER_BENCH_TRACE=1 prints chats connected and SQL connections in use per pool every 0.5 s.
 Figures: agent -> customer delivery (reply POSTed to the customer's page receiving it
 over server-sent events), customer -> agent delivery (the same the other way), the peak
 of chats connected at once, and the core's `Router.handle` time per event while they run,
-with the event loop's lag (what every request waits on top of its own work).
+with the event loop's lag (what every request waits on top of its own work) and the
+router process's CPU time per chat. Afterwards, what SQL holds (messages, tasks still
+unfinished, audit rows of the agents' logins): what was accepted and not stored shows.
+The run ends by the load's deadline (330 s) plus a minute, whatever happens.
 
 `mail_row`: N messages put into a private Dovecot mailbox (LMTP), then the service's IMAP
 reader started: messages per second until each is a stored conversation with a routed task.
