@@ -23,12 +23,19 @@ from tests.store.test_engine_pools import kill_pooled
 pytestmark = pytest.mark.asyncio
 
 
-@pytest_asyncio.fixture
-async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}")
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
+@pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    if request.param == "sqlite":
+        eng = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}")
+        await migrate(eng)
+        yield eng
+        await eng.dispose()
+        return
+    async with scratch_schema("ccr_tasks") as schema:
+        eng = open_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+        await migrate(eng)
+        yield eng
+        await eng.dispose()
 
 
 async def insert_many(store: TaskStore, n: int) -> list[str]:
@@ -44,8 +51,8 @@ async def statuses(engine: AsyncEngine) -> dict[str, tuple[str, str | None]]:
         return {r.task_id: (r.status, r.agent_id) for r in rows}
 
 
-async def test_a_batch_of_updates_is_one_statement_per_set_of_columns(sqlite_engine: AsyncEngine) -> None:
-    store = TaskStore(sqlite_engine)
+async def test_a_batch_of_updates_is_one_statement_per_set_of_columns(engine: AsyncEngine) -> None:
+    store = TaskStore(engine)
     ids = await insert_many(store, 300)
     for n, tid in enumerate(ids):
         if n % 2:
@@ -56,7 +63,7 @@ async def test_a_batch_of_updates_is_one_statement_per_set_of_columns(sqlite_eng
     await store.flush()
     assert store.statements == 2
     assert store.updates_written == 300
-    got = await statuses(sqlite_engine)
+    got = await statuses(engine)
     assert got[ids[0]] == ("exited", None)
     assert got[ids[1]] == ("connected", "a1")
     assert got[ids[2]] == ("completed", None)
@@ -82,14 +89,14 @@ async def test_refused_updates_are_kept_and_logged_at_shutdown(tmp_path: Path) -
         await engine.dispose()
 
 
-async def test_stored_updates_log_nothing_at_shutdown(sqlite_engine: AsyncEngine) -> None:
-    store = TaskStore(sqlite_engine)
+async def test_stored_updates_log_nothing_at_shutdown(engine: AsyncEngine) -> None:
+    store = TaskStore(engine)
     [tid] = await insert_many(store, 1)
     store.update(tid, 1.0e9, status="completed")
     with capture_logs() as logs:
         await store.close(timeout=5.0)
     assert not [entry for entry in logs if entry["event"] == "task_updates_not_stored"]
-    assert (await statuses(sqlite_engine))[tid] == ("completed", None)
+    assert (await statuses(engine))[tid] == ("completed", None)
 
 
 @pytest.mark.postgres
@@ -103,9 +110,13 @@ async def test_insert_on_a_dead_pooled_connection_is_retried() -> None:
             await kill_pooled(engine)
             with capture_logs() as logs:
                 assert await store.insert("chat-after", "chat", "chat_zh", 0, "客户", "http", {"a": 1})
-            assert [entry["attempt"] for entry in logs if entry["event"] == "task_insert_connection_lost"] == [1]
+            assert [
+                entry["attempt"] for entry in logs if entry["event"] == "task_insert_connection_lost"
+            ] == [1]
             async with engine.connect() as conn:
-                n = (await conn.execute(text("SELECT count(*) FROM tasks WHERE task_id = 'chat-after'"))).scalar()
+                n = (
+                    await conn.execute(text("SELECT count(*) FROM tasks WHERE task_id = 'chat-after'"))
+                ).scalar()
             assert n == 1
             # An identical id is still refused (False), not mistaken for our own retry.
             assert not await store.insert("chat-after", "chat", "chat_zh", 0, "客户", "http", {"a": 1})
