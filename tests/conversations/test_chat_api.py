@@ -142,6 +142,23 @@ async def test_customer_input_limits(chat_centre: tuple[httpx.AsyncClient, Runni
     assert r.status_code == 422 and "unknown topic" in r.json()["error"]
 
 
+async def test_new_chats_are_limited_per_address(chat_centre: tuple[httpx.AsyncClient, Running]) -> None:
+    client, run = chat_centre
+    # The first message of a start is held to the same size limit as any other.
+    r = await client.post("/chat/api/start", json={"topic": "billing", "text": "字" * 201})
+    assert r.status_code == 413
+    before = len(run.conv.hub.by_task)
+    # starts_per_minute (10 by default) with a burst of half of it, per client address.
+    codes = [
+        (await client.post("/chat/api/start", json={"topic": "billing", "text": f"第{i}次"})).status_code
+        for i in range(6)
+    ]
+    assert codes[:4] == [201] * 4 and codes[-1] == 429
+    r = await client.post("/chat/api/start", json={"topic": "billing", "text": "再试"})
+    assert r.status_code == 429 and "new chats from this address" in r.json()["error"]
+    assert len(run.conv.hub.by_task) - before == codes.count(201)  # a refused start routes nothing
+
+
 async def test_pages_carry_a_strict_csp(chat_centre: tuple[httpx.AsyncClient, Running]) -> None:
     client, _ = chat_centre
     r = await client.get("/chat")
@@ -276,3 +293,35 @@ async def test_a_routed_chat_is_found_without_sql_by_customer_and_agent(
     assert [m["body"] for m in r.json()["messages"]] == ["我的账单有问题", "在吗", "您好"]
     r = await client.post("/chat/api/messages", json={"text": "喂"}, headers=me)
     assert r.status_code == 409 and (await run.conv.hub.store.get(conv_id)) is not None
+
+
+async def test_follow_up_writes_are_retried_when_the_store_refuses(
+    chat_centre: tuple[httpx.AsyncClient, Running], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    client, run = chat_centre
+    hub = run.conv.hub
+    conv_id, _, _ = await start(client)
+    store_set = hub.store.set
+    refused: list[dict[str, object]] = []
+
+    async def flaky(cid: str, **values: object) -> None:
+        if len(refused) < 2:  # the store refuses the first two writes, as one restarting would
+            refused.append(values)
+            raise OperationalError("UPDATE conversations", {}, Exception("server closed the connection"))
+        await store_set(cid, **values)
+
+    monkeypatch.setattr(hub.store, "set", flaky)
+    run.login("a1")
+    conv = await hub.store.get(conv_id)
+    assert conv is not None
+    r = await client.post(f"/api/tasks/{conv.task_id}/accept", json={"agent_id": "a1"}, headers=AUTH)
+    assert r.status_code == 200
+    r = await client.post(f"/api/tasks/{conv.task_id}/complete", json={"agent_id": "a1"}, headers=AUTH)
+    assert r.status_code == 200
+    async with asyncio.timeout(10):
+        await hub.drain()
+    assert refused  # the writes were refused at first ...
+    stored = await hub.store.get(conv_id)  # ... and then stored: who served it, and its end
+    assert stored is not None and stored.agent_id == "a1" and stored.status == "closed"

@@ -4,11 +4,14 @@
 customers and the agents answering them in other processes (`conv_load`) over loopback.
 Each chat: the customer's first text, then ROUNDS agent messages each answered by the
 customer (after a 20 s think time on both sides), then the agent completes the task.
-CC_ROUTER_BENCH_TRACE=1 prints SQL connections in use and chats connected every 0.5 s.
+CC_ROUTER_BENCH_TRACE=1 prints chats connected and SQL connections in use per pool every 0.5 s.
 Figures: agent -> customer delivery (reply POSTed to the customer's page receiving it
 over server-sent events), customer -> agent delivery (the same the other way), the peak
 of chats connected at once, and the core's `Router.handle` time per event while they run,
-with the event loop's lag (what every request waits on top of its own work).
+with the event loop's lag (what every request waits on top of its own work) and the
+router process's CPU time per chat. Afterwards, what SQL holds (messages, tasks still
+unfinished, audit rows of the agents' logins): what was accepted and not stored shows.
+The run ends by the load's deadline (330 s) plus a minute, whatever happens.
 
 `mail_row`: N messages put into a private Dovecot mailbox (LMTP), then the service's IMAP
 reader started: messages per second until each is a stored conversation with a routed task.
@@ -116,41 +119,52 @@ async def _loop_lag(samples: list[float], stop: asyncio.Event, every_s: float = 
 
 
 @contextlib.contextmanager
-def _loaders(commands: list[list[str]]) -> Iterator[list[subprocess.Popen[str]]]:
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "cc_router.bench.conv_load", *c],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for c in commands
-    ]
+def _loaders(commands: list[list[str]], tmp: str) -> Iterator[list[tuple[subprocess.Popen[str], Path]]]:
+    """The load processes, each printing its result into a file of its own: a pipe read
+    only after they exit fills (the figures are ~100 kB) and blocks them for ever."""
+    procs = []
     try:
+        for n, c in enumerate(commands):
+            out = Path(tmp) / f"load-{n}.json"
+            with out.open("w") as f:
+                p = subprocess.Popen(
+                    [sys.executable, "-m", "cc_router.bench.conv_load", *c],
+                    stdin=subprocess.PIPE,
+                    stdout=f,
+                    text=True,
+                )
+            procs.append((p, out))
         yield procs
     finally:
-        for p in procs:
+        for p, _ in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
 
 
-def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
-    out = proc.stdout.read() if proc.stdout else ""
-    proc.wait()
+def _result(proc: subprocess.Popen[str], out: Path, timeout_s: float = 60.0) -> dict[str, Any]:
     try:
-        data: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    try:
+        data: dict[str, Any] = json.loads(out.read_text().strip().splitlines()[-1])
         return data
-    except (IndexError, ValueError):
+    except (IndexError, ValueError, OSError):
         return {"errors": {f"exit_{proc.returncode}": 1}, "delivered_ms": []}
 
 
-async def chat_row(chats: int = 2000, rounds: int = 3, customer_procs: int = 2) -> dict[str, Any]:
+async def chat_row(
+    chats: int = 2000, rounds: int = 3, customer_procs: int = 2, think_s: float | None = None
+) -> dict[str, Any]:
+    """One run; `think_s` shorter than people type is for the test of this machinery."""
+    from cc_router.bench.conv_load import THINK_S, deadline_s
     from cc_router.config import loads_config
-    from cc_router.core.vocabulary import Stage
     from cc_router.logs.configure import configure_logging
     from cc_router.wiring import build
 
+    think = THINK_S if think_s is None else think_s
     capacity = 4
     agents = -(-chats // capacity)
     config = loads_config(centre_yaml(agents, capacity), env={})
@@ -158,52 +172,37 @@ async def chat_row(chats: int = 2000, rounds: int = 3, customer_procs: int = 2) 
     with tempfile.TemporaryDirectory() as tmp:
         async with store_url(tmp, "chat") as (url, dialect):
             built = build(config, store_url_override=url)
-            service, http = built.service, built.http
-            http.port = 0
-            timer = CoreTimer(service.router)
-            run = asyncio.create_task(service.run())
+            built.http.port = 0
+            timer = CoreTimer(built.service.router)
+            run = asyncio.create_task(built.service.run())
             lag: list[float] = []
             stop = asyncio.Event()
             try:
-                await asyncio.wait_for(http.started.wait(), 30)
+                await asyncio.wait_for(built.http.started.wait(), 30)
                 await asyncio.wait_for(built.omni.intake.ready.wait(), 30)
                 await asyncio.wait_for(built.conversations.hub.ready.wait(), 30)
-                base = f"http://127.0.0.1:{http.bound_port}"
+                base = f"http://127.0.0.1:{built.http.bound_port}"
                 per = -(-chats // customer_procs)
-                cmds = [["agents", base, TOKEN, "0", str(agents), str(rounds)]]
+                cmds = [["agents", base, TOKEN, "0", str(agents), str(rounds), str(think)]]
                 cmds += [
-                    ["customers", base, str(min(per, chats - k * per)), str(rounds)]
+                    ["customers", base, str(min(per, chats - k * per)), str(rounds), str(think)]
                     for k in range(customer_procs)
                 ]
-                hub = built.conversations.hub
-                peak = pool_peak = 0
                 lagger = asyncio.create_task(_loop_lag(lag, stop))
                 timer.on = True
-                t0 = time.monotonic()
-                with _loaders(cmds) as procs:
-                    agent_proc, customer_list = procs[0], procs[1:]
-                    while any(p.poll() is None for p in customer_list):
-                        connected = sum(
-                            1
-                            for tid in list(hub.by_task)
-                            if (it := service.router.interactions.get(tid)) is not None
-                            and it.stage is Stage.CONNECTED
-                        )
-                        peak = max(peak, connected)
-                        used = int(hub.store.engine.pool.checkedout())  # type: ignore[attr-defined]
-                        pool_peak = max(pool_peak, used)
-                        if os.environ.get("CC_ROUTER_BENCH_TRACE"):
-                            at = time.monotonic() - t0
-                            print(f"t={at:.0f} sql={used} connected={connected}", file=sys.stderr)
-                        await asyncio.sleep(0.5)
-                    elapsed = time.monotonic() - t0
+                cpu0 = time.process_time()
+                with _loaders(cmds, tmp) as procs:
+                    watched = await _watch(built, [p for p, _ in procs[1:]], deadline_s(think) + 60)
+                    cpu_s = time.process_time() - cpu0
                     timer.on = False
                     stop.set()
                     await lagger
+                    agent_proc = procs[0][0]
                     if agent_proc.stdin is not None:
                         agent_proc.stdin.close()
-                    results = [_result(p) for p in customer_list]
-                    agent_result = await asyncio.to_thread(_result, agent_proc)
+                    results = [await asyncio.to_thread(_result, p, out) for p, out in procs[1:]]
+                    agent_result = await asyncio.to_thread(_result, *procs[0])
+                stored = await _stored(built)
             finally:
                 stop.set()
                 run.cancel()
@@ -222,12 +221,11 @@ async def chat_row(chats: int = 2000, rounds: int = 3, customer_procs: int = 2) 
         "chats": chats,
         "agents": agents,
         "rounds": rounds,
+        "think_s": think,
         "store": dialect,
         "load_processes": customer_procs + 1,
         "chats_finished": sum(int(r.get("finished", 0)) for r in results),
-        "connected_peak": peak,
-        "sql_connections_peak": pool_peak,
-        "seconds": round(elapsed, 1),
+        **watched,
         "to_customer_n": len(to_customer),
         "to_customer_p50_ms": _ms(to_customer, 50),
         "to_customer_p99_ms": _ms(to_customer, 99),
@@ -244,8 +242,68 @@ async def chat_row(chats: int = 2000, rounds: int = 3, customer_procs: int = 2) 
         "core_max_us": round(max(core), 1) if core else None,
         "loop_lag_p50_ms": _ms(lag, 50),
         "loop_lag_p99_ms": _ms(lag, 99),
+        "loop_lag_max_ms": round(max(lag), 1) if lag else None,
+        "router_cpu_s": round(cpu_s, 1),
+        "router_cpu_ms_per_chat": round(1000 * cpu_s / chats, 1),
+        "agent_logins": int(agent_result.get("logins", 0)),
+        **stored,
         "errors": errors,
         "cpu_count": os.cpu_count(),
+    }
+
+
+async def _watch(built: Any, customers: list[subprocess.Popen[str]], limit_s: float) -> dict[str, Any]:
+    """Until the customers' processes are done (at most `limit_s`): the peak of chats
+    connected at once and of SQL connections in use, per pool."""
+    from cc_router.core.vocabulary import Stage
+
+    hub, router = built.conversations.hub, built.service.router
+    pools = {"conversations": hub.store.engine, "store": built.store.engine, "tasks": built.omni.store.engine}
+    peak = 0
+    pool_peak = dict.fromkeys(pools, 0)
+    t0 = time.monotonic()
+    while any(p.poll() is None for p in customers) and time.monotonic() - t0 < limit_s:
+        connected = sum(
+            1
+            for tid in list(hub.by_task)
+            if (it := router.interactions.get(tid)) is not None and it.stage is Stage.CONNECTED
+        )
+        peak = max(peak, connected)
+        for name, engine in pools.items():
+            pool_peak[name] = max(pool_peak[name], int(engine.pool.checkedout()))
+        if os.environ.get("CC_ROUTER_BENCH_TRACE"):
+            used = " ".join(f"{n}={int(e.pool.checkedout())}" for n, e in pools.items())
+            print(f"t={time.monotonic() - t0:.0f} connected={connected} sql {used}", file=sys.stderr)
+        await asyncio.sleep(0.5)
+    return {
+        "connected_peak": peak,
+        "seconds": round(time.monotonic() - t0, 1),
+        **{f"sql_{name}_peak": n for name, n in pool_peak.items()},
+    }
+
+
+async def _stored(built: Any) -> dict[str, int]:
+    """What SQL holds once the writers have flushed: every message and task accepted, and
+    one audit row per agent login, or the figure shows what was lost."""
+    from sqlalchemy import func, select
+
+    from cc_router.console.tables import AuditRow
+    from cc_router.conversations.tables import messages
+    from cc_router.store.omni_tables import UNFINISHED, tasks
+
+    await built.omni.store.flush()
+    async with built.omni.store.engine.connect() as conn:
+        n_messages = (await conn.execute(select(func.count()).select_from(messages))).scalar_one()
+        n_tasks = (await conn.execute(select(func.count()).select_from(tasks))).scalar_one()
+        open_tasks = (
+            await conn.execute(select(func.count()).select_from(tasks).where(tasks.c.status.in_(UNFINISHED)))
+        ).scalar_one()
+        n_audit = (await conn.execute(select(func.count()).select_from(AuditRow))).scalar_one()
+    return {
+        "stored_messages": int(n_messages),
+        "stored_tasks": int(n_tasks),
+        "stored_tasks_unfinished": int(open_tasks),
+        "stored_audit_rows": int(n_audit),
     }
 
 
@@ -312,5 +370,6 @@ async def _mail_intake(imap_port: int, box: str, url: str, n: int) -> dict[str, 
 
 
 def rows(small: bool = False) -> Iterator[dict[str, Any]]:
+    """Each row bounded in time: the chats by the load's deadline, the mail by 600 s."""
     yield asyncio.run(chat_row(200 if small else 2000))
     yield asyncio.run(mail_row(200 if small else 2000))

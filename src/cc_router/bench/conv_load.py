@@ -1,10 +1,12 @@
 """Load for the `conv` bench, run in processes of its own so the router's process only
 routes and serves: web-chat customers, or agents answering them, over loopback HTTP.
 
-`python -m cc_router.bench.conv_load customers BASE N ROUNDS` and
-`python -m cc_router.bench.conv_load agents BASE TOKEN FIRST LAST ROUNDS` print one JSON
-object when done. Every message carries the sender's `time.monotonic()` (one clock for
-every process on Linux), so the receiver measures its delivery.
+`python -m cc_router.bench.conv_load customers BASE N ROUNDS [THINK_S]` and
+`python -m cc_router.bench.conv_load agents BASE TOKEN FIRST LAST ROUNDS [THINK_S]` print
+one JSON object when done (to stdout, which the bench points at a file: a pipe nobody
+reads until the process exits would fill and block it). Every message carries the
+sender's `time.monotonic()` (one clock for every process on Linux), so the receiver
+measures its delivery.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ THINK_S = 20.0
 """Between a message received and the answer, on both sides: people type. With the ramp
 it keeps every chat open at once: the last starts at 40 s, the first ends after ~100 s."""
 DEADLINE_S = 330.0
+KEEPALIVE_S = 2.0
+"""Idle keep-alive connections are dropped after this, well before the server's own 5 s
+(uvicorn's): at equal timeouts a request sent on a connection the server is closing
+fails with ReadError, and the chat it belonged to was given up."""
 
 
 def stamped(text: str) -> str:
@@ -62,11 +68,11 @@ _SSL = ssl.create_default_context()
 def _client() -> httpx.AsyncClient:
     """One per customer or agent, as each is a browser of its own: a connection pool
     shared by a thousand of them becomes the bottleneck of the load, not the router."""
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=8)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=8, keepalive_expiry=KEEPALIVE_S)
     return httpx.AsyncClient(limits=limits, timeout=30.0, verify=_SSL)
 
 
-async def customers(base: str, count: int, rounds: int) -> dict[str, Any]:
+async def customers(base: str, count: int, rounds: int, think_s: float = THINK_S) -> dict[str, Any]:
     delivered: list[float] = []
     sends: list[float] = []
     errors: dict[str, int] = {}
@@ -98,7 +104,7 @@ async def customers(base: str, count: int, rounds: int) -> dict[str, Any]:
                 delivered.append(ms)
             if len(heard) >= rounds:
                 return  # the agent ends the chat after its last message
-            await asyncio.sleep(THINK_S)
+            await asyncio.sleep(think_s)
             t0 = time.monotonic()
             r = await client.post(
                 f"{base}/chat/api/messages", json={"text": stamped("好的")}, headers={"X-Chat-Token": token}
@@ -119,7 +125,7 @@ async def customers(base: str, count: int, rounds: int) -> dict[str, Any]:
                 return
 
     jobs = [asyncio.create_task(one(n)) for n in range(count)]
-    done, pending = await asyncio.wait(jobs, timeout=DEADLINE_S)
+    done, pending = await asyncio.wait(jobs, timeout=deadline_s(think_s))
     for j in pending:
         j.cancel()
     for j in done:
@@ -136,11 +142,14 @@ async def customers(base: str, count: int, rounds: int) -> dict[str, Any]:
     }
 
 
-async def agents(base: str, token: str, first: int, last: int, rounds: int) -> dict[str, Any]:
+async def agents(
+    base: str, token: str, first: int, last: int, rounds: int, think_s: float = THINK_S
+) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {token}"}
     delivered: list[float] = []
     replies: list[float] = []
     errors: dict[str, int] = {}
+    logins: list[str] = []
     stop = asyncio.Event()
 
     def failed(what: str) -> None:
@@ -185,7 +194,7 @@ async def agents(base: str, token: str, first: int, last: int, rounds: int) -> d
             except TimeoutError:
                 failed("no_answer")
                 break
-            await asyncio.sleep(THINK_S)
+            await asyncio.sleep(think_s)
         await stream.aclose()
         r = await client.post(f"{base}/api/tasks/{task_id}/complete", json={"agent_id": aid}, headers=auth)
         if r.status_code != 200:
@@ -196,7 +205,11 @@ async def agents(base: str, token: str, first: int, last: int, rounds: int) -> d
             await work(client, aid)
 
     async def work(client: httpx.AsyncClient, aid: str) -> None:
-        await client.post(f"{base}/api/agents/{aid}/login", headers=auth)
+        r = await client.post(f"{base}/api/agents/{aid}/login", headers=auth)
+        if r.status_code != 200:
+            failed(f"login_{r.status_code}")
+        else:
+            logins.append(aid)
         seen: set[str] = set()
         working: set[asyncio.Task[None]] = set()
         while not stop.is_set():
@@ -219,7 +232,7 @@ async def agents(base: str, token: str, first: int, last: int, rounds: int) -> d
     # Runs until the bench stops it (stdin closes) or the deadline.
     loop = asyncio.get_running_loop()
     closed = loop.run_in_executor(None, sys.stdin.read)
-    await asyncio.wait([asyncio.ensure_future(closed)], timeout=DEADLINE_S + 30)
+    await asyncio.wait([asyncio.ensure_future(closed)], timeout=deadline_s(think_s) + 30)
     stop.set()
     await asyncio.wait(jobs, timeout=15)
     return {
@@ -227,15 +240,23 @@ async def agents(base: str, token: str, first: int, last: int, rounds: int) -> d
         "agents": last - first,
         "delivered_ms": delivered,
         "reply_ms": replies,
+        "logins": len(logins),
         "errors": errors,
     }
 
 
+def deadline_s(think_s: float) -> float:
+    """The bench's default run ends within DEADLINE_S; a shorter think time, sooner."""
+    return DEADLINE_S if think_s >= THINK_S else min(DEADLINE_S, 60.0 + 10 * think_s)
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["customers"]:
-        out = asyncio.run(customers(argv[1], int(argv[2]), int(argv[3])))
+        think = float(argv[4]) if len(argv) > 4 else THINK_S
+        out = asyncio.run(customers(argv[1], int(argv[2]), int(argv[3]), think))
     elif argv[:1] == ["agents"]:
-        out = asyncio.run(agents(argv[1], argv[2], int(argv[3]), int(argv[4]), int(argv[5])))
+        think = float(argv[6]) if len(argv) > 6 else THINK_S
+        out = asyncio.run(agents(argv[1], argv[2], int(argv[3]), int(argv[4]), int(argv[5]), think))
     else:
         print(__doc__, file=sys.stderr)
         return 2

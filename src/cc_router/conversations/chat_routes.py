@@ -159,15 +159,19 @@ def routes(hub: ConversationHub) -> list[Route]:
                     last = hello["state"]
                     idle = 0.0
                     while True:
+                        # Place and expected wait move without an event: read them every
+                        # STATE_POLL_S while waiting. Once connected every change comes as
+                        # an event, and 2,000 chats would otherwise wake 1,000 times a second.
+                        poll = STATE_POLL_S if last.get("status") in ("waiting", "offered") else PING_S
                         try:
-                            async with asyncio.timeout(STATE_POLL_S):
+                            async with asyncio.timeout(poll):
                                 event = await q.get()
                         except TimeoutError:
                             state = hub.state(conv.task_id)
                             if state != last:
                                 last = state
                                 yield _sse("state", state)
-                            idle += STATE_POLL_S
+                            idle += poll
                             if idle >= PING_S:
                                 idle = 0.0
                                 yield {"event": "ping", "data": "{}"}

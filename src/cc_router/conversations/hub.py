@@ -13,6 +13,7 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import structlog
@@ -36,6 +37,9 @@ log = structlog.get_logger("cc_router.conversations")
 
 FIGURES_TTL_S = 1.0
 """How old a waiting customer's place and expected wait may be."""
+UPDATE_TRIES = 6
+"""A conversation's follow-up write (its agent, its end) tried this often, with backoff
+from 0.2 s (about 13 s in all), before it is given up with an error line."""
 
 EmailOut = Callable[[Conversation, str, Sequence[str]], Awaitable[str]]
 """(conversation, body, thread Message-IDs oldest first) -> the sent Message-ID."""
@@ -108,13 +112,13 @@ class ConversationHub:
                 self.feed.publish(conv_id, self.state(task_id))
             elif isinstance(c, cmd.InteractionConnected):
                 self.feed.publish(conv_id, {"type": "state", "status": "connected", "agent": c.agent_id})
-                self._spawn(self.store.set(conv_id, agent_id=c.agent_id))
+                self._spawn(self._retried(partial(self.store.set, conv_id, agent_id=c.agent_id), conv_id))
             elif isinstance(c, cmd.InteractionFinished) and c.outcome not in CONTINUING_OUTCOMES:
                 del self.by_task[task_id]
                 self._live_chats.pop(self._chat_tokens.pop(conv_id, ""), None)
                 channel = str(c.channel)
                 self.feed.publish(conv_id, {"type": "state", "status": "ended", "outcome": c.outcome})
-                self._spawn(self._turn_over(conv_id, channel))
+                self._spawn(self._retried(partial(self._turn_over, conv_id, channel), conv_id))
                 log.info(
                     "conversation_turn_finished",
                     conversation_id=conv_id,
@@ -122,6 +126,26 @@ class ConversationHub:
                     outcome=c.outcome,
                     wait_s=round(c.wait_s, 3),
                 )
+
+    async def _retried(self, write: Callable[[], Awaitable[None]], conv_id: str) -> None:
+        """A write the routing loop asked for: no caller waits, so a store that refuses it
+        for a while (pool exhausted, server restarting) is tried again, not skipped."""
+        delay = 0.2
+        for attempt in range(1, UPDATE_TRIES + 1):
+            try:
+                await write()
+                return
+            except Exception as exc:
+                if attempt == UPDATE_TRIES:
+                    raise  # `_done` logs it: conversation_update_failed
+                log.warning(
+                    "conversation_update_retrying",
+                    conversation_id=conv_id,
+                    attempt=attempt,
+                    error=f"{type(exc).__name__}: {exc}"[:200],
+                )
+                await asyncio.sleep(delay)
+                delay *= 2
 
     async def _turn_over(self, conv_id: str, channel: str) -> None:
         # A chat ends with its task; an e-mail or SMS thread stays open for the customer's answer.

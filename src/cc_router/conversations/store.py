@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cc_router.conversations.tables import conversations, message_attachments, messages
@@ -142,6 +142,28 @@ class ConversationStore:
             "updated_at": now,
             "closed_at": None,
         }
+        if first and self.engine.dialect.name == "postgresql":
+            # One statement, atomic on its own: the conversation's INSERT as a CTE feeding
+            # the first message's. Four round trips (BEGIN, two INSERTs, COMMIT) become one
+            # on the path of every chat start.
+            new_conv = insert(conversations).values(values).returning(conversations.c.id).cte("new_conv")
+            first_message = {
+                "task_id": task_id,
+                "direction": "in",
+                "author": "customer",
+                "body": first,
+                "external_id": None,
+                "created_at": now,
+            }
+            cols = [literal(v, messages.c[k].type).label(k) for k, v in first_message.items()]
+            stmt = (
+                insert(messages)
+                .from_select(["conversation_id", *first_message], select(new_conv.c.id, *cols))
+                .add_cte(new_conv)
+            )
+            async with self._bare.connect() as conn:
+                await conn.execute(stmt)
+            return conv
         async with self.engine.begin() if first else self._bare.connect() as conn:
             await conn.execute(insert(conversations).values(values))
             if first:
@@ -203,9 +225,21 @@ class ConversationStore:
         return await self._with_messages(conversations.c.task_id == task_id)
 
     async def _with_messages(self, where: Any) -> tuple[Conversation | None, list[Message]]:
+        # One statement (the conversation joined to its messages and their attachments):
+        # every page open and every agent's first look at a chat asks for this.
+        c = conversations
+        one = select(c.c.id).where(where).limit(1).scalar_subquery()
+        stmt = (
+            select(c, *_MESSAGE_COLUMNS, *_ATTACHMENT_COLUMNS)
+            .select_from(c.outerjoin(messages, messages.c.conversation_id == c.c.id).outerjoin(*_ATTACHED))
+            .where(c.c.id == one)
+            .order_by(messages.c.id, message_attachments.c.id)
+        )
         async with self._bare.connect() as conn:
-            conv = await _one(conn, where)
-            return conv, (await _messages(conn, conv.id) if conv is not None else [])
+            rows = list(await conn.execute(stmt))
+        if not rows:
+            return None, []
+        return _conv(rows[0]), _assemble(rows[0].id, rows)
 
     async def set(self, conv_id: str, **values: Any) -> None:
         values["updated_at"] = datetime.now(UTC)
@@ -321,33 +355,63 @@ async def _insert_message(
     return Message(mid, conv_id, task_id, direction, author, body, external_id, now, tuple(links))
 
 
+_MESSAGE_COLUMNS = (
+    messages.c.id.label("m_id"),
+    messages.c.task_id.label("m_task_id"),
+    messages.c.direction,
+    messages.c.author,
+    messages.c.body,
+    messages.c.external_id,
+    messages.c.created_at.label("m_created_at"),
+)
+_ATTACHMENT_COLUMNS = (
+    message_attachments.c.id.label("a_id"),
+    message_attachments.c.filename,
+    message_attachments.c.content_type,
+    message_attachments.c.size,
+)
+_ATTACHED = (message_attachments, message_attachments.c.message_id == messages.c.id)
+
+
 async def _messages(conn: AsyncConnection, conv_id: str) -> list[Message]:
-    m, a = messages, message_attachments
-    rows = list(await conn.execute(select(m).where(m.c.conversation_id == conv_id).order_by(m.c.id)))
-    ids = [r.id for r in rows]
-    files: dict[int, list[dict[str, Any]]] = {}
-    if ids:
-        for f in await conn.execute(
-            select(a.c.id, a.c.message_id, a.c.filename, a.c.content_type, a.c.size)
-            .where(a.c.message_id.in_(ids))
-            .order_by(a.c.id)
-        ):
-            link = _link(conv_id, f.id, f.filename, f.content_type, f.size)
-            files.setdefault(f.message_id, []).append(link)
-    return [
-        Message(
-            r.id,
-            r.conversation_id,
-            r.task_id,
-            r.direction,
-            r.author,
-            r.body,
-            r.external_id,
-            r.created_at,
-            tuple(files.get(r.id, ())),
+    """A conversation's messages with their attachments' links, oldest first, in one
+    statement (the attachments' bytes stay in SQL until downloaded)."""
+    stmt = (
+        select(*_MESSAGE_COLUMNS, *_ATTACHMENT_COLUMNS)
+        .select_from(messages.outerjoin(*_ATTACHED))
+        .where(messages.c.conversation_id == conv_id)
+        .order_by(messages.c.id, message_attachments.c.id)
+    )
+    return _assemble(conv_id, list(await conn.execute(stmt)))
+
+
+def _assemble(conv_id: str, rows: Sequence[Any]) -> list[Message]:
+    """Messages from rows of message (m_id) x attachment (a_id) columns; a row without a
+    message (a conversation with none, outer-joined) adds nothing."""
+    out: list[Message] = []
+    files: list[dict[str, Any]] = []
+    for n, r in enumerate(rows):
+        if r.m_id is None:
+            continue
+        if r.a_id is not None:
+            files.append(_link(conv_id, r.a_id, r.filename, r.content_type, r.size))
+        if n + 1 < len(rows) and rows[n + 1].m_id == r.m_id:
+            continue  # more attachments of this message follow
+        out.append(
+            Message(
+                r.m_id,
+                conv_id,
+                r.m_task_id,
+                r.direction,
+                r.author,
+                r.body,
+                r.external_id,
+                r.m_created_at,
+                tuple(files),
+            )
         )
-        for r in rows
-    ]
+        files = []
+    return out
 
 
 def _link(conv_id: str, aid: int, filename: str, content_type: str, size: int) -> dict[str, Any]:

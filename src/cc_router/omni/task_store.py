@@ -1,5 +1,10 @@
 """Tasks in SQL: the insert that makes a task durable (awaited before anyone is told it is
-accepted), and batched status updates written by their own task, never by the router."""
+accepted), and batched status updates written by their own task, never by the router.
+
+Each call holds a pooled connection for as few round trips as it can: the insert and the
+reads run without a transaction, and a batch of updates is one statement per set of
+columns (executemany), not one round trip per task; on a busy event loop every round
+trip is a turn of it with the connection checked out."""
 
 from __future__ import annotations
 
@@ -11,10 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cc_router.store.engine import is_disconnect
 from cc_router.store.omni_tables import UNFINISHED, tasks
 
 log = structlog.get_logger("cc_router.omni.tasks")
@@ -75,6 +81,8 @@ class TaskStore:
         self, engine: AsyncEngine, flush_interval_s: float = 0.2, max_backoff_s: float = 30.0
     ) -> None:
         self.engine = engine
+        self._bare = engine.execution_options(isolation_level="AUTOCOMMIT")
+        """The same pool, without a transaction: for one statement, atomic on its own."""
         self.flush_interval_s = flush_interval_s
         self.max_backoff_s = max_backoff_s
         self._pending: dict[str, dict[str, Any]] = {}
@@ -86,6 +94,8 @@ class TaskStore:
         self._closing = False
         self.healthy = True
         self.updates_written = 0
+        self.statements = 0
+        """UPDATE statements (executemany) sent by flushes."""
 
     # ------------------------------------------------------------ awaited by intake
 
@@ -116,18 +126,32 @@ class TaskStore:
             "updated_at": now,
             "finished_at": None,
         }
-        try:
-            # One statement needs no transaction: no BEGIN and COMMIT round trips on the
-            # path of every chat start and e-mail taken in.
-            async with self.engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(tasks.insert(), [row])
-        except IntegrityError:
-            return False
-        return True
+        # One statement needs no transaction: no BEGIN and COMMIT round trips on the path of
+        # every chat start and e-mail taken in. A dead pooled connection (no pre-ping:
+        # store/engine.py) fails the first try; the next gets a fresh one. If the failed
+        # try had committed before its connection went, the retry meets our own row.
+        for attempt in (1, 2, 3):
+            try:
+                async with self._bare.connect() as conn:
+                    await conn.execute(tasks.insert(), [row])
+            except IntegrityError:
+                return attempt > 1 and await self._is_ours(task_id, row)
+            except Exception as exc:
+                if not is_disconnect(exc) or attempt == 3:
+                    raise
+                log.warning("task_insert_connection_lost", task_id=task_id, attempt=attempt)
+                continue
+            return True
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _is_ours(self, task_id: str, row: Mapping[str, Any]) -> bool:
+        stored = await self.get(task_id)
+        return (
+            stored is not None and stored.payload == row["payload"] and stored.created_at == row["created_at"]
+        )
 
     async def get(self, task_id: str) -> StoredTask | None:
-        async with self.engine.connect() as conn:
+        async with self._bare.connect() as conn:
             row = (await conn.execute(select(tasks).where(tasks.c.task_id == task_id))).first()
         if row is None:
             return None
@@ -140,7 +164,7 @@ class TaskStore:
 
     async def unfinished(self) -> list[StoredTask]:
         """Tasks accepted but not finished, oldest first: they go back to the router."""
-        async with self.engine.connect() as conn:
+        async with self._bare.connect() as conn:
             rows = await conn.execute(
                 select(tasks).where(tasks.c.status.in_(UNFINISHED)).order_by(tasks.c.created_at)
             )
@@ -195,10 +219,20 @@ class TaskStore:
             return
         batch = self._pending
         self._pending = {}
+        # Tasks changing the same columns share one statement, sent with all their rows at once.
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for task_id, cols in batch.items():
+            groups.setdefault(tuple(sorted(cols)), []).append({"_task_id": task_id, **cols})
         try:
             async with self.engine.begin() as conn:
-                for task_id, cols in batch.items():
-                    await conn.execute(update(tasks).where(tasks.c.task_id == task_id).values(**cols))
+                for names, rows in groups.items():
+                    stmt = (
+                        update(tasks)
+                        .where(tasks.c.task_id == bindparam("_task_id"))
+                        .values({n: bindparam(n) for n in names})
+                    )
+                    await conn.execute(stmt, rows)
+                    self.statements += 1
         except BaseException:
             # Put the batch back under anything newer that arrived meanwhile.
             for task_id, cols in batch.items():
@@ -208,7 +242,20 @@ class TaskStore:
         self.updates_written += len(batch)
 
     async def close(self, timeout: float = 10.0) -> None:
+        """Flush what is pending; what the store does not take by `timeout` is logged, task
+        by task (a restart would route those tasks again from their last stored status)."""
         self._closing = True
         self._wake.set()
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.wait_for(self.flush(), timeout)
+        except Exception as exc:
+            log.error(
+                "task_updates_not_stored",
+                count=len(self._pending),
+                error=f"{type(exc).__name__}: {exc}"[:300],
+                updates={tid: _loggable(cols) for tid, cols in list(self._pending.items())[:200]},
+            )
+
+
+def _loggable(cols: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in cols.items()}

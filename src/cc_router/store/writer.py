@@ -106,10 +106,7 @@ class StoreWriter:
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
         self.max_backoff_s = max_backoff_s
-        # A SQLite file has no server connection to lose: a pre-ping there only adds a
-        # round trip through aiosqlite's thread, one more wake-up of the event loop, to
-        # every transaction of the writer and of what shares its engine (sessions).
-        self._engine = engine or open_engine(url, pool_pre_ping=make_url(url).get_backend_name() != "sqlite")
+        self._engine = engine or open_engine(url)
         self._owns_engine = engine is None
         self._buf: deque[_Item] = deque()
         self._writing = asyncio.Lock()

@@ -14,6 +14,7 @@ const TEXT = {
     st_wrap_up: "话后整理", st_paused: "暂停", sg_offered: "振铃", sg_connected: "已接通",
     sg_wrap_up: "整理中", over: "已超时", max: "上限", ch_voice: "电话", ch_chat: "在线聊天",
     ch_email: "邮件", ch_sms: "短信", ch_fax: "传真", too_many: "失败次数过多，请稍后再试",
+    conversation: "会话", send: "发送",
   },
   en: {
     title: "Agent desktop", user: "User", password: "Password", login: "Log in", ready: "Ready", pause: "Pause",
@@ -26,13 +27,13 @@ const TEXT = {
     st_busy: "Busy", st_wrap_up: "Wrap-up", st_paused: "Paused", sg_offered: "ringing",
     sg_connected: "connected", sg_wrap_up: "wrap-up", over: "over time", max: "max", ch_voice: "Voice",
     ch_chat: "Chat", ch_email: "E-mail", ch_sms: "SMS", ch_fax: "Fax",
-    too_many: "Too many failed logins; try again later",
+    too_many: "Too many failed logins; try again later", conversation: "Conversation", send: "Send",
   },
 };
 
 const $ = (id) => document.getElementById(id);
 const state = { token: sessionStorage.getItem("ccr.token"), lang: localStorage.getItem("ccr.lang") || "zh",
-  config: null, picture: null, source: null, skew: 0, chosen: new Map() };
+  config: null, picture: null, source: null, skew: 0, chosen: new Map(), open: null };
 
 function t(key) { return (TEXT[state.lang] || TEXT.zh)[key] || key; }
 
@@ -73,6 +74,7 @@ function setOnline(on) {
 
 function showLogin() {
   if (state.source) state.source.close();
+  deskConversation.close();
   state.source = null;
   state.token = null;
   sessionStorage.removeItem("ccr.token");
@@ -216,6 +218,7 @@ function render(p) {
   const codes = new Map((p.wrap_up || []).map((w) => [w.interaction_id, w]));
   list.replaceChildren();
   let voice = o && o.channel === "voice" ? "ringing" : "";
+  const talk = [];
   for (const w of a.interactions || []) {
     if (w.stage === "offered") continue;
     const li = $("work-item").content.firstElementChild.cloneNode(true);
@@ -231,10 +234,22 @@ function render(p) {
     sel.addEventListener("change", () => state.chosen.set(w.id, sel.value));
     li.querySelector('[data-field="complete"]').addEventListener("click", () =>
       act("POST", `/api/desktop/tasks/${encodeURIComponent(w.id)}/complete`, { code: sel.value || undefined }));
+    if (w.channel !== "voice" && w.stage === "connected") {
+      // Its conversation opens below: the one clicked, else the first in hand.
+      talk.push(w.id);
+      li.addEventListener("click", (e) => {
+        if (e.target.closest("select, button")) return;
+        state.open = w.id; render(state.picture);
+      });
+    }
     list.append(li);
     if (w.channel === "voice" && w.stage === "connected") voice = "connected";
     if (w.channel === "voice" && w.stage === "wrap_up" && !voice) voice = "wrap_up";
   }
+
+  const shown = talk.includes(state.open) ? state.open : talk[0] || null;
+  for (const li of list.children) li.dataset.open = String(li.dataset.interaction === shown);
+  deskConversation.follow(shown, state.token);
 
   // Wrap-up: countdown, the queue's dispositions, "ready" to end it early.
   const wrap = $("wrapup");
