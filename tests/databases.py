@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -35,6 +36,30 @@ async def scratch_schema(prefix: str) -> AsyncIterator[str]:
 async def scratch_pg_engine(prefix: str) -> AsyncIterator[AsyncEngine]:
     async with scratch_schema(prefix) as schema:
         engine = pg_engine_for(schema)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def migrated_store(kind: str, tmp_path: Path, name: str) -> AsyncIterator[AsyncEngine]:
+    """A migrated store engine on `kind` ("sqlite": a file in `tmp_path`; "postgres": a
+    scratch schema through the service's own engine factory, pool settings included)."""
+    from cc_router.store import migrate
+    from cc_router.store.engine import open_engine
+
+    if kind == "sqlite":
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / name}.db")
+        await migrate(engine)
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+        return
+    async with scratch_schema(f"ccr_{name}") as schema:
+        engine = open_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+        await migrate(engine)
         try:
             yield engine
         finally:

@@ -19,7 +19,7 @@ from cc_router.console.audit import AuditAction, AuditEntry, AuditLog, AuditQuer
 from cc_router.console.tables import AuditRow
 from cc_router.store import migrate
 from cc_router.store.engine import open_engine
-from tests.databases import PG_URL, scratch_schema
+from tests.databases import PG_URL, migrated_store, scratch_schema
 from tests.store.test_engine_pools import kill_pooled
 
 pytestmark = pytest.mark.asyncio
@@ -36,17 +36,8 @@ async def count(engine: AsyncEngine) -> int:
 
 @pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        eng = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'audit.db'}")
-        await migrate(eng)
+    async with migrated_store(request.param, tmp_path, "audit") as eng:
         yield eng
-        await eng.dispose()
-        return
-    async with scratch_schema("ccr_audit") as schema:
-        eng = open_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
-        await migrate(eng)
-        yield eng
-        await eng.dispose()
 
 
 async def test_a_burst_of_actions_is_a_few_inserts_with_every_row(engine: AsyncEngine) -> None:

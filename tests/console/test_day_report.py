@@ -124,28 +124,12 @@ async def test_agent_and_queue_day_in_local_time(tmp_path: Path) -> None:
 
 
 def test_cli_report_in_the_centres_time_zone(tmp_path: Path) -> None:
-    import asyncio
-
-    import typer
-    from sqlalchemy.ext.asyncio import create_async_engine
     from typer.testing import CliRunner
 
-    from cc_router.cli.store_cmds import register
-    from cc_router.store import migrate
-    from tests.store.test_reports import START, T0, _fill
+    from tests.store.test_reports import START, T0, report_cli
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-
-    async def setup() -> None:
-        await migrate(url)
-        eng = create_async_engine(url)
-        await _fill(eng)
-        await eng.dispose()
-
-    asyncio.run(setup())
+    app, url = report_cli(tmp_path)
     (tmp_path / "centre.yaml").write_text("centre: {name: 洛阳, timezone: Asia/Shanghai}\n")
-    app = typer.Typer()
-    register(app)
     shanghai = ZoneInfo("Asia/Shanghai")
     # Naive times are the centre's local times.
     frm = datetime.fromtimestamp(T0, tz=shanghai).replace(tzinfo=None).isoformat()
@@ -161,28 +145,13 @@ def test_cli_report_in_the_centres_time_zone(tmp_path: Path) -> None:
 
 
 def test_cli_report_agent_rows(tmp_path: Path) -> None:
-    import asyncio
     import json
 
-    import typer
-    from sqlalchemy.ext.asyncio import create_async_engine
     from typer.testing import CliRunner
 
-    from cc_router.cli.store_cmds import register
-    from cc_router.store import migrate
-    from tests.store.test_reports import T0, _fill
+    from tests.store.test_reports import T0, report_cli
 
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-
-    async def setup() -> None:
-        await migrate(url)
-        eng = create_async_engine(url)
-        await _fill(eng)
-        await eng.dispose()
-
-    asyncio.run(setup())
-    app = typer.Typer()
-    register(app)
+    app, url = report_cli(tmp_path)
     shanghai = ZoneInfo("Asia/Shanghai")
     frm = datetime.fromtimestamp(T0, tz=UTC).isoformat()
     to = datetime.fromtimestamp(T0 + 1800, tz=UTC).isoformat()

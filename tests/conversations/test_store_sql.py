@@ -9,29 +9,18 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cc_router.conversations.store import Attachment, ConversationStore
-from cc_router.store import migrate
-from cc_router.store.engine import open_engine
-from tests.databases import PG_URL, scratch_schema
+from tests.databases import migrated_store
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        eng = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'conv.db'}")
-        await migrate(eng)
+    async with migrated_store(request.param, tmp_path, "conv") as eng:
         yield eng
-        await eng.dispose()
-        return
-    async with scratch_schema("ccr_conv_sql") as schema:
-        eng = open_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
-        await migrate(eng)
-        yield eng
-        await eng.dispose()
 
 
 def statements(engine: AsyncEngine) -> list[str]:

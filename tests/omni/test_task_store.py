@@ -17,7 +17,7 @@ from cc_router.omni.task_store import TaskStore
 from cc_router.store import migrate
 from cc_router.store.engine import open_engine
 from cc_router.store.omni_tables import tasks
-from tests.databases import PG_URL, scratch_schema
+from tests.databases import PG_URL, migrated_store, scratch_schema
 from tests.store.test_engine_pools import kill_pooled
 
 pytestmark = pytest.mark.asyncio
@@ -25,17 +25,8 @@ pytestmark = pytest.mark.asyncio
 
 @pytest_asyncio.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        eng = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'tasks.db'}")
-        await migrate(eng)
+    async with migrated_store(request.param, tmp_path, "tasks") as eng:
         yield eng
-        await eng.dispose()
-        return
-    async with scratch_schema("ccr_tasks") as schema:
-        eng = open_engine(PG_URL, connect_args={"server_settings": {"search_path": schema}})
-        await migrate(eng)
-        yield eng
-        await eng.dispose()
 
 
 async def insert_many(store: TaskStore, n: int) -> list[str]:

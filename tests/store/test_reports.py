@@ -125,7 +125,8 @@ async def test_write_intervals_is_idempotent(engine: AsyncEngine) -> None:
     assert arows[1].paused_s == 300 and arows[1].pause_by_reason == {"training": 300}
 
 
-def test_cli_report_prints_rows(tmp_path: Any) -> None:
+def report_cli(tmp_path: Any) -> tuple[Any, str]:
+    """The `report` command (a Typer app) and the URL of a store filled by `_fill`."""
     import asyncio
 
     import typer
@@ -145,6 +146,11 @@ def test_cli_report_prints_rows(tmp_path: Any) -> None:
     asyncio.run(setup())
     app = typer.Typer()
     register(app)
+    return app, url
+
+
+def test_cli_report_prints_rows(tmp_path: Any) -> None:
+    app, url = report_cli(tmp_path)
     runner = CliRunner()
     frm = datetime.fromtimestamp(T0, tz=UTC).isoformat()
     to = datetime.fromtimestamp(T0 + 1800, tz=UTC).isoformat()

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from cc_router.cli.options import load_or_exit, parse_when
 from cc_router.config import environment
+from cc_router.store.reports import AGENT_REPORT_COLUMNS
 
 DEFAULT_STORE_URL = "sqlite+aiosqlite:///cc-router.db"
 
@@ -60,19 +61,6 @@ TABLE_HEADERS = {
     "max_wait_s": "max wait s",
 }
 
-
-AGENT_COLUMNS = (
-    "interval_start",
-    "agent_id",
-    "handled",
-    "aht_s",
-    "talk_s",
-    "wrap_s",
-    "hold_s",
-    "ready_s",
-    "paused_s",
-    "logged_in_s",
-)
 
 AGENT_HEADERS = {
     "interval_start": "interval (UTC)",
@@ -151,7 +139,7 @@ def render(
     """Interval starts in `tz` (the centre's time zone when the config is known)."""
     columns, headers, title, left_cols = (
         (
-            AGENT_COLUMNS,
+            AGENT_REPORT_COLUMNS,
             AGENT_HEADERS,
             "Agent intervals (15 min); AHT = (talk + wrap-up) / handled; hold is part of talk",
             ("interval_start", "agent_id"),

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cc_router.store.reports import read_agent_report, read_queue_intervals
+from cc_router.store.reports import AGENT_REPORT_COLUMNS, read_agent_report, read_queue_intervals
 
 QUEUE_COLUMNS = (
     "interval",
@@ -33,18 +33,7 @@ QUEUE_COLUMNS = (
     "aht_s",
     "max_wait_s",
 )
-AGENT_COLUMNS = (
-    "interval",
-    "agent_id",
-    "handled",
-    "aht_s",
-    "talk_s",
-    "wrap_s",
-    "hold_s",
-    "ready_s",
-    "paused_s",
-    "logged_in_s",
-)
+AGENT_COLUMNS = ("interval", *AGENT_REPORT_COLUMNS[1:])
 
 
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:

@@ -237,6 +237,21 @@ async def read_agent_intervals(conn: AsyncConnection, start: datetime, end: date
     return [dict(r) for r in rows.mappings()]
 
 
+AGENT_REPORT_COLUMNS = (
+    "interval_start",
+    "agent_id",
+    "handled",
+    "aht_s",
+    "talk_s",
+    "wrap_s",
+    "hold_s",
+    "ready_s",
+    "paused_s",
+    "logged_in_s",
+)
+"""The keys of `read_agent_report`'s rows, in the order reports show them."""
+
+
 async def read_agent_report(conn: AsyncConnection, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Agent rows a supervisor reads: `agent_intervals` (seconds per state) joined with the
     calls each agent answered in the interval: handled count, talk, wrap-up, hold, and
@@ -285,6 +300,7 @@ async def read_agent_report(conn: AsyncConnection, start: datetime, end: datetim
 
 
 __all__ = [
+    "AGENT_REPORT_COLUMNS",
     "DEFAULT_SERVICE_LEVEL_S",
     "IntervalSummary",
     "ceil_interval",
