@@ -70,6 +70,18 @@ operators) still see everything; list replies (CoreShowChannel...) are not filte
 OnReply = Callable[[Reply | None, BaseException | None], None]
 
 
+async def reap(task: asyncio.Task[None]) -> None:
+    """Wait for a task this one has cancelled. Its CancelledError is expected; one meant for
+    *this* task (cancelled while it waits) is not swallowed: a supervisor cancelled just as
+    its connection dropped would otherwise reconnect and run for ever."""
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
+
 class Owner(Protocol):
     """What a connection means to the node that owns it."""
 
@@ -185,8 +197,7 @@ class Supervisor:
                     await conn.wait_closed()
                 finally:
                     watch.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watch
+                    await reap(watch)
                 self.ready = False
                 self.last_error = conn.lost_reason
                 if self._stopped.is_set():
@@ -196,8 +207,7 @@ class Supervisor:
                 backoff = min(self.spec.reconnect_max_s, backoff * 2)
         finally:
             sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+            await reap(sender)
             if self.conn is not None:
                 self.conn.close("stopped")
             self.ready = False
