@@ -161,12 +161,7 @@ class Service:
         for listener in self.listeners:
             listener(event, at)
         out = self.router.handle(event, at)
-        for sink in self.sinks:
-            try:
-                sink(out, at)
-            except Exception:
-                # A broken sink must not stop routing; it is logged and the others go on.
-                log.exception("sink_failed", sink=getattr(sink, "__qualname__", repr(sink)))
+        self._to_sinks(out, at)
         if self._wake is not None:
             # Wake the ticker only when this event brought the next timer forward: waking it
             # on every event cost more than the routing itself.
@@ -188,14 +183,18 @@ class Service:
             for listener in listeners:
                 listener(event, now)
             out.extend(handle(event, now))
-        for sink in self.sinks:
-            try:
-                sink(out, now)
-            except Exception:
-                log.exception("sink_failed", sink=getattr(sink, "__qualname__", repr(sink)))
+        self._to_sinks(out, now)
         if self._wake is not None:
             self._wake.set()
         return out
+
+    def _to_sinks(self, out: list[cmd.Command], at: float) -> None:
+        for sink in self.sinks:
+            try:
+                sink(out, at)
+            except Exception:
+                # A broken sink must not stop routing; it is logged and the others go on.
+                log.exception("sink_failed", sink=getattr(sink, "__qualname__", repr(sink)))
 
     async def stored(self, timeout_s: float = 5.0) -> bool:
         """True once every change submitted so far is in the store: what a control path

@@ -8,8 +8,6 @@ silence until a SIP session refresh. Either signal alone leaves the call up."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 import pytest
 
@@ -21,6 +19,7 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.vocabulary import Outcome
 from cc_router.service import Service
+from cc_router.testing.live import wait_until
 from tests.ami.fake_ami import FakeAmi
 
 pytestmark = pytest.mark.asyncio
@@ -46,14 +45,6 @@ CALLER = {"Channel": "PJSIP/trunk-00000009", "Uniqueid": "1700000000.9"}
 IID = "node1.1700000000.9"
 
 
-async def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 class TwoNodes:
     def __init__(self, f1: FakeAmi, f2: FakeAmi) -> None:
         config = loads_config(CONFIG.format(p1=f1.port, p2=f2.port))
@@ -68,19 +59,19 @@ class TwoNodes:
         self.f1, self.f2 = f1, f2
 
     async def connected_across(self) -> None:
-        await until(lambda: self.n1.ready and self.n2.ready)
+        await wait_until(lambda: self.n1.ready and self.n2.ready, 5)
         self.service.submit(ev.AgentLoggedIn("m21"))
         self.f1.sessions[-1].send(
             {"Event": "UserEvent", "UserEvent": "CCREnqueue", **CALLER, "Number": "30086", "CallerNum": "139"}
         )
-        await until(lambda: bool(self.f1.actions("Originate")))
+        await wait_until(lambda: bool(self.f1.actions("Originate")), 5)
         [(_, originate)] = self.f1.actions("Originate")
         assert originate["Channel"] == "Local/agent@ccr-trunk-out/n"  # over the trunk
         self.leg = originate["ChannelId"]
         self.f1.sessions[-1].send(
             {"Event": "UserEvent", "UserEvent": "CCRAgentAnswered", "Uniqueid": self.leg}
         )
-        await until(lambda: self.service.router.interactions[IID].agent_id == "m21")
+        await wait_until(lambda: self.service.router.interactions[IID].agent_id == "m21", 5)
         await asyncio.sleep(0.1)
 
     def trunk_unreachable(self) -> None:
@@ -116,15 +107,15 @@ async def test_node2_lost_then_its_trunk_silent_ends_the_call_on_node1_at_once()
     try:
         await run.connected_across()
         await run.f2.stop()  # node 2 dies: the router's link goes first
-        await until(lambda: bool(run.f1.actions("PJSIPQualify")), 3)
+        await wait_until(lambda: bool(run.f1.actions("PJSIPQualify")), 3)
         [(_, qualify)] = run.f1.actions("PJSIPQualify")
         assert qualify["Endpoint"] == "ccr-trunk-node2"
         assert run.finished == []  # not on the lost link alone
         run.trunk_unreachable()  # the qualify goes unanswered
-        await until(lambda: bool(run.finished), 2)
+        await wait_until(lambda: bool(run.finished), 2)
         [f] = run.finished
         assert (f.interaction_id, f.outcome, f.disposition) == (IID, Outcome.ANSWERED, Outcome.PBX_DROPPED)
-        await until(lambda: {run.leg, CALLER["Channel"]} <= run.hung_up(), 2)
+        await wait_until(lambda: {run.leg, CALLER["Channel"]} <= run.hung_up(), 2)
     finally:
         await run.stop()
 
@@ -138,7 +129,7 @@ async def test_trunk_silent_first_then_node2_lost_ends_it_too_but_neither_alone(
         assert run.finished == []
         assert run.hung_up() == set()
         await run.f2.stop()
-        await until(lambda: bool(run.finished), 3)
+        await wait_until(lambda: bool(run.finished), 3)
         assert run.finished[0].disposition == Outcome.PBX_DROPPED
     finally:
         await run.stop()

@@ -9,8 +9,6 @@ second time."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 import pytest
 
@@ -20,6 +18,7 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.vocabulary import Outcome
 from cc_router.service import Service
+from cc_router.testing.live import wait_until
 from tests.ami.fake_ami import FakeAmi, FakeSession, Msg
 
 pytestmark = pytest.mark.asyncio
@@ -48,14 +47,6 @@ HOLD = {
 }
 
 
-async def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 class Run:
     def __init__(self, fake: FakeAmi) -> None:
         config = loads_config(CONFIG.format(port=fake.port))
@@ -75,14 +66,14 @@ class Run:
         return sum(isinstance(e, ev.InteractionArrived | ev.InteractionAdopted) for e in self.events)
 
     async def caller_waits(self) -> None:
-        await until(lambda: self.node.ready)
+        await wait_until(lambda: self.node.ready, 5)
         self.fake.channels.append(HOLD)
         self.fake.variables.update(CCR_NUMBER="10086")
         self.fake.sessions[-1].send(
             {"Event": "UserEvent", "UserEvent": "CCREnqueue", "Channel": HOLD["Channel"], "Uniqueid": UID,
              "Number": "10086", "CallerNum": "13800138000"}
         )  # fmt: skip
-        await until(lambda: UID in self.service.router.interactions)
+        await wait_until(lambda: UID in self.service.router.interactions, 5)
 
     async def stop(self) -> None:
         self.task.cancel()
@@ -103,17 +94,17 @@ async def test_link_lost_longer_than_the_drop_delay_then_back_records_the_caller
         await run.caller_waits()
         muted = True
         fake.sessions[-1].writer.close()
-        await until(lambda: not run.node.ready)
+        await wait_until(lambda: not run.node.ready, 5)
         await asyncio.sleep(1.5)  # three times drop_callers_after_s
         assert not [e for e in run.events if isinstance(e, ev.InteractionDropped)]
         assert run.finished == []
         assert UID in run.service.router.interactions  # keeps its place
         muted = False
-        await until(lambda: run.node.ready, 5)
+        await wait_until(lambda: run.node.ready, 5)
         await asyncio.sleep(0.2)
         assert run.arrivals() == 1  # found on hold: the same interaction, not a new one
         fake.sessions[-1].send({"Event": "Hangup", "Channel": HOLD["Channel"], "Uniqueid": UID})
-        await until(lambda: bool(run.finished))
+        await wait_until(lambda: bool(run.finished), 5)
         await asyncio.sleep(0.2)
         assert [(f.interaction_id, f.outcome) for f in run.finished] == [(UID, Outcome.ABANDONED)]
     finally:
@@ -127,13 +118,14 @@ async def test_asterisk_dead_records_dropped_once_even_if_the_caller_is_found_la
     try:
         await run.caller_waits()
         await fake.stop()  # the port refuses from now on: that Asterisk is gone
-        await until(lambda: bool(run.finished), 5)
+        await wait_until(lambda: bool(run.finished), 5)
         [f] = run.finished
         assert (f.interaction_id, f.outcome) == (UID, Outcome.PBX_DROPPED)
         # The same Asterisk answers again and still lists the caller on hold.
         await fake.start()
-        await until(lambda: run.node.ready, 5)
-        await until(lambda: any(m.get("Channel") == HOLD["Channel"] for _, m in fake.actions("Hangup")))
+        await wait_until(lambda: run.node.ready, 5)
+        hung_up = lambda: any(m.get("Channel") == HOLD["Channel"] for _, m in fake.actions("Hangup"))  # noqa: E731
+        await wait_until(hung_up, 5, "the dropped caller hung up")
         assert run.arrivals() == 1
         assert len(run.finished) == 1
     finally:

@@ -363,7 +363,7 @@ class AmiToCore:
         if caller is None or caller.stage is not CallerStage.CONNECTED or caller.held:
             return NOTHING
         caller.held = True
-        caller.held_at = time.time()
+        caller.held_at = now
         return (
             ev.InteractionHeld(caller.iid),
             Send(act.setvar(caller.channel, act.HELD_MARK, f"{caller.held_at:.3f}")),
@@ -376,7 +376,7 @@ class AmiToCore:
         caller.held = False
         if caller.stage is not CallerStage.CONNECTED:
             return NOTHING  # the call ended on hold: its end closed the hold
-        caller.hold_s += max(0.0, time.time() - caller.held_at)
+        caller.hold_s += max(0.0, now - caller.held_at)
         return (
             ev.InteractionResumed(caller.iid),
             Send(act.setvar(caller.channel, act.HOLD_TIME, f"{caller.hold_s:.3f}")),
