@@ -66,7 +66,8 @@ class DemoTraffic:
     day_s: float = 600.0
     staffed: float = 0.3
     """Share of the agents logged in at start: few enough that the peaks outrun them
-    (example config: 22 of 75 agents against about 36 Erlangs offered at the morning peak)."""
+    (example config: 24 of 79 agents, while its morning peak offers about 36 Erlangs:
+    52 calls a minute of 42 s each)."""
     seed: int = 7
     name: str = "demo"
     _procs: list[asyncio.subprocess.Process] = field(default_factory=list)
