@@ -44,8 +44,22 @@ def tick_at(due: float) -> float:
     return max(due, math.ceil(due / TICK_GRAIN_S) * TICK_GRAIN_S)
 
 
+OBSERVE_GRAIN_S = 0.1
+"""Observers (parts that only watch the routing: live view, metrics, expected waits,
+announcements, the decision log) are told what was handled in batches, on a 100 ms grid of
+the clock (every other tick slot, so a flush shares the ticker's wake-up). Told one event at
+a time they ran at every wake-up of the event loop from cold CPU caches, and cost more than
+the routing itself (`python -m cc_router.bench.cache_cost`); a batch runs each observer's
+code once, warm, for every event in it. Nothing on the routing path waits for them."""
+
 CommandSink = Callable[[Sequence[cmd.Command], float], None]
 EventListener = Callable[[ev.Event, float], None]
+Handled = tuple[ev.Event, list[cmd.Command], float, float]
+"""One event as observers see it: the event, the commands the core returned for it, the
+time it was handled at, and the seconds the core's `handle` took."""
+Observer = Callable[[Sequence[Handled]], None]
+"""Told every handled event, in order, in batches (`OBSERVE_GRAIN_S`); at once, one event a
+batch, while the service is not running (tests driving `submit` directly)."""
 
 
 class Component(Protocol):
@@ -124,6 +138,8 @@ class Service:
     clock: Callable[[], float] = time.time
     sinks: list[CommandSink] = field(default_factory=list)
     listeners: list[EventListener] = field(default_factory=list)
+    observers: list[Observer] = field(default_factory=list)
+    """Parts off the routing path, told in batches after the sinks (`Observer`)."""
     components: list[Component] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     parts: Parts = field(default_factory=Parts)
@@ -141,6 +157,9 @@ class Service:
     """Told the new config after a reload reached the core (`apply_config`)."""
     _wake: asyncio.Event | None = None
     _sleep_until: float = 0.0
+    _observed: list[Handled] | None = None
+    """Handled events not yet told to the observers; None: tell them at once."""
+    _observe_timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def from_config(cls, config: Config, clock: Callable[[], float] = time.time) -> Service:
@@ -160,8 +179,11 @@ class Service:
         at = self.clock() if now is None else now
         for listener in self.listeners:
             listener(event, at)
+        t0 = time.perf_counter()
         out = self.router.handle(event, at)
+        spent = time.perf_counter() - t0
         self._to_sinks(out, at)
+        self._observe((event, out, at, spent))
         if self._wake is not None:
             # Wake the ticker only when this event brought the next timer forward: waking it
             # on every event cost more than the routing itself.
@@ -179,11 +201,16 @@ class Service:
         out: list[cmd.Command] = []
         handle = self.router.handle
         listeners = self.listeners
+        handled: list[Handled] = []
         for event in events:
             for listener in listeners:
                 listener(event, now)
-            out.extend(handle(event, now))
+            t0 = time.perf_counter()
+            got = handle(event, now)
+            handled.append((event, got, now, time.perf_counter() - t0))
+            out.extend(got)
         self._to_sinks(out, now)
+        self._observe_all(handled)
         if self._wake is not None:
             self._wake.set()
         return out
@@ -195,6 +222,53 @@ class Service:
             except Exception:
                 # A broken sink must not stop routing; it is logged and the others go on.
                 log.exception("sink_failed", sink=getattr(sink, "__qualname__", repr(sink)))
+
+    def _observe(self, handled: Handled) -> None:
+        pending = self._observed
+        if pending is None:
+            self._to_observers((handled,))
+            return
+        pending.append(handled)
+        if self._observe_timer is None:
+            self._schedule_observers()
+
+    def _observe_all(self, handled: list[Handled]) -> None:
+        if self._observed is None:
+            self._to_observers(handled)
+            return
+        self._observed.extend(handled)
+        if self._observe_timer is None:
+            self._schedule_observers()
+
+    def _schedule_observers(self) -> None:
+        now = self.clock()
+        delay = min(OBSERVE_GRAIN_S, max(0.0, OBSERVE_GRAIN_S - now % OBSERVE_GRAIN_S))
+        self._observe_timer = asyncio.get_running_loop().call_later(delay, self.flush_observers)
+
+    def hold_observers(self) -> None:
+        """From now on gather handled events for the observers, told every
+        `OBSERVE_GRAIN_S` on the running event loop or by `flush_observers` (`run` does this;
+        a benchmark can, to see what the observers cost per batch)."""
+        if self._observed is None:
+            self._observed = []
+
+    def flush_observers(self) -> None:
+        """Tell the observers everything handled so far (the timer does this every
+        `OBSERVE_GRAIN_S`; a reader that must see the very last event may call it)."""
+        if self._observe_timer is not None:
+            self._observe_timer.cancel()
+            self._observe_timer = None
+        if not self._observed:
+            return
+        batch, self._observed = self._observed, []
+        self._to_observers(batch)
+
+    def _to_observers(self, batch: Sequence[Handled]) -> None:
+        for observer in self.observers:
+            try:
+                observer(batch)
+            except Exception:
+                log.exception("observer_failed", observer=getattr(observer, "__qualname__", repr(observer)))
 
     async def stored(self, timeout_s: float = 5.0) -> bool:
         """True once every change submitted so far is in the store: what a control path
@@ -224,9 +298,12 @@ class Service:
         # pause routing for tens of milliseconds at 20,000 agents, short; young and middle
         # collections run more often and scan less each (collector.py).
         collector.settle()
+        self.hold_observers()
         try:
             await self._run_components()
         finally:
+            self.flush_observers()
+            self._observed = None
             for step in reversed(self.stopping):
                 try:
                     await step()

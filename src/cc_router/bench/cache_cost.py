@@ -4,7 +4,11 @@ The service built by `wiring.build` (every sink) with N agents logged in, fed th
 events of answered calls (arrival, accept, end, tick) straight into `Service.submit`: once
 back to back (caches warm), once with 64 MB copied between events, which empties the CPU
 caches as Asterisk, SIPp and the kernel do between two AMI reads of a live router that
-shares its cores with them. Only `submit` is timed (thread CPU time).
+shares its cores with them. Only `submit` is timed (thread CPU time), and the observers
+(live view, metrics, expected waits, announcements, decision log) apart: told at once with
+each event (`observers_each_event`) or, as a running service tells them, in batches
+(`observers_batched`: every 3 calls' events, 100 ms at 30 calls/s; caches emptied before
+each batch when the events' are).
 
 `python -m cc_router.bench.cache_cost [agents] [calls]`
 """
@@ -44,13 +48,23 @@ async def run(agents: int, calls: int) -> dict[str, Any]:
         src, dst = bytearray(SWEEP_BYTES), bytearray(SWEEP_BYTES)
         clock = [1000.0]
         spent = [0.0]
+        observers = list(service.observers)
+        observing = [0.0]
+
+        def observe(batch: Any) -> None:
+            t0 = time.thread_time()
+            for observer in observers:
+                observer(batch)
+            observing[0] += time.thread_time() - t0
+
+        service.observers[:] = [observe]
 
         def submit(e: ev.Event, at: float, cold: bool) -> list[cmd.Command]:
             if cold:
                 dst[:] = src  # a memory copy larger than every cache level
-            t0 = time.thread_time()
+            t0, seen = time.thread_time(), observing[0]
             out = service.submit(e, at)
-            spent[0] += time.thread_time() - t0
+            spent[0] += time.thread_time() - t0 - (observing[0] - seen)
             return out
 
         def call(iid: str, cold: bool) -> None:
@@ -65,13 +79,24 @@ async def run(agents: int, calls: int) -> dict[str, Any]:
         for i in range(200):
             call(f"warmup-{i}", False)
         row: dict[str, Any] = {"name": f"cache_cost_{agents}", "agents": agents, "calls": calls}
-        for rnd in range(2):
-            for cold in (False, True):
-                spent[0] = 0.0
-                for i in range(calls):
-                    call(f"r{rnd}-{int(cold)}-{i}", cold)
-                key = "caches_emptied" if cold else "caches_warm"
-                row.setdefault(f"submit_ms_per_call_{key}", []).append(round(1000 * spent[0] / calls, 3))
+        for batched in (False, True):
+            if batched:
+                service.hold_observers()
+            for rnd in range(2):
+                for cold in (False, True):
+                    spent[0] = observing[0] = 0.0
+                    for i in range(calls):
+                        call(f"r{rnd}-{int(batched)}{int(cold)}-{i}", cold)
+                        if batched and i % 3 == 2:
+                            if cold:
+                                dst[:] = src
+                            service.flush_observers()
+                    service.flush_observers()
+                    caches = "caches_emptied" if cold else "caches_warm"
+                    told = "observers_batched" if batched else "observers_each_event"
+                    for what, s in (("routing_path", spent[0]), ("observers", observing[0])):
+                        key = f"{what}_ms_per_call_{caches}_{told}"
+                        row.setdefault(key, []).append(round(1000 * s / calls, 3))
         return row
 
 

@@ -9,7 +9,6 @@ is counted as commands go by.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -21,7 +20,7 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.vocabulary import ABANDONED_OUTCOMES, CancelReason, DeclineReason
 from cc_router.live import LiveView
-from cc_router.service import Service
+from cc_router.service import Handled, Service
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HANDLE_BUCKETS = (5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2)
@@ -175,9 +174,6 @@ class Metrics:
             registry=r,
         )
         r.register(_LiveCollector(live))
-        self._t0 = 0.0
-        self._event: object = None
-        self._decline_queue = ""
         self._children: dict[tuple[object, ...], Any] = {}
 
     def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
@@ -190,35 +186,30 @@ class Metrics:
         return child
 
     def attach(self, service: Service) -> None:
-        # Stamp last among listeners and observe first among sinks: what is timed is the
-        # core's handle, not the other adapters' bookkeeping.
+        # An observer: the core's own handle time comes with each handled event (timed by
+        # the service around `handle` alone), so nothing here runs on the routing path.
         self._service = service
         self.registry.register(_AmiDriftCollector(service))
-        service.listeners.append(self.on_event)
-        service.sinks.insert(0, self.on_commands)
+        service.observers.append(self.observe)
 
-    def on_event(self, event: ev.Event, now: float) -> None:
-        self._event = event
-        if isinstance(event, ev.OfferDeclined):
-            it = self._service.router.interactions.get(event.interaction_id)
-            self._decline_queue = it.queue.name if it is not None else ""
-        self._t0 = time.perf_counter()
+    def observe(self, batch: Sequence[Handled]) -> None:
+        for i, (event, commands, _, spent) in enumerate(batch):
+            self.handled(event, commands, spent, batch, i)
 
-    def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
-        elapsed = time.perf_counter() - self._t0
-        event = self._event
-        self._event = None
-        if event is None:
-            return
-        self.handle_seconds.observe(elapsed)
+    def handled(
+        self, event: ev.Event, commands: Sequence[cmd.Command], spent: float,
+        batch: Sequence[Handled] = (), at: int = 0,
+    ) -> None:  # fmt: skip
+        """One handled event (`batch[at]`, when it came in a batch)."""
+        self.handle_seconds.observe(spent)
         self._child(self.events, type(event).__name__).inc()
         for c in commands:
             if isinstance(c, cmd.Offer):
                 self._child(self.offers, c.queue, c.channel.value, c.explanation.trigger).inc()
             elif isinstance(c, cmd.CancelOffer):
                 if c.reason == CancelReason.TIMEOUT:
-                    it = self._service.router.interactions.get(c.interaction_id)
-                    self._child(self.declines, it.queue.name if it else "", DeclineReason.TIMEOUT).inc()
+                    queue = self._queue_of(c.interaction_id, batch, at)
+                    self._child(self.declines, queue, DeclineReason.TIMEOUT).inc()
             elif isinstance(c, cmd.InteractionConnected):
                 self._child(self.answer_wait, c.queue).observe(c.wait_s)
             elif isinstance(c, cmd.InteractionFinished):
@@ -229,7 +220,20 @@ class Metrics:
             elif isinstance(c, cmd.EventRejected):
                 self._child(self.rejected, type(c.event).__name__).inc()
         if isinstance(event, ev.OfferDeclined) and cmd.rejection(commands, event) is None:
-            self._child(self.declines, self._decline_queue, event.reason).inc()
+            queue = self._queue_of(event.interaction_id, batch, at)
+            self._child(self.declines, queue, event.reason).inc()
+
+    def _queue_of(self, iid: str, batch: Sequence[Handled], at: int) -> str:
+        """The queue of an interaction as of `batch[at]`, told after the batch: its queue now,
+        or, if it ended later in the batch, the queue it finished in."""
+        it = self._service.router.interactions.get(iid)
+        if it is not None:
+            return it.queue.name
+        for _, commands, _, _ in batch[at:]:
+            for c in commands:
+                if isinstance(c, cmd.InteractionFinished) and c.interaction_id == iid:
+                    return c.queue
+        return ""
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,4 +1,5 @@
-"""The service's expected-wait estimator: one per service, fed every command batch.
+"""The service's expected-wait estimator: one per service, fed every command batch (as an
+observer of the service, in batches off the routing path).
 
 `attach(service)` is idempotent (the estimator lives in `service.parts.expected_wait`)
 so the live view, the API and the announcements share one set of handle-time figures.
@@ -9,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cc_router.core import commands as cmd
-from cc_router.core import events as ev
 from cc_router.core.estimate import Estimator
 
 if TYPE_CHECKING:
-    from cc_router.service import Service
+    from cc_router.service import Handled, Service
 
 
 def attach(service: Service) -> Estimator:
@@ -23,14 +22,12 @@ def attach(service: Service) -> Estimator:
         return existing
     estimator = Estimator(service.router)
 
-    def listener(event: ev.Event, now: float) -> None:
-        estimator.expect(event)
+    def observe(batch: Sequence[Handled]) -> None:
+        for event, commands, _, _ in batch:
+            estimator.expect(event)
+            estimator.observe(commands)
 
-    def sink(commands: Sequence[cmd.Command], now: float) -> None:
-        estimator.observe(commands)
-
-    service.listeners.append(listener)
-    service.sinks.append(sink)
+    service.observers.append(observe)
     service.parts.expected_wait = estimator
     return estimator
 

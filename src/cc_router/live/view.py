@@ -55,7 +55,7 @@ from cc_router.live.slots import SlotBook, agent_load
 from cc_router.live.stats import INTERVAL_S, QueueCounters
 
 if TYPE_CHECKING:
-    from cc_router.service import Service
+    from cc_router.service import Handled, Service
 
 STATES = tuple(s.value for s in AgentState)
 DEFAULT_WAITING_LIMIT = 500
@@ -108,8 +108,7 @@ class LiveView:
         if existing is not None:
             return existing
         view = cls(service, max_updates_per_s)
-        service.listeners.append(view.on_event)
-        service.sinks.append(view.on_commands)
+        service.observers.append(view.observe)
         service.parts.live = view
         return view
 
@@ -125,11 +124,31 @@ class LiveView:
         elif isinstance(event, ev.AgentSkillsChanged):
             self._skills_pending.add(event.agent_id)
 
-    def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
-        if not commands and not self._rebuild_pending and not self._skills_pending:
-            return
-        self._roll(now)
+    def observe(self, batch: Sequence[Handled]) -> None:
+        """The service's observer: every handled event of a batch, one new version for all."""
+        changed = False
         version = self.version + 1
+        for event, commands, at, _ in batch:
+            self.on_event(event, at)
+            changed = self._apply(commands, at, version) or changed
+        if changed:
+            self._publish(version)
+
+    def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
+        version = self.version + 1
+        if self._apply(commands, now, version):
+            self._publish(version)
+
+    def _publish(self, version: int) -> None:
+        self.version = version
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _apply(self, commands: Sequence[cmd.Command], now: float, version: int) -> bool:
+        """Follow one event's commands; False if there was nothing to follow."""
+        if not commands and not self._rebuild_pending and not self._skills_pending:
+            return False
+        self._roll(now)
         if self._rebuild_pending:
             self._rebuild()
             self._full_version = version
@@ -162,9 +181,7 @@ class LiveView:
                     self._touch(c.agent_id, version)
             elif isinstance(c, cmd.Offer | cmd.CancelOffer | cmd.WrapUpEnded):
                 self._touch(c.agent_id, version)
-        self.version = version
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        return True
 
     # ------------------------------------------------------------------ counters
 

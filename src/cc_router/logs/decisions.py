@@ -4,7 +4,8 @@ Every line about an interaction carries `interaction_id` (and `agent_id` when an
 involved), so `grep interaction_id=…` or `jq 'select(.interaction_id==…)'` tells the whole
 story of one call. The sink is synchronous and on the routing path: with JSON lines it
 renders them itself (`logs.lines.JsonLines`), skipping structlog's processor chain; on a
-console they go through structlog as any other line.
+console they go through structlog as any other line. It is an observer of the service (told
+in batches, off the routing path); a JSON line carries the time of its decision.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import structlog
 
 from cc_router.core import commands as cmd
 from cc_router.logs.configure import json_lines
-from cc_router.service import Service
+from cc_router.service import Handled, Service
 
 LOGGER_NAME = "cc_router.decisions"
 
@@ -31,6 +32,11 @@ class DecisionLog:
 
     def __init__(self, logger: Any | None = None) -> None:
         self.log = logger
+
+    def observe(self, batch: Sequence[Handled]) -> None:
+        for _, commands, at, _ in batch:
+            if commands:
+                self(commands, at)
 
     def __call__(self, commands: Sequence[cmd.Command], now: float) -> None:
         if not commands:
@@ -60,7 +66,7 @@ class DecisionLog:
             if fast is not None:
                 # Every field is an id, a configured name or a core enum: nothing a secret
                 # could hide in, so the redacting processor chain is not needed.
-                fast.line(LOGGER_NAME, level, name, fields)
+                fast.line(LOGGER_NAME, level, name, fields, now)
             else:
                 getattr(log, level)(name, **fields)
 
@@ -164,7 +170,7 @@ def _line(c: cmd.Command, level: int) -> tuple[str, str, dict[str, Any]] | None:
 
 
 def attach_decision_log(service: Service) -> DecisionLog:
-    """Add the decision log as a command sink of `service` and return it."""
+    """Add the decision log as an observer of `service` and return it."""
     sink = DecisionLog()
-    service.sinks.append(sink)
+    service.observers.append(sink.observe)
     return sink

@@ -74,10 +74,10 @@ class BatchedStream:
 _second = [-1, ""]
 
 
-def iso_now() -> str:
-    """ISO 8601 UTC with microseconds, like structlog's TimeStamper(fmt="iso", utc=True); the
-    date and time part is formatted once per second."""
-    now = time.time()
+def iso_now(at: float | None = None) -> str:
+    """ISO 8601 UTC with microseconds (`at`, or now), like structlog's TimeStamper(fmt="iso",
+    utc=True); the date and time part is formatted once per second."""
+    now = time.time() if at is None else at
     sec = int(now)
     if sec != _second[0]:
         _second[0], _second[1] = sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
@@ -100,9 +100,13 @@ class JsonLines:
         self.stream = stream
         self.level = level
 
-    def line(self, logger: str, level: str, event: str, fields: dict[str, Any]) -> None:
+    def line(
+        self, logger: str, level: str, event: str, fields: dict[str, Any], at: float | None = None
+    ) -> None:
+        """One line; `at`: when it happened, if it is written later (decision lines are
+        written in batches, stamped with the time of the decision)."""
         fields["event"] = event
         fields["level"] = level
         fields["logger"] = logger
-        fields["timestamp"] = iso_now()
+        fields["timestamp"] = iso_now(at)
         self.stream.write(dumps(fields) + "\n")

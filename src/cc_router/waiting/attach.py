@@ -81,7 +81,7 @@ def attach(
         service.starting.append(restore)
 
     announcer = Announcer(service, nodes, expected_wait.attach(service))
-    service.sinks.append(announcer.sink)
+    service.observers.append(announcer.observe)
     service.components.append(announcer)
     if fleet is not None:
 

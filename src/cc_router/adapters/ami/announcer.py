@@ -27,7 +27,7 @@ from cc_router.core.announce_schedule import AnnounceSchedule
 from cc_router.core.estimate import Estimator
 from cc_router.core.spec import Channel
 from cc_router.core.vocabulary import ENTRY_REASONS, Stage
-from cc_router.service import Service
+from cc_router.service import Handled, Service
 
 log = structlog.get_logger("cc_router.ami.announce")
 
@@ -81,6 +81,11 @@ class Announcer:
         """Announcements handed to Asterisk (tests, metrics)."""
 
     # ------------------------------------------------------------------ sink
+
+    def observe(self, batch: Sequence[Handled]) -> None:
+        """The service's observer (told after the expected-wait estimator, which it reads)."""
+        for _, commands, at, _ in batch:
+            self.sink(commands, at)
 
     def sink(self, commands: Sequence[cmd.Command], now: float) -> None:
         for c in commands:
