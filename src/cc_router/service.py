@@ -273,6 +273,8 @@ class Service:
     async def stored(self, timeout_s: float = 5.0) -> bool:
         """True once every change submitted so far is in the store: what a control path
         awaits before it acknowledges a change."""
+        # Observers keep durable state too (the agent sessions): tell them first.
+        self.flush_observers()
         results = [await wait(timeout_s) for wait in self.durability]
         return all(results)
 

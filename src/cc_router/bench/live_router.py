@@ -311,7 +311,7 @@ async def idle_cost(client: httpx.AsyncClient, pid: int, seconds: float) -> dict
 async def run_live(
     agents: int, rates: Sequence[int], seconds: float, profile: Path | None, keep: Path | None,
     on_row: Callable[[dict[str, Any]], None] | None = None, wakeups: bool = False,
-    syscalls: bool = False,
+    syscalls: bool = False, router_cpus: str = "",
 ) -> list[dict[str, Any]]:  # fmt: skip
     settings = SandboxSettings()
     params = E2eParams(agents=agents)
@@ -335,9 +335,13 @@ async def run_live(
             env = {k: v for k, v in os.environ.items() if not k.startswith("CC_ROUTER_")}
             env["CC_ROUTER_JOURNAL_DIR"] = str(work / "journal")
             log_path = work / "router.log"
+            pin = ["taskset", "-c", router_cpus] if router_cpus else []
             with log_path.open("wb") as log_file:
                 proc = subprocess.Popen(
-                    [CLI, "run", "--config", str(cfg)], stdout=log_file, stderr=subprocess.STDOUT, env=env
+                    [*pin, CLI, "run", "--config", str(cfg)],
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    env=env,
                 )
             headers = {"Authorization": f"Bearer {TOKEN}"}
             limits = httpx.Limits(max_connections=120)
@@ -528,6 +532,11 @@ def main(argv: Sequence[str]) -> None:
     p.add_argument("--keep-log", type=Path)
     p.add_argument("--wakeups", action="store_true", help="one more run per rate under strace")
     p.add_argument("--syscalls", action="store_true", help="one more run under strace -c -f")
+    p.add_argument(
+        "--router-cpus", default="",
+        help="run the router on these CPUs only (taskset list, e.g. 1); start this command "
+        "itself under `taskset -c 0` to keep Asterisk and SIPp off them",
+    )  # fmt: skip
     a = p.parse_args(argv)
     import uvloop
 
@@ -535,7 +544,17 @@ def main(argv: Sequence[str]) -> None:
         print(json.dumps(row, ensure_ascii=False), flush=True)
 
     uvloop.run(
-        run_live(a.agents, a.rate or [30], a.seconds, a.profile, a.keep_log, show, a.wakeups, a.syscalls)
+        run_live(
+            a.agents,
+            a.rate or [30],
+            a.seconds,
+            a.profile,
+            a.keep_log,
+            show,
+            a.wakeups,
+            a.syscalls,
+            a.router_cpus,
+        )
     )
 
 

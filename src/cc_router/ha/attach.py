@@ -109,8 +109,7 @@ def attach(service: Service, url: str, writer: StoreWriter, http: HttpComponent 
 
     sessions = SessionStore(writer.engine)
     recorder = SessionRecorder(service.router, sessions)
-    service.listeners.append(recorder.listen)
-    service.sinks.append(recorder.sink)
+    service.observers.append(recorder.observe)
     service.durability.append(sessions.stored)
     service.components.append(SessionComponent(sessions))
 

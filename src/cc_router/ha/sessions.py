@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from cc_router.core import Router
 from cc_router.core import commands as cmd
@@ -17,6 +18,9 @@ from cc_router.core import events as ev
 from cc_router.core.records import Presence
 from cc_router.core.spec import CentreSpec, QueueSpec, StepSpec
 from cc_router.store.sessions import AgentSession, QueueOverride, SessionStore
+
+if TYPE_CHECKING:
+    from cc_router.service import Handled
 
 _AGENT_EVENTS = (
     ev.AgentLoggedIn,
@@ -33,7 +37,10 @@ def _steps(q: QueueSpec) -> tuple[tuple[float, str, int], ...]:
 
 
 class SessionRecorder:
-    """`listen` goes in `service.listeners`, `sink` in `service.sinks` (after the router)."""
+    """`observe` goes in `service.observers`: the sessions follow the routing in batches, off
+    its path; `Service.stored()` tells the observers first, so a change a caller awaits is
+    in the batch it waits for. (`listen` before and `sink` after the router's handle, for
+    one event at a time.)"""
 
     def __init__(self, router: Router, store: SessionStore) -> None:
         self.router = router
@@ -51,6 +58,11 @@ class SessionRecorder:
         """What the store holds already (rows equal to these are not written again)."""
         for s in sessions:
             self._last[s.agent_id] = s
+
+    def observe(self, batch: Sequence[Handled]) -> None:
+        for event, commands, at, _ in batch:
+            self.listen(event, at)
+            self.sink(commands, at)
 
     def listen(self, event: ev.Event, now: float) -> None:
         if isinstance(event, _AGENT_EVENTS):

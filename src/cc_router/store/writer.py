@@ -14,7 +14,6 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +42,23 @@ _Item = tuple[InteractionFinished | AgentStateChanged | Offer, float]
 
 
 def explanation_json(e: Explanation) -> dict[str, Any]:
-    d = asdict(e)
-    # JSON has no tuples; lists of [id, score] keep candidates readable in SQL.
-    d["score"] = list(e.score)
-    d["candidates"] = [[cid, list(score)] for cid, score in e.candidates]
-    d["excluded"] = [list(x) for x in e.excluded]
-    return d
+    # Field by field, not dataclasses.asdict: that deep-copies every tuple recursively and
+    # was most of the cost of storing an offer. JSON has no tuples; lists of [id, score]
+    # keep candidates readable in SQL.
+    return {
+        "trigger": e.trigger,
+        "queue": e.queue,
+        "strategy": e.strategy,
+        "step": e.step,
+        "requirement": e.requirement,
+        "chosen": e.chosen,
+        "score": list(e.score),
+        "candidates": [[cid, list(score)] for cid, score in e.candidates],
+        "excluded": [list(x) for x in e.excluded],
+        "available": e.available,
+        "remote": e.remote,
+        "route": e.route,
+    }
 
 
 def _interaction_row(c: InteractionFinished) -> dict[str, Any]:
