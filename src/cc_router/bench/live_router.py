@@ -42,6 +42,7 @@ from typing import Any
 
 import httpx
 
+from cc_router.bench import cpu_parts
 from cc_router.bench.asterisk_cpu import CLK_TCK, HostWindow, ms_per, parse_stat_cpu_ticks
 from cc_router.bench.e2e import (
     CALLER_NUM,
@@ -63,6 +64,7 @@ from cc_router.bench.wakeups import Wakeups, name_fds, syscall_summary
 from cc_router.sandbox import SandboxSettings
 
 TOKEN = "live-bench-token"
+PARTS_FILE = "cpu_parts.json"
 CLI = str(Path(sys.executable).with_name("cc-router"))
 
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -311,7 +313,7 @@ async def idle_cost(client: httpx.AsyncClient, pid: int, seconds: float) -> dict
 async def run_live(
     agents: int, rates: Sequence[int], seconds: float, profile: Path | None, keep: Path | None,
     on_row: Callable[[dict[str, Any]], None] | None = None, wakeups: bool = False,
-    syscalls: bool = False, router_cpus: str = "",
+    syscalls: bool = False, router_cpus: str = "", parts: bool = False,
 ) -> list[dict[str, Any]]:  # fmt: skip
     settings = SandboxSettings()
     params = E2eParams(agents=agents)
@@ -336,9 +338,15 @@ async def run_live(
             env["CC_ROUTER_JOURNAL_DIR"] = str(work / "journal")
             log_path = work / "router.log"
             pin = ["taskset", "-c", router_cpus] if router_cpus else []
+            # With `parts`, the same command under the per-part counters (cpu_parts.py).
+            cmd = (
+                [sys.executable, "-m", "cc_router.bench.cpu_parts", str(work / PARTS_FILE)]
+                if parts
+                else [CLI]
+            )
             with log_path.open("wb") as log_file:
                 proc = subprocess.Popen(
-                    [*pin, CLI, "run", "--config", str(cfg)],
+                    [*pin, *cmd, "run", "--config", str(cfg)],
                     stdout=log_file,
                     stderr=subprocess.STDOUT,
                     env=env,
@@ -427,6 +435,7 @@ async def one_rate(
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         await asyncio.sleep(0.5)
+    parts0 = cpu_parts.read(work / PARTS_FILE)
     threads0 = thread_cpu_s(pid)
     wakeups0 = loop_wakeups(pid)
     cpu = HostWindow(ast_pid).start()
@@ -435,6 +444,10 @@ async def one_rate(
     cpu.stop()
     threads1 = thread_cpu_s(pid)
     wakeups = loop_wakeups(pid) - wakeups0
+    parts1: cpu_parts.Counters = {}
+    if (work / PARTS_FILE).exists():
+        await asyncio.sleep(1.1)  # the counters are written every second
+        parts1 = cpu_parts.read(work / PARTS_FILE)
     router_s = sum(threads1.values()) - router0
     sources: dict[str, int] = {}
     traced_wakeups: int | None = None
@@ -508,6 +521,8 @@ async def one_rate(
         else {},
         # Under `strace -c -f`: system calls per call, busiest first.
         "syscalls_per_call": syscall_rows,
+        # With --parts: the event loop thread's CPU per part per routed call (cpu_parts.py).
+        "cpu_parts_per_call": cpu_parts.per_call(parts0, parts1, routed) if parts1 else {},
     }
 
 
@@ -532,6 +547,7 @@ def main(argv: Sequence[str]) -> None:
     p.add_argument("--keep-log", type=Path)
     p.add_argument("--wakeups", action="store_true", help="one more run per rate under strace")
     p.add_argument("--syscalls", action="store_true", help="one more run under strace -c -f")
+    p.add_argument("--parts", action="store_true", help="per-part CPU counters in the router (cpu_parts.py)")
     p.add_argument(
         "--router-cpus", default="",
         help="run the router on these CPUs only (taskset list, e.g. 1); start this command "
@@ -554,6 +570,7 @@ def main(argv: Sequence[str]) -> None:
             a.wakeups,
             a.syscalls,
             a.router_cpus,
+            a.parts,
         )
     )
 

@@ -440,7 +440,13 @@ class StoreConfig(_Model):
         description="SQLAlchemy async URL; environment variable CC_ROUTER_STORE_URL overrides it.",
     )
     batch_size: int = Field(default=500, ge=1)
-    flush_interval_s: float = Field(default=0.5, gt=0)
+    flush_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often accepted records are written to SQL (the journal holds them until "
+        "then). Each flush costs the event loop a few SQL round trips whatever it writes: at 30 "
+        "calls/s, 0.3 ms of router CPU per call at 0.5 s.",
+    )
 
     def __repr_args__(self) -> Any:
         # A postgres URL carries a password; keep it out of reprs and logs.

@@ -106,7 +106,7 @@ class StoreWriter:
         self,
         url: str,
         batch_size: int = 500,
-        flush_interval_s: float = 0.5,
+        flush_interval_s: float = 1.0,
         *,
         max_backoff_s: float = 30.0,
         engine: AsyncEngine | None = None,
