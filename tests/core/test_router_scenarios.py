@@ -375,3 +375,28 @@ def test_original_position_is_the_place_at_joining() -> None:
     assert positions == [1, 2, 3]
     h.at(5, ev.InteractionAbandoned("x2"))
     assert h.of(cmd.InteractionFinished)[0].original_position == 3
+
+
+def test_next_timer_skips_timers_that_can_no_longer_apply() -> None:
+    # An answered offer's ring timeout and a connected caller's escalation step would fire
+    # for nothing: the driver is told of the wrap-up's end only, and is not woken before.
+    h = simple(
+        Strategy.LONGEST_IDLE, [zh("a"), zh("b")], wrapup_s=30, ring_timeout_s=15,
+        steps=(StepSpec(after_s=30, requirement="zh"),),
+    )  # fmt: skip
+    h.at(0, ev.AgentLoggedIn("a"))
+    h.at(1, ev.InteractionArrived("x", "q"))
+    ring = h.router.next_timer_at()  # the offer may still time out
+    assert ring is not None and ring > 16
+    h.at(2, ev.OfferAccepted("x", "a"))
+    h.at(5, ev.InteractionEnded("x"))
+    # The wrap-up's end, not the answered offer (due at `ring`) nor the step (at 31).
+    assert h.router.next_timer_at() == 35
+    h.at(35, ev.Tick())
+    assert [c.state for c in h.of(cmd.AgentStateChanged)] == ["ready"]
+    assert h.router.next_timer_at() is None
+    # A timer that still applies is kept: a ringing offer nobody answers times out.
+    h.at(40, ev.InteractionArrived("y", "q"))
+    assert h.router.next_timer_at() == ring + 39
+    h.at(ring + 39, ev.Tick())
+    assert [c.reason for c in h.of(cmd.CancelOffer)] == ["timeout"]

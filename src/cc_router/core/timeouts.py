@@ -6,7 +6,7 @@ import heapq
 
 from cc_router.core import commands as cmd
 from cc_router.core.agents import Agents
-from cc_router.core.timers import Timer, entry_timer
+from cc_router.core.timers import KIND_CODE, Timer, TimerEntry, entry_timer
 from cc_router.core.vocabulary import (
     CancelReason,
     ExitReason,
@@ -22,12 +22,40 @@ from cc_router.core.vocabulary import (
 _OFFER, _WRAP, _PAUSE = TimerKind.OFFER, TimerKind.WRAP, TimerKind.PAUSE
 _STEP, _RETRY, _DIRECT = TimerKind.STEP, TimerKind.RETRY, TimerKind.DIRECT
 _WAITING, _AGENT_FREE = Stage.WAITING, Trigger.AGENT_FREE
+_OFFER_CODE, _WRAP_CODE, _PAUSE_CODE = KIND_CODE[_OFFER], KIND_CODE[_WRAP], KIND_CODE[_PAUSE]
+_RETRY_CODE = KIND_CODE[_RETRY]
+_WAITING_CODES = frozenset(KIND_CODE[k] for k in (_STEP, _RETRY, _DIRECT, TimerKind.MAX_WAIT))
 
 
 class Timeouts(Agents):
     def next_timer_at(self) -> float | None:
-        """When the next timer falls due: a driver ticks the core no later than this."""
-        return self._timers[0][0] if self._timers else None
+        """When the next timer that can still do something falls due: a driver ticks the
+        core no later than this. Timers that can no longer apply (an offer answered, a
+        caller connected: most of those set) are dropped from the head here, so a driver
+        is not woken for them; firing them would have done nothing."""
+        timers = self._timers
+        while timers and self._spent(timers[0]):
+            heapq.heappop(timers)
+        return timers[0][0] if timers else None
+
+    def _spent(self, e: TimerEntry) -> bool:
+        """True if firing the timer would do nothing (`_fire`'s own checks, for the kinds
+        it handles; other kinds are never taken for spent)."""
+        code, ref = e[2], e[3]
+        if code == _OFFER_CODE:
+            return ref not in self.offers
+        if code == _WRAP_CODE:
+            a = self.agents.get(ref)
+            return a is None or e[5] not in a.wrapping
+        if code == _PAUSE_CODE:
+            a = self.agents.get(ref)
+            return a is None or a.presence is not Presence.PAUSED or a.pause_token != e[4]
+        if code in _WAITING_CODES:
+            it = self.interactions.get(ref)
+            if it is None or it.stage is not _WAITING:
+                return True
+            return (it.seq if code == _RETRY_CODE else it.join) != e[4]
+        return False
 
     def _fire_timers(self, now: float) -> None:
         # Each timer fires at its own due time, so results do not depend on how often
