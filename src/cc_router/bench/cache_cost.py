@@ -103,7 +103,12 @@ async def run(agents: int, calls: int) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     agents = int(argv[0]) if argv else 20_000
     calls = int(argv[1]) if len(argv) > 1 else 500
-    print(json.dumps(asyncio.run(run(agents, calls))), flush=True)
+    try:
+        print(json.dumps(asyncio.run(run(agents, calls))), flush=True)
+    finally:
+        # The run logs into /dev/null, closed when it returns: the live group of `make
+        # bench` goes on in this process and must log somewhere open (stderr).
+        configure_logging(LoggingConfig(level=LogLevel.INFO))
 
 
 if __name__ == "__main__":
