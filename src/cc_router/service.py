@@ -183,7 +183,7 @@ class Service:
         out = self.router.handle(event, at)
         spent = time.perf_counter() - t0
         self._to_sinks(out, at)
-        self._observe((event, out, at, spent))
+        self._observe(((event, out, at, spent),))
         if self._wake is not None:
             # Wake the ticker only when this event brought the next timer forward: waking it
             # on every event cost more than the routing itself.
@@ -210,7 +210,7 @@ class Service:
             handled.append((event, got, now, time.perf_counter() - t0))
             out.extend(got)
         self._to_sinks(out, now)
-        self._observe_all(handled)
+        self._observe(handled)
         if self._wake is not None:
             self._wake.set()
         return out
@@ -223,27 +223,16 @@ class Service:
                 # A broken sink must not stop routing; it is logged and the others go on.
                 log.exception("sink_failed", sink=getattr(sink, "__qualname__", repr(sink)))
 
-    def _observe(self, handled: Handled) -> None:
+    def _observe(self, handled: Sequence[Handled]) -> None:
         pending = self._observed
         if pending is None:
-            self._to_observers((handled,))
-            return
-        pending.append(handled)
-        if self._observe_timer is None:
-            self._schedule_observers()
-
-    def _observe_all(self, handled: list[Handled]) -> None:
-        if self._observed is None:
             self._to_observers(handled)
             return
-        self._observed.extend(handled)
+        pending.extend(handled)
         if self._observe_timer is None:
-            self._schedule_observers()
-
-    def _schedule_observers(self) -> None:
-        now = self.clock()
-        delay = min(OBSERVE_GRAIN_S, max(0.0, OBSERVE_GRAIN_S - now % OBSERVE_GRAIN_S))
-        self._observe_timer = asyncio.get_running_loop().call_later(delay, self.flush_observers)
+            # At the next point of the grid: 0 < delay <= OBSERVE_GRAIN_S.
+            delay = OBSERVE_GRAIN_S - self.clock() % OBSERVE_GRAIN_S
+            self._observe_timer = asyncio.get_running_loop().call_later(delay, self.flush_observers)
 
     def hold_observers(self) -> None:
         """From now on gather handled events for the observers, told every

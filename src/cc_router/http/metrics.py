@@ -193,14 +193,18 @@ class Metrics:
         service.observers.append(self.observe)
 
     def observe(self, batch: Sequence[Handled]) -> None:
-        for i, (event, commands, _, spent) in enumerate(batch):
-            self.handled(event, commands, spent, batch, i)
+        for at, (event, commands, _, spent) in enumerate(batch):
+            self._handled(event, commands, spent, batch, at)
 
-    def handled(
-        self, event: ev.Event, commands: Sequence[cmd.Command], spent: float,
-        batch: Sequence[Handled] = (), at: int = 0,
-    ) -> None:  # fmt: skip
-        """One handled event (`batch[at]`, when it came in a batch)."""
+    def _handled(
+        self,
+        event: ev.Event,
+        commands: Sequence[cmd.Command],
+        spent: float,
+        batch: Sequence[Handled],
+        at: int,
+    ) -> None:
+        """One handled event, `batch[at]`."""
         self.handle_seconds.observe(spent)
         self._child(self.events, type(event).__name__).inc()
         for c in commands:

@@ -134,11 +134,6 @@ class LiveView:
         if changed:
             self._publish(version)
 
-    def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
-        version = self.version + 1
-        if self._apply(commands, now, version):
-            self._publish(version)
-
     def _publish(self, version: int) -> None:
         self.version = version
         changed, self._changed = self._changed, asyncio.Event()

@@ -2,10 +2,10 @@
 
 Every line about an interaction carries `interaction_id` (and `agent_id` when an agent is
 involved), so `grep interaction_id=…` or `jq 'select(.interaction_id==…)'` tells the whole
-story of one call. The sink is synchronous and on the routing path: with JSON lines it
-renders them itself (`logs.lines.JsonLines`), skipping structlog's processor chain; on a
-console they go through structlog as any other line. It is an observer of the service (told
-in batches, off the routing path); a JSON line carries the time of its decision.
+story of one call. It is an observer of the service: told in batches, off the routing path,
+each JSON line stamped with the time of its decision. With JSON lines it renders them
+itself (`logs.lines.JsonLines`), skipping structlog's processor chain; on a console they go
+through structlog as any other line.
 """
 
 from __future__ import annotations
