@@ -7,7 +7,7 @@ does). The event loop thread's CPU time per message is the price of one wake-up 
 sleep of 1/rate seconds; the same work run back to back gives its warm cost. On a virtual
 machine whose vCPU halts while the loop sleeps, both grow with the sleep: this is the
 floor under the live router's CPU per call at low rates, where each of a call's AMI reads
-wakes a loop that slept for milliseconds (README, "router CPU per call").
+wakes a loop that slept for milliseconds (README, "where it stands").
 
 `python -m cc_router.bench.wake_cost [seconds per case]` prints one JSON line per case.
 """
@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
 import socket
 import sys
 import time
 from typing import Any
 
 import uvloop
+
+from cc_router.bench.live_router import loop_wakeups
 
 RATES = (30, 100, 300, 1000)
 WORKS = (0, 400)
@@ -51,14 +54,6 @@ def _send(port: int, rate: int, count: int) -> None:
     sock.close()
 
 
-def _voluntary_switches() -> int:
-    with open("/proc/thread-self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("voluntary_ctxt_switches:"):
-                return int(line.split()[1])
-    return 0
-
-
 class _Counter(asyncio.Protocol):
     def __init__(self, n: int, done: asyncio.Future[None], expected: int) -> None:
         self.n, self.done, self.expected = n, done, expected
@@ -83,10 +78,10 @@ async def case(rate: int, n: int, seconds: float) -> dict[str, Any]:
     port = server.sockets[0].getsockname()[1]
     # Forked before any message: the sender is another process, as Asterisk is.
     sender = multiprocessing.get_context("fork").Process(target=_send, args=(port, rate, count), daemon=True)
-    cpu0, wakes0 = time.thread_time(), _voluntary_switches()
+    cpu0, wakes0 = time.thread_time(), loop_wakeups(os.getpid())
     sender.start()
     await asyncio.wait_for(done, seconds * 3 + 10)
-    cpu, wakes = time.thread_time() - cpu0, _voluntary_switches() - wakes0
+    cpu, wakes = time.thread_time() - cpu0, loop_wakeups(os.getpid()) - wakes0
     server.close()
     sender.join(5)
     t0 = time.thread_time()
