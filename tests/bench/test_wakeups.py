@@ -57,3 +57,27 @@ def test_syscall_summary_per_call_busiest_first() -> None:
     assert out["write"] == {"per_call": 30.0, "us_per_call": 600.0}
     assert out["recvfrom"] == {"per_call": 30.0, "us_per_call": 300.0}
     assert wk.syscall_summary(table, calls=0) == {}
+
+
+def test_timed_lines_give_sleep_lengths_and_busy_time_after() -> None:
+    # strace -ttt -T: when each wait began, and <how long it took>.
+    lines = [
+        "100.000000 epoll_pwait(3, [], 1024, 50, NULL, 8) = 0 <0.020000>",  # slept 20 ms
+        "100.020500 epoll_pwait(3, [], 1024, 0, NULL, 8) = 0 <0.000010>",  # a poll: still busy
+        "100.021000 epoll_pwait(3, [{events=EPOLLIN, data={u32=9, u64=9}}], 1024, -1, NULL, 8)"
+        " = 1 <0.000500>",  # busy 1 ms after the first; slept 0.5 ms
+        "100.021700 epoll_pwait(3, [], 1024, 5, NULL, 8) = 0 <0.005000>",  # busy 0.2 ms
+    ]
+    w = wk.Wakeups().feed(lines)
+    assert w.total == 3
+    assert [round(s * 1e3, 3) for s, _ in w.sleeps] == [20.0, 0.5, 5.0]
+    assert [round(b * 1e6) for _, b in w.sleeps] == [1000, 200, 0]
+    got = w.by_sleep(per=1)
+    assert got["10-33 ms"] == {"per_call": 1.0, "share": 0.333, "busy_after_us": 1000.0}
+    assert got["0.1-1 ms"]["busy_after_us"] == 200.0
+    assert got["3.3-10 ms"]["per_call"] == 1.0
+    assert "0-0.1 ms" not in got
+
+
+def test_untimed_lines_give_no_sleep_figures() -> None:
+    assert wk.Wakeups().feed(LINES).by_sleep(per=1) == {}

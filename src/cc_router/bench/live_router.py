@@ -429,7 +429,7 @@ async def one_rate(
     traced = work / f"epoll_{rate}.strace"
     count_syscalls = trace == (0, 0)
     if trace is not None:
-        what = ["-c", "-f"] if count_syscalls else ["-e", "trace=epoll_wait,epoll_pwait"]
+        what = ["-c", "-f"] if count_syscalls else ["-ttt", "-T", "-e", "trace=epoll_wait,epoll_pwait"]
         tracer = subprocess.Popen(
             ["strace", "-qq", "-p", str(pid), *what, "-o", str(traced)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -450,6 +450,7 @@ async def one_rate(
         parts1 = cpu_parts.read(work / PARTS_FILE)
     router_s = sum(threads1.values()) - router0
     sources: dict[str, int] = {}
+    by_sleep: dict[str, dict[str, float]] = {}
     traced_wakeups: int | None = None
     syscall_rows: dict[str, dict[str, float]] = {}
     if tracer is not None and trace is not None:
@@ -463,6 +464,7 @@ async def one_rate(
         else:
             woke = Wakeups().feed(text.splitlines())
             sources, traced_wakeups = woke.by_source(fds), woke.total
+            by_sleep = woke.by_sleep(sipp.created)
     deadline = time.monotonic() + 10
     while sum(map(len, tap.legs.values())) < sipp.created and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
@@ -519,6 +521,9 @@ async def one_rate(
         "loop_wakeups_per_call_by_source": {k: round(v / routed, 2) for k, v in sources.items()}
         if routed
         else {},
+        # Under strace: wake-ups per call by how long the loop slept before, and its busy
+        # time after each (wall time, inflated by tracing).
+        "traced_loop_wakeups_by_sleep": by_sleep,
         # Under `strace -c -f`: system calls per call, busiest first.
         "syscalls_per_call": syscall_rows,
         # With --parts: the event loop thread's CPU per part per routed call (cpu_parts.py).

@@ -11,6 +11,12 @@ executors), pipes and the rest.
 
 `strace -p` stops the traced thread at every system call, so a traced run's CPU figures
 are inflated; its counts are what it is for.
+
+Traced with `-ttt -T`, each line also carries when the wait began and how long it took:
+how long the loop slept before each wake-up, and how long it was busy after it (until the
+next wait began; wall time, inflated by tracing alike for every wake-up), in buckets of
+sleep length (`by_sleep`). That tests the cold-cache explanation on the router itself: if
+a wake-up after a long sleep costs more, its busy time after says so.
 """
 
 from __future__ import annotations
@@ -20,11 +26,16 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 _CALL = re.compile(
+    r"(?:^(?:\d+\s+)?(?P<at>\d+\.\d+)\s+)?"
     r"epoll_p?wait\(\d+, (?P<events>.*), \d+, (?P<timeout>-?\d+)(?:, [^)]*)?\)\s+=\s+(?P<n>-?\d+)"
+    r"(?:.*<(?P<took>\d+\.\d+)>)?"
 )
+SLEEP_BUCKETS_MS = (0.1, 1.0, 3.3, 10.0, 33.0)
+"""Upper bounds of the sleep-length buckets (`by_sleep`); the last bucket is open."""
 _FD = re.compile(r"data=\{u32=(\d+)")
 
 TIMER = "timer (epoll timeout)"
@@ -41,24 +52,54 @@ class Wakeups:
     """epoll calls that did not sleep (timeout 0): callbacks were already pending."""
     by_fd: Counter[int] = field(default_factory=Counter)
     timers: int = 0
+    sleeps: list[tuple[float, float]] = field(default_factory=list)
+    """(seconds slept, seconds busy after) per wake-up, when traced with `-ttt -T`."""
+    _woke_at: float | None = None
 
     def feed(self, lines: Iterable[str]) -> Wakeups:
         for line in lines:
             m = _CALL.search(line)
             if m is None:
                 continue
+            at, took = m["at"], m["took"]
             if int(m["timeout"]) == 0:
-                self.polls += 1
+                self.polls += 1  # part of the busy time after the last wake-up
                 continue
+            if at is not None and self._woke_at is not None and self.sleeps:
+                slept, _ = self.sleeps[-1]
+                self.sleeps[-1] = (slept, max(0.0, float(at) - self._woke_at))
+                self._woke_at = None
             n = int(m["n"])
             if n < 0:
                 continue
             self.total += 1
+            if at is not None and took is not None:
+                self.sleeps.append((float(took), 0.0))
+                self._woke_at = float(at) + float(took)
             if n == 0:
                 self.timers += 1
             for fd in {int(x) for x in _FD.findall(m["events"])}:
                 self.by_fd[fd] += 1
         return self
+
+    def by_sleep(self, per: int) -> dict[str, dict[str, float]]:
+        """Per sleep-length bucket: wake-ups per `per` (routed calls), the share of all
+        wake-ups, and the mean busy time after one in µs (strace-inflated wall time)."""
+        if not self.sleeps or per <= 0:
+            return {}
+        edges = (0.0, *SLEEP_BUCKETS_MS, float("inf"))
+        out: dict[str, dict[str, float]] = {}
+        for lo, hi in pairwise(edges):
+            got = [busy for slept, busy in self.sleeps if lo <= slept * 1000 < hi]
+            if not got:
+                continue
+            label = f"{lo:g}-{hi:g} ms" if hi != float("inf") else f">= {lo:g} ms"
+            out[label] = {
+                "per_call": round(len(got) / per, 2),
+                "share": round(len(got) / len(self.sleeps), 3),
+                "busy_after_us": round(1e6 * sum(got) / len(got), 1),
+            }
+        return out
 
     def by_source(self, names: Mapping[int, str]) -> dict[str, int]:
         out: Counter[str] = Counter()
@@ -129,4 +170,4 @@ def syscall_summary(text: str, calls: int, top: int = 12) -> dict[str, dict[str,
     return out
 
 
-__all__ = ["THREAD", "TIMER", "Wakeups", "classify", "name_fds", "syscall_summary"]
+__all__ = ["SLEEP_BUCKETS_MS", "THREAD", "TIMER", "Wakeups", "classify", "name_fds", "syscall_summary"]
