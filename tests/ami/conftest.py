@@ -120,7 +120,7 @@ def make_harness(config_text: str = CONFIG) -> Harness:
     h = Harness(service, node, conn, clock=clock)
     service.listeners.append(lambda e, now: h.events.append(e))
     service.sinks.append(lambda cs, now: h.commands.extend(cs))
-    service.sinks.append(node.on_commands)
+    node.attach()
     return h
 
 

@@ -52,7 +52,7 @@ class Run:
         config = loads_config(CONFIG.format(port=fake.port))
         self.service = Service.from_config(config)
         self.node = AmiNode(self.service, config.asterisk[0])
-        self.service.sinks.append(self.node.on_commands)
+        self.node.attach()
         self.events: list[ev.Event] = []
         self.finished: list[cmd.InteractionFinished] = []
         self.service.listeners.append(lambda e, now: self.events.append(e))

@@ -63,7 +63,7 @@ async def test_node_originates_only_while_the_gate_is_open() -> None:
     leading = [True]
     service.parts.leadership = _Lead(leading)
     node = AmiNode(service, config.asterisk[0])
-    service.sinks.append(node.on_commands)
+    node.attach()
     seen: list[ev.Event] = []
     service.listeners.append(lambda e, now: seen.append(e))
     task = asyncio.create_task(node.run())

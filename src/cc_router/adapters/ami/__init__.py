@@ -36,7 +36,7 @@ def build(service: Service) -> list[Component]:
     for spec in specs:
         secret = spec.secret or (SecretStr(env_secret) if env_secret else None)
         node = AmiNode(service, spec, multi_node=len(specs) > 1, secret=secret)
-        service.sinks.append(node.on_commands)
+        node.attach()
         nodes.append(node)
     service.parts.nodes = list(nodes)
     return list(nodes)

@@ -122,7 +122,7 @@ class NodeFleet:
             if name in self.nodes:
                 continue
             node = AmiNode(self.service, spec, multi_node=several, secret=node_secret(spec))
-            self.service.sinks.append(node.on_commands)
+            node.attach()
             self.service.parts.nodes.append(node)
             self.nodes[name] = node
             self._tell(self.joined, node)
@@ -148,11 +148,11 @@ class NodeFleet:
     async def _drain(self, node: AmiNode) -> None:
         while node.registry.callers or node.registry.legs:
             await asyncio.sleep(DRAIN_POLL_S)
-        # Its run ends (started here or at start, by the service): disconnected for good.
+        # Its last queue_log lines go out first; then its run ends (started here or at
+        # start, by the service): disconnected for good.
+        node.detach()
         node.stop()
         self._tasks.pop(node.node, None)
-        if node.on_commands in self.service.sinks:
-            self.service.sinks.remove(node.on_commands)
         if node in self.service.parts.nodes:
             self.service.parts.nodes.remove(node)
         self._tell(self.left, node)

@@ -38,7 +38,7 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.vocabulary import DeclineReason
 from cc_router.ha.gate import outbox_gate
-from cc_router.service import Service
+from cc_router.service import Handled, Service
 
 log = structlog.get_logger("cc_router.ami.node")
 
@@ -86,6 +86,19 @@ class AmiNode:
         self.ami_in.index_agents()
 
     # ------------------------------------------------------------------ public hooks
+
+    def attach(self) -> None:
+        """Join the service: commands in (`on_commands`), batches of what was handled
+        (`on_batch`, which writes the gathered queue_log lines)."""
+        self.service.sinks.append(self.on_commands)
+        self.service.observers.append(self.on_batch)
+
+    def detach(self) -> None:
+        if self.on_commands in self.service.sinks:
+            self.service.sinks.remove(self.on_commands)
+        if self.on_batch in self.service.observers:
+            self.service.observers.remove(self.on_batch)
+        self.supervisor.write_log_lines()
 
     def on_user_event(self, name: str, callback: UserEventCallback) -> None:
         self._user_hooks.setdefault(name, []).append(callback)
@@ -169,6 +182,11 @@ class AmiNode:
                 hook(msg)
             except Exception:
                 log.exception("ami_user_event_hook_failed", node=self.node, user_event=msg["UserEvent"])
+
+    def on_batch(self, batch: Sequence[Handled]) -> None:
+        """Service observer: the queue_log lines of what was handled go out with the batch
+        (Supervisor.write), once per batch instead of on each event's routing path."""
+        self.supervisor.write_log_lines()
 
     def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
         """Service sink: the commands that concern this node become actions. Events found
