@@ -262,3 +262,28 @@ async def test_flushes_at_once_write_each_row_once(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         ids = [r.interaction_id for r in await conn.execute(select(interactions.c.interaction_id))]
     assert sorted(ids) == sorted([f"c{i}" for i in range(40)] + ["late"])
+
+
+@pytest.mark.asyncio
+async def test_a_steady_stream_is_written_once_an_interval_not_a_transaction_each(
+    engine: AsyncEngine,
+) -> None:
+    """Commands arriving while a flush runs wait for the next interval: a flush that went
+    on until the buffer was empty ran back-to-back one-command transactions under load."""
+    writer = StoreWriter("unused://", engine=engine, batch_size=500, flush_interval_s=0.1)
+    commits = _count_commits(engine)
+    writer.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    n = 0
+    while loop.time() - started < 1.0:
+        writer.submit([finished(f"s{n}")], T0)
+        n += 1
+        await asyncio.sleep(0.001)
+    elapsed = loop.time() - started
+    await writer.close()
+    # At most one transaction per interval (each waits an interval for company), plus the
+    # closing one; each transaction commits once.
+    assert commits[0] <= elapsed / 0.1 + 2, (commits[0], n)
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(interactions))).scalar() == n

@@ -12,8 +12,8 @@ import contextlib
 import logging
 import os
 import time
-from collections import deque
-from collections.abc import Iterable, Sequence
+from collections import ChainMap, deque
+from collections.abc import Iterable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,8 +188,7 @@ class StoreWriter:
                     self._wake.clear()
                 try:
                     await self._sync_journal()
-                    while self._buf:
-                        await self._flush_batch()
+                    await self._flush_taken(len(self._buf))
                     await self._rotate_journal()
                 except Exception as exc:  # any driver error: keep the rows, retry later
                     self.healthy = False
@@ -213,6 +212,15 @@ class StoreWriter:
                 backoff = 0.1
         finally:
             self._running = False
+
+    async def _flush_taken(self, n: int) -> None:
+        """Write the `n` oldest buffered commands (whole batches of them); what arrives
+        meanwhile waits for the next interval. Flushing until the buffer was empty kept a
+        loaded router in back-to-back small transactions (each new command starting one
+        more), 17 round trips to the database thread each: up to 290 thread handoffs,
+        each a wake-up of the event loop, in one flush (live_router at 30 calls/s)."""
+        while n > 0 and self._buf:
+            n -= await self._flush_batch()
 
     async def flush(self) -> None:
         """Write everything buffered now (one attempt; raises if the database refuses)."""
@@ -267,14 +275,14 @@ class StoreWriter:
         async with self._engine.begin() as conn:
             await jr.forget(conn, old.name)
 
-    async def _flush_batch(self) -> None:
+    async def _flush_batch(self) -> int:
+        """One batch from the head of the buffer; the number of commands written."""
         # Each batch is taken from the head of the buffer as it is once its turn comes: two
         # overlapping flushes would otherwise write the same rows and both pop them.
         async with self._writing:
-            if self._buf:
-                await self._write_head()
+            return await self._write_head() if self._buf else 0
 
-    async def _write_head(self) -> None:
+    async def _write_head(self) -> int:
         n = min(self.batch_size, len(self._buf))
         seq, records = 0, 0
         if self._records:
@@ -291,20 +299,22 @@ class StoreWriter:
         batch = [self._buf[i] for i in range(n)]
         async with self._engine.begin() as conn:
             if self._open_agents is None:
-                open_agents = await self._load_open_agents(conn)
-            else:
-                open_agents = dict(self._open_agents)
-            written = await _write(conn, batch, open_agents)
+                self._open_agents = await self._load_open_agents(conn)
+            # This batch's changes go to an overlay, kept only once committed: a failed batch
+            # is retried whole, with the old state (copying the 20,000 agents' map for each
+            # batch instead cost the loop a millisecond a flush).
+            changed: dict[str, tuple[str, str]] = {}
+            written = await _write(conn, batch, ChainMap(changed, self._open_agents))
             if seq and self.journal is not None:
                 await jr.mark(conn, self.journal.name, seq)
-        # Only after the commit: a failed batch is retried whole, with the old state.
         for _ in range(n):
             self._buf.popleft()
         for _ in range(records):
             self._records.popleft()
-        self._open_agents = open_agents
+        self._open_agents.update(changed)
         self.transactions += 1
         self.rows_written += written
+        return n
 
     async def replay(self, directory: Path) -> int:
         """Write what dead processes' journals in `directory` hold and their marks say was
@@ -348,7 +358,7 @@ class StoreWriter:
 
 
 async def _write(
-    conn: AsyncConnection, batch: Sequence[_Item], open_agents: dict[str, tuple[str, str]]
+    conn: AsyncConnection, batch: Sequence[_Item], open_agents: MutableMapping[str, tuple[str, str]]
 ) -> int:
     finished: list[dict[str, Any]] = []
     offers: list[dict[str, Any]] = []
@@ -371,7 +381,9 @@ async def _write(
 
 
 async def _write_states(
-    conn: AsyncConnection, changes: Sequence[AgentStateChanged], open_agents: dict[str, tuple[str, str]]
+    conn: AsyncConnection,
+    changes: Sequence[AgentStateChanged],
+    open_agents: MutableMapping[str, tuple[str, str]],
 ) -> int:
     """Each change closes the agent's open interval and opens a new one.
 
