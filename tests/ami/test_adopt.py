@@ -39,7 +39,7 @@ async def _node(fake: FakeAmi) -> tuple[Service, AmiNode, list[ev.Event], asynci
     for aid in ("1001", "1002"):
         service.submit(ev.AgentSessionRestored(aid, False, time.time() - 600))
     node = AmiNode(service, config.asterisk[0])
-    service.sinks.append(node.on_commands)
+    node.attach()
     events: list[ev.Event] = []
     service.listeners.append(lambda e, now: events.append(e))
     task = asyncio.create_task(node.run())

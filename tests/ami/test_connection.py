@@ -54,7 +54,7 @@ async def _node(fake: FakeAmi) -> tuple[Service, AmiNode, list[ev.Event], asynci
     config = loads_config(CONFIG.format(port=fake.port))
     service = Service.from_config(config)
     node = AmiNode(service, config.asterisk[0])
-    service.sinks.append(node.on_commands)
+    node.attach()
     events: list[ev.Event] = []
     service.listeners.append(lambda e, now: events.append(e))
     task = asyncio.create_task(node.run())
