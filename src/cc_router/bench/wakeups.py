@@ -54,7 +54,8 @@ class Wakeups:
     timers: int = 0
     sleeps: list[tuple[float, float]] = field(default_factory=list)
     """(seconds slept, seconds busy after) per wake-up, when traced with `-ttt -T`."""
-    _woke_at: float | None = None
+    _woke_at: float | None = field(default=None, init=False, repr=False)
+    """When the last wake-up returned, until the next wait that may sleep begins."""
 
     def feed(self, lines: Iterable[str]) -> Wakeups:
         for line in lines:

@@ -289,8 +289,8 @@ class Supervisor:
             # Not urgent: gathered and written together with the service's next batch of
             # observers (`write_log_lines`, run there by the node), so that sending the
             # three lines of a call and handling their replies runs once per batch, warm,
-            # instead of on the routing path of each event (the AMI sink cost a fifth of
-            # the router's CPU per call with them there; live_router benchmark).
+            # instead of on the routing path of each event (live_router --parts, 30 calls/s:
+            # the node's sink 0.46 -> 0.33 ms per call, the batch 0.06 ms).
             self.log_lines.append((action, on_reply))
             if self._log_timer is None:
                 loop = asyncio.get_running_loop()
