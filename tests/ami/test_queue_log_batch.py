@@ -40,7 +40,7 @@ async def test_lines_gathered_while_disconnected_join_the_outbox(harness: Harnes
     harness.login("1001")
     harness.conn.connected = False
     harness.service.flush_observers()
-    assert harness.outbox("QueueLog") == [harness.outbox("QueueLog")[0]]  # held, not written
+    assert len(harness.outbox("QueueLog")) == 1  # held, not written
     assert all(a.get("Action") != "QueueLog" for a in harness.conn.sent)
     held = [a for a, _ in harness.node.supervisor.outbox]
     assert [a["Event"] for a in held if a["Action"] == "QueueLog"] == ["ADDMEMBER"]

@@ -117,7 +117,7 @@ def _live() -> None:
     from cc_router.bench.live_router import run_live
 
     # What a wake-up of an idle event loop costs on this machine, by how long it slept:
-    # the floor under the live figures at low rates.
+    # part of what the live figures below pay per AMI read.
     wake_cost.main([])
     # In process first: the same submits with warm and with emptied CPU caches, which is
     # what separates the live figure from the in-process one.

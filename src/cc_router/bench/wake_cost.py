@@ -5,9 +5,10 @@ a fixed rate, one message per wake-up, and does either nothing with each or a fi
 of Python work (dictionary lookups across a 20,000-entry table, the kind of reads routing
 does). The event loop thread's CPU time per message is the price of one wake-up after a
 sleep of 1/rate seconds; the same work run back to back gives its warm cost. On a virtual
-machine whose vCPU halts while the loop sleeps, both grow with the sleep: this is the
-floor under the live router's CPU per call at low rates, where each of a call's AMI reads
-wakes a loop that slept for milliseconds (README, "where it stands").
+machine whose vCPU halts while the loop sleeps, both grow with the sleep. In the live
+router most wake-ups follow sleeps under 1 ms and about one per call a sleep of 10 ms or
+more (`live_router --wakeups`, `traced_loop_wakeups_by_sleep`), so this prices only part
+of its CPU per call (README, "where it stands").
 
 `python -m cc_router.bench.wake_cost [seconds per case]` prints one JSON line per case.
 """

@@ -84,7 +84,7 @@ class Wakeups:
         return self
 
     def by_sleep(self, per: int) -> dict[str, dict[str, float]]:
-        """Per sleep-length bucket: wake-ups per `per` (routed calls), the share of all
+        """Per sleep-length bucket: wake-ups per `per` (calls made), the share of all
         wake-ups, and the mean busy time after one in µs (strace-inflated wall time)."""
         if not self.sleeps or per <= 0:
             return {}

@@ -119,8 +119,16 @@ def setvar(channel: str, variable: str, value: str) -> Action:
     return {"Action": "Setvar", "Channel": channel, "Variable": variable, "Value": value}
 
 
+QUEUE_LOG = "QueueLog"
+
+
 def queue_log(fields: dict[str, str]) -> Action:
-    return {"Action": "QueueLog", **fields}
+    return {"Action": QUEUE_LOG, **fields}
+
+
+def is_queue_log(action: Action) -> bool:
+    """A queue_log line: never urgent (the supervisor sends them in batches)."""
+    return action.get("Action") == QUEUE_LOG
 
 
 def session_filter(criteria: str, expression: str = "") -> Action:

@@ -281,11 +281,11 @@ class Supervisor:
             while self.outbox and conn is not None and conn.connected:
                 action, on_reply = self.outbox.popleft()
                 # Held back already: queue_log lines go now, behind the rest.
-                self.send(conn, action, on_reply, low_priority=action.get("Action") == "QueueLog")
+                self.send(conn, action, on_reply, low_priority=act.is_queue_log(action))
             await asyncio.sleep(0)
 
     def write(self, conn: AmiConnection, action: act.Action, on_reply: OnReply | None) -> None:
-        if action.get("Action") == "QueueLog":
+        if act.is_queue_log(action):
             # Not urgent: gathered and written together with the service's next batch of
             # observers (`write_log_lines`, run there by the node), so that sending the
             # three lines of a call and handling their replies runs once per batch, warm,
