@@ -48,3 +48,25 @@ def test_timers_in_one_grid_slot_share_a_tick() -> None:
     # Never before the timer is due, whatever the rounding.
     for due in (0.15, 3 * TICK_GRAIN_S, 1e9 + 0.049999, 1764680000.123456):
         assert due <= tick_at(due) < due + TICK_GRAIN_S + 1e-6
+
+
+def test_a_marked_sink_or_listener_is_told_only_what_it_handles() -> None:
+    from cc_router.service import handles
+
+    spec = centre([AgentSpec("a", skills={"zh": 1})], [QueueSpec("q", requirement="zh")])
+    service = Service(config=None, router=Router(spec))  # type: ignore[arg-type]
+    offers: list[list[cmd.Command]] = []
+    everything: list[list[cmd.Command]] = []
+    arrivals: list[ev.Event] = []
+    heard: list[ev.Event] = []
+    service.sinks.append(handles(cmd.Offer)(lambda out, now: offers.append(list(out))))
+    service.sinks.append(lambda out, now: everything.append(list(out)))
+    service.listeners.append(handles(ev.InteractionArrived)(lambda e, now: arrivals.append(e)))
+    service.listeners.append(lambda e, now: heard.append(e))
+    service.submit(ev.AgentLoggedIn("a"), 1000.0)  # an agent state change, no offer
+    service.submit(ev.InteractionArrived("x", "q"), 1001.0)  # offered to a
+    service.submit(ev.Tick(), 1001.5)  # nothing due: no commands, no sink called
+    assert len(everything) == 2 and len(heard) == 3
+    [batch] = offers  # the arrival's whole batch, as an unmarked sink gets it
+    assert batch == everything[1] and any(isinstance(c, cmd.Offer) for c in batch)
+    assert arrivals == [ev.InteractionArrived("x", "q")]

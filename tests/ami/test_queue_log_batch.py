@@ -18,7 +18,7 @@ async def test_lines_wait_for_the_batch_then_go_out_in_order(harness: Harness) -
     harness.service.hold_observers()
     harness.login("1001", "1002")
     assert harness.outbox("QueueLog") == []
-    assert [a["Event"] for a, _ in harness.node.supervisor.log_lines] == ["ADDMEMBER", "ADDMEMBER"]
+    assert len(harness.node.supervisor.log_lines) == 2  # one per login, built when written
     harness.service.flush_observers()
     lines = harness.outbox("QueueLog")
     assert [(a["Event"], a["Interface"]) for a in lines] == [("ADDMEMBER", "1001"), ("ADDMEMBER", "1002")]
@@ -44,3 +44,16 @@ async def test_lines_gathered_while_disconnected_join_the_outbox(harness: Harnes
     assert all(a.get("Action") != "QueueLog" for a in harness.conn.sent)
     held = [a for a, _ in harness.node.supervisor.outbox]
     assert [a["Event"] for a in held if a["Action"] == "QueueLog"] == ["ADDMEMBER"]
+
+
+async def test_a_line_that_cannot_be_built_is_lost_alone(harness: Harness) -> None:
+    def broken() -> list[dict[str, str | list[str]]]:
+        raise ValueError("no such queue")
+
+    harness.service.hold_observers()
+    harness.login("1001")
+    harness.node.supervisor.log_later(broken)
+    harness.login("1002")
+    harness.service.flush_observers()
+    lines = harness.outbox("QueueLog")
+    assert [(a["Event"], a["Interface"]) for a in lines] == [("ADDMEMBER", "1001"), ("ADDMEMBER", "1002")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cc_router.adapters.ami import actions as act
 from cc_router.adapters.ami import effects as fx
 from cc_router.adapters.ami.events_in import AmiToCore
 from cc_router.adapters.ami.protocol import FrameSplitter, event_name
@@ -58,7 +59,14 @@ def replay(
 
 
 def sent(effects: list[fx.Effect], action: str) -> list[dict[str, object]]:
-    return [dict(e.action) for e in effects if isinstance(e, fx.Send) and e.action.get("Action") == action]
+    # queue_log lines are built when written (LogLine): built here as the supervisor would.
+    actions: list[act.Action] = []
+    for e in effects:
+        if isinstance(e, fx.LogLine):
+            actions += e.actions()
+        elif isinstance(e, fx.Send):
+            actions.append(e.action)
+    return [dict(a) for a in actions if a.get("Action") == action]
 
 
 def leg_for(ami_in: AmiToCore, iid: str, agent: str, channel_id: str, action_id: str) -> AgentLeg:

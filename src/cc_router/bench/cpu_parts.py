@@ -57,6 +57,9 @@ def timed(counters: Counters, key: str, f: Callable[..., Any]) -> Callable[..., 
             _add(counters, key, _clock() - t0)
 
     run.__qualname__ = getattr(f, "__qualname__", key)
+    kinds = getattr(f, "handles", None)
+    if kinds is not None:
+        run.handles = kinds  # type: ignore[attr-defined]  # the service still skips it alike
     return run
 
 

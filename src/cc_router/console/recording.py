@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cc_router.config import Config
 from cc_router.core import commands as cmd
 from cc_router.core.spec import Channel
+from cc_router.service import handles
 from cc_router.store.tables import InteractionRow, utc
 
 log = structlog.get_logger("cc_router.recording")
@@ -124,6 +125,7 @@ class Recorder:
                 return q.record
         return False
 
+    @handles(cmd.InteractionConnected, cmd.InteractionFinished)
     def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
         for c in commands:
             if isinstance(c, cmd.InteractionConnected) and c.channel is Channel.VOICE:

@@ -31,7 +31,7 @@ from cc_router.live import expected_wait
 from cc_router.live.expected_wait import rounded
 from cc_router.omni.intake import TaskIntake
 from cc_router.omni.tasks import TaskError, TaskSubmission
-from cc_router.service import Service
+from cc_router.service import Service, handles
 
 log = structlog.get_logger("cc_router.conversations")
 
@@ -100,6 +100,7 @@ class ConversationHub:
 
     # ------------------------------------------------------------ routing follow-up
 
+    @handles(cmd.Offer, cmd.InteractionQueued, cmd.InteractionConnected, cmd.InteractionFinished)
     def sink(self, commands: Sequence[cmd.Command], now: float) -> None:
         for c in commands:
             task_id = getattr(c, "interaction_id", "")

@@ -52,5 +52,4 @@ def build(
 
 def install(service: Service, hub: DesktopHub) -> DesktopHub:
     service.sinks.append(hub.on_commands)
-    service.listeners.append(hub.on_event)
     return hub

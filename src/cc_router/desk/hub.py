@@ -15,10 +15,9 @@ from typing import Any
 
 from cc_router.config.desk import OnPauseMax
 from cc_router.core import commands as cmd
-from cc_router.core import events as ev
 from cc_router.core.vocabulary import AgentState
 from cc_router.desk.figures import DayBook
-from cc_router.service import Service
+from cc_router.service import Service, handles
 
 
 @dataclass
@@ -49,11 +48,10 @@ class DesktopHub:
 
     # ------------------------------------------------------------ fed by the service
 
-    def on_event(self, event: ev.Event, now: float) -> None:
-        # Offers of tasks become known to the board after the router's Offer; a wake-up on
-        # the agent's events keeps the page in step with both.
-        return None
-
+    @handles(
+        cmd.Offer, cmd.CancelOffer, cmd.InteractionConnected, cmd.InteractionFinished, cmd.WrapUpEnded,
+        cmd.AgentStateChanged,
+    )  # fmt: skip
     def on_commands(self, commands: Sequence[cmd.Command], now: float) -> None:
         router = self.service.router
         for c in commands:

@@ -30,6 +30,7 @@ from cc_router.core.commands import (
 )
 from cc_router.core.spec import Channel
 from cc_router.core.vocabulary import AgentState, Outcome, Trigger
+from cc_router.service import handles
 from cc_router.store import journal as jr
 from cc_router.store.engine import open_engine
 from cc_router.store.tables import agent_states, decisions, interactions, utc, utc_or_none
@@ -146,6 +147,7 @@ class StoreWriter:
     def engine(self) -> AsyncEngine:
         return self._engine
 
+    @handles(*_STORED)
     def submit(self, commands: Iterable[Command], now: float) -> None:
         """Queue the commands worth storing. Never awaits, never touches the database."""
         buf = self._buf

@@ -23,6 +23,7 @@ from cc_router.core.vocabulary import (
     CallbackStatus,
     Outcome,
 )
+from cc_router.service import handles
 from cc_router.store.callbacks import CallbackStore, StoredCallback
 
 log = structlog.get_logger("cc_router.callbacks")
@@ -71,6 +72,7 @@ class CallbackRecorder:
         self._pending: list[Write] = []
         self.written = 0
 
+    @handles(cmd.CallbackAccepted, cmd.CallbackDialling, cmd.CallbackAttempted, cmd.InteractionFinished)
     def sink(self, commands: Sequence[cmd.Command], now: float) -> None:
         for c in commands:
             if isinstance(c, cmd.CallbackAccepted):

@@ -25,6 +25,7 @@ from cc_router.core import commands as cmd
 from cc_router.core import events as ev
 from cc_router.core.spec import Channel
 from cc_router.core.vocabulary import CallbackResult, CallbackSource, DeclineReason
+from cc_router.service import handles
 from cc_router.store.queue_log import QueueLogRecord
 
 log = structlog.get_logger("cc_router.ami.callbacks")
@@ -84,6 +85,7 @@ class CallbackDialer:
 
     # ------------------------------------------------------------------ commands (CoreToAmi hook)
 
+    @handles(cmd.CallbackAccepted, cmd.Offer, cmd.CallbackAttempted, cmd.InteractionFinished)
     def on_command(self, c: cmd.Command, now: float, link: Link | None, out: list[Effect]) -> bool:
         if isinstance(c, cmd.CallbackAccepted):
             self._accepted(c, out)

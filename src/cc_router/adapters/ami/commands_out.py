@@ -9,13 +9,13 @@ current sink pass: sinks must not re-enter the router.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
 from cc_router.adapters.ami import actions as act
 from cc_router.adapters.ami.connection import ConnectionLost, Reply
-from cc_router.adapters.ami.effects import Effect, Effects, ReplyHandler, Send
+from cc_router.adapters.ami.effects import Effect, Effects, LogLine, ReplyHandler, Send
 from cc_router.adapters.ami.events_in import AmiToCore
 from cc_router.adapters.ami.registry import PENDING, AgentLeg, CallerStage, LegState
 from cc_router.adapters.ami.trunk import RemoteLeg, remote_leg, with_remote
@@ -39,7 +39,9 @@ class Link(Protocol):
 
 
 CommandHook = Callable[[cmd.Command, float, "Link | None", list[Effect]], bool]
-"""Another part's translation of a command (callbacks): True when it took the command."""
+"""Another part's translation of a command (callbacks): True when it took the command.
+Marked with `service.handles`, it is asked only about commands of those types."""
+Step = Callable[[Any, float, "Link | None", list[Effect]], None]
 
 
 class CoreToAmi:
@@ -52,30 +54,42 @@ class CoreToAmi:
         self.spec = ami_in.spec
         self.node = ami_in.node
         self.hooks: list[CommandHook] = []
+        # By the command's class (commands are final classes): one lookup per command
+        # instead of a chain of isinstance checks, and nothing for the commands no AMI
+        # action follows from (WrapUpEnded, EventRejected...).
+        self._steps: dict[type, Step] = {
+            cmd.Offer: self._offer,
+            cmd.CancelOffer: self._cancel,
+            cmd.ExitInteraction: self._exit,
+            cmd.InteractionQueued: self._queue_log_interaction,
+            cmd.InteractionConnected: self._queue_log_interaction,
+            cmd.InteractionFinished: self._queue_log_interaction,
+            cmd.AgentStateChanged: self._queue_log_agent,
+        }
 
     def translate(self, commands: Sequence[cmd.Command], now: float, link: Link | None) -> Effects:
         """The commands that concern this node -> effects, in order."""
         out: list[Effect] = []
         hooks = self.hooks
+        steps = self._steps
         for c in commands:
+            kind = type(c)
             try:
-                if hooks and any(hook(c, now, link, out) for hook in hooks):
+                if hooks and self._hooked(c, kind, now, link, out):
                     continue
-                if isinstance(c, cmd.Offer):
-                    self._offer(c, now, link, out)
-                elif isinstance(c, cmd.CancelOffer):
-                    self._cancel(c, now, out)
-                elif isinstance(c, cmd.ExitInteraction):
-                    self._exit(c, out)
-                elif isinstance(
-                    c, cmd.InteractionQueued | cmd.InteractionConnected | cmd.InteractionFinished
-                ):
-                    self._queue_log_interaction(c, out)
-                elif isinstance(c, cmd.AgentStateChanged):
-                    self._queue_log_agent(c, out)
+                step = steps.get(kind)
+                if step is not None:
+                    step(c, now, link, out)
             except Exception:
-                log.exception("ami_command_failed", node=self.node, command=type(c).__name__)
+                log.exception("ami_command_failed", node=self.node, command=kind.__name__)
         return out
+
+    def _hooked(self, c: cmd.Command, kind: type, now: float, link: Link | None, out: list[Effect]) -> bool:
+        for hook in self.hooks:
+            wanted = getattr(hook, "handles", None)
+            if (wanted is None or kind in wanted) and hook(c, now, link, out):
+                return True
+        return False
 
     def _offer(self, c: cmd.Offer, now: float, link: Link | None, out: list[Effect]) -> None:
         if c.channel is not Channel.VOICE:
@@ -152,7 +166,7 @@ class CoreToAmi:
 
         return done
 
-    def _cancel(self, c: cmd.CancelOffer, now: float, out: list[Effect]) -> None:
+    def _cancel(self, c: cmd.CancelOffer, now: float, link: Link | None, out: list[Effect]) -> None:
         leg = self.registry.legs.get(c.offer_id)
         if leg is None or leg.state not in PENDING:
             return
@@ -163,7 +177,7 @@ class CoreToAmi:
                 qlog.ring_no_answer(leg.iid, leg.queue, leg.agent_id, now, now - leg.sent_at)
             )
 
-    def _exit(self, c: cmd.ExitInteraction, out: list[Effect]) -> None:
+    def _exit(self, c: cmd.ExitInteraction, now: float, link: Link | None, out: list[Effect]) -> None:
         caller = self.registry.by_iid.get(c.interaction_id)
         if caller is None:
             return
@@ -175,29 +189,32 @@ class CoreToAmi:
     def _queue_log_interaction(
         self,
         c: cmd.InteractionQueued | cmd.InteractionConnected | cmd.InteractionFinished,
+        now: float,
+        link: Link | None,
         out: list[Effect],
     ) -> None:
+        # Only what the registry holds now is taken here (the caller is forgotten once it
+        # has left); the record is built with the batch (`LogLine`).
         if not self.spec.queue_log:
             return
         caller = self.registry.by_iid.get(c.interaction_id)
         if caller is None:
             return
-        rec: qlog.QueueLogRecord | None
         if isinstance(c, cmd.InteractionQueued):
-            rec = qlog.enter_queue(c, caller=caller.caller_num, position=c.original_position or 1)
+            out.append(LogLine(qlog.enter_queue, (c, caller.caller_num, "", c.original_position or 1)))
         elif isinstance(c, cmd.InteractionConnected):
             leg = caller.agent_leg
             ring = c.at - leg.sent_at if leg is not None else 0.0
-            rec = qlog.connect(c, ring, leg.channel_id if leg is not None else "")
+            out.append(LogLine(qlog.connect, (c, ring, leg.channel_id if leg is not None else "")))
         else:
             # The core does not follow a caller's place while it moves up; where it left from
             # is not known cheaply, its place on joining is.
             orig = c.original_position or 1
-            rec = qlog.finished(c, position=orig, orig_position=orig)
-        if rec is not None:
-            out += self.ami_in.queue_log(rec)
+            out.append(LogLine(qlog.finished, (c, orig, orig)))
 
-    def _queue_log_agent(self, c: cmd.AgentStateChanged, out: list[Effect]) -> None:
+    def _queue_log_agent(
+        self, c: cmd.AgentStateChanged, now: float, link: Link | None, out: list[Effect]
+    ) -> None:
         if not self.spec.queue_log or c.restored:
             # A restored session is where the agent already was: the queue_log has its
             # ADDMEMBER and PAUSE from before the restart (20,000 agents: 40,000 lines).
@@ -205,5 +222,4 @@ class CoreToAmi:
         a = self.setup.router.agents.get(c.agent_id)
         if a is None or self.setup.config.node_of_pool(a.spec.pool) != self.node:
             return
-        for rec in qlog.agent_state(c):
-            out += self.ami_in.queue_log(rec)
+        out.append(LogLine(qlog.agent_state, (c,)))

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cc_router.adapters.ami import actions as act
 from cc_router.adapters.ami.connection import Reply
 from cc_router.adapters.ami.registry import CallerLeg
 from cc_router.core import events as ev
+from cc_router.store.queue_log import QueueLogRecord
 
 
 @dataclass(slots=True)  # not frozen: a frozen init costs a setattr call per field, per action
@@ -28,7 +30,31 @@ class DropCaller:
     caller: CallerLeg
 
 
-Effect = ev.Event | Send | DropCaller
+@dataclass(slots=True, eq=False)
+class LogLine:
+    """queue_log lines, written with the service's next batch (`Supervisor.log_later`).
+    What they say is taken when the command is translated (the caller may be gone by the
+    batch); `build(*args)` makes the records there, once per batch and not on the routing
+    path of the event (live_router --parts: building the records and their actions was
+    most of what the AMI node's sink did for a call besides its Originate)."""
+
+    build: Callable[..., QueueLogRecord | Sequence[QueueLogRecord] | None]
+    args: tuple[Any, ...]
+
+    def actions(self) -> list[act.Action]:
+        made = self.build(*self.args)
+        if made is None:
+            return []
+        records = (made,) if isinstance(made, QueueLogRecord) else made
+        return [act.queue_log(rec.ami_fields()) for rec in records]
+
+
+def given(rec: QueueLogRecord) -> QueueLogRecord:
+    """`LogLine` builder of a record already made."""
+    return rec
+
+
+Effect = ev.Event | Send | DropCaller | LogLine
 Effects = Sequence[Effect]
 ReplyHandler = Callable[[Reply | None, BaseException | None, float], Effects]
 """(reply, or the exception in its place, now) -> more effects."""
@@ -49,4 +75,4 @@ def hangup_unless_moved(channel: str, still_held: Callable[[], bool]) -> ReplyHa
 
 def events_of(effects: Effects) -> list[ev.Event]:
     """The core events among `effects` (tests, replays)."""
-    return [e for e in effects if not isinstance(e, Send | DropCaller)]
+    return [e for e in effects if not isinstance(e, Send | DropCaller | LogLine)]

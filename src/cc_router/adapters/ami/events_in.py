@@ -26,8 +26,10 @@ from cc_router.adapters.ami.effects import (
     DropCaller,
     Effect,
     Effects,
+    LogLine,
     ReplyHandler,
     Send,
+    given,
     hangup_unless_moved,
 )
 from cc_router.adapters.ami.outage import Outage, caller_dropped
@@ -450,8 +452,8 @@ class AmiToCore:
         return (ev.OfferAccepted(leg.iid, leg.agent_id),)
 
     def queue_log(self, rec: qlog.QueueLogRecord) -> list[Effect]:
-        """The QueueLog action for a record, if this node writes Asterisk's queue_log."""
-        return [Send(act.queue_log(rec.ami_fields()))] if self.spec.queue_log else []
+        """The queue_log line of a record, if this node writes Asterisk's queue_log."""
+        return [LogLine(given, (rec,))] if self.spec.queue_log else []
 
     # ------------------------------------------------------------------ differences found
 

@@ -26,7 +26,7 @@ from cc_router.adapters.ami.node import AmiNode
 from cc_router.config import Config, environment
 from cc_router.config.models import AsteriskNode
 from cc_router.core import events as ev
-from cc_router.service import Service, supervise
+from cc_router.service import Service, handles, supervise
 
 log = structlog.get_logger("cc_router.ami.fleet")
 
@@ -57,6 +57,7 @@ class NodeFleet:
         service.reloaded.append(self.on_reload)
         service.listeners.append(self.on_event)
 
+    @handles(*_WATCHED)
     def on_event(self, event: ev.Event, _now: float) -> None:
         """A far node that died ends the calls connected to it over trunks at once. Dead
         is both: the router's link to it lost (NodeDown) *and* the trunk to it silent

@@ -25,7 +25,7 @@ from cc_router.adapters.ami import actions as act
 from cc_router.adapters.ami.commands_out import CoreToAmi
 from cc_router.adapters.ami.connection import AmiConnection, AmiError, ConnectionLost, Reply
 from cc_router.adapters.ami.drift import DriftCheck
-from cc_router.adapters.ami.effects import DropCaller, Effects, ReplyHandler, Send
+from cc_router.adapters.ami.effects import DropCaller, Effects, LogLine, ReplyHandler, Send
 from cc_router.adapters.ami.events_in import AmiToCore
 from cc_router.adapters.ami.outage import drop_all
 from cc_router.adapters.ami.protocol import Message, header, parse_frame
@@ -43,7 +43,7 @@ from cc_router.service import Handled, Service
 log = structlog.get_logger("cc_router.ami.node")
 
 UserEventCallback = Callable[[Message], None]
-NOT_EVENTS = (Send, DropCaller)
+NOT_EVENTS = (Send, DropCaller, LogLine)
 
 
 class AmiNode:
@@ -134,6 +134,8 @@ class AmiNode:
         for e in effects:
             if isinstance(e, Send):
                 self.supervisor.enqueue(e.action, None if e.on_reply is None else self._on_reply(e.on_reply))
+            elif isinstance(e, LogLine):
+                self.supervisor.log_later(e.actions)
             elif isinstance(e, DropCaller):
                 self.registry.drop_caller(e.caller)
             else:
