@@ -8,7 +8,8 @@ shares its cores with them. Only `submit` is timed (thread CPU time), and the ob
 (live view, metrics, expected waits, announcements, decision log) apart: told at once with
 each event (`observers_each_event`) or, as a running service tells them, in batches
 (`observers_batched`: every 3 calls' events, 100 ms at 30 calls/s; caches emptied before
-each batch when the events' are).
+each batch when the events' are). `parts_ms_per_call_caches_emptied` splits the cold
+routing path by part (the core, each sink and listener) in a pass of its own.
 
 `python -m cc_router.bench.cache_cost [agents] [calls]`
 """
@@ -23,6 +24,7 @@ import time
 from typing import Any
 
 from cc_router import collector
+from cc_router.bench import cpu_parts
 from cc_router.bench.e2e import CCR_QUEUE, agent_ids, ccrouter_config
 from cc_router.config import loads_config
 from cc_router.config.models import LoggingConfig, LogLevel
@@ -97,6 +99,25 @@ async def run(agents: int, calls: int) -> dict[str, Any]:
                     for what, s in (("routing_path", spent[0]), ("observers", observing[0])):
                         key = f"{what}_ms_per_call_{caches}_{told}"
                         row.setdefault(key, []).append(round(1000 * s / calls, 3))
+        # Then once more, caches emptied, with a counter around each part of the path
+        # (cpu_parts.timed, about a microsecond each): which parts the cold cost is in.
+        # Apart from the figures above, which the counters would inflate.
+        counters: cpu_parts.Counters = {}
+        service.sinks[:] = [cpu_parts.timed(counters, "sink:" + cpu_parts.part_name(f), f) for f in service.sinks]
+        service.listeners[:] = [
+            cpu_parts.timed(counters, "listener:" + cpu_parts.part_name(f), f) for f in service.listeners
+        ]
+        handle = service.router.handle
+        service.router.handle = cpu_parts.timed(counters, "core", handle)  # type: ignore[method-assign]
+        spent[0] = 0.0
+        for i in range(calls):
+            call(f"parts-{i}", True)
+            if i % 3 == 2:
+                service.flush_observers()
+        counters["routing_path"] = [4.0 * calls, spent[0]]
+        row["parts_ms_per_call_caches_emptied"] = {
+            k: v["ms_per_call"] for k, v in cpu_parts.per_call({}, counters, calls).items()
+        }
         return row
 
 

@@ -117,9 +117,9 @@ def install(counters: Counters) -> None:
             return asyncio.Task(TimedCoroutine(coro, counters, task_key(coro)), loop=loop, **kwargs)
 
         loop.set_task_factory(factory)
-        self.sinks[:] = [timed(counters, "sink:" + _name(f), f) for f in self.sinks]
-        self.listeners[:] = [timed(counters, "listener:" + _name(f), f) for f in self.listeners]
-        self.observers[:] = [timed(counters, "observer:" + _name(f), f) for f in self.observers]
+        self.sinks[:] = [timed(counters, "sink:" + part_name(f), f) for f in self.sinks]
+        self.listeners[:] = [timed(counters, "listener:" + part_name(f), f) for f in self.listeners]
+        self.observers[:] = [timed(counters, "observer:" + part_name(f), f) for f in self.observers]
         self.router.handle = timed(counters, "core", self.router.handle)  # type: ignore[method-assign]
         await run(self)
 
@@ -135,7 +135,7 @@ def install(counters: Counters) -> None:
     gc.callbacks.append(collector)
 
 
-def _name(f: Any) -> str:
+def part_name(f: Any) -> str:
     return str(getattr(f, "__qualname__", None) or type(f).__name__)
 
 
