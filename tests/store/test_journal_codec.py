@@ -28,6 +28,26 @@ def test_every_stored_command_round_trips_with_its_enums() -> None:
     assert all(isinstance(c.channel, Channel) for c, _ in back if hasattr(c, "channel"))
 
 
+def test_each_class_is_encoded_as_field_by_field() -> None:
+    """The generated encoders write the very records a plain loop over the fields does."""
+    import enum
+
+    def by_field(obj: object) -> tuple[object, ...]:
+        out: list[object] = [codec._CLASSES.index(type(obj))]
+        for name in obj.__slots__:  # type: ignore[attr-defined]
+            v = getattr(obj, name)
+            out.append(
+                v.value if isinstance(v, enum.Enum) else by_field(v) if type(v) in codec._CLASSES else v
+            )
+        return tuple(out)
+
+    commands = [c for c in call_commands(3) if isinstance(c, _STORED)]
+    assert {type(c) for c in commands} == set(_STORED)
+    for c in commands:
+        assert codec.encode(c) == by_field(c)
+        assert all(type(v) in (str, int, float, bool, tuple, type(None)) for v in codec.encode(c))
+
+
 def test_records_of_the_previous_format_still_read() -> None:
     items = [(c, 3.0) for c in call_commands(1) if isinstance(c, _STORED)]
     assert codec.decode_items(pickle.loads(pickle.dumps(items))) == items

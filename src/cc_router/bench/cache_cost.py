@@ -103,7 +103,9 @@ async def run(agents: int, calls: int) -> dict[str, Any]:
         # (cpu_parts.timed, about a microsecond each): which parts the cold cost is in.
         # Apart from the figures above, which the counters would inflate.
         counters: cpu_parts.Counters = {}
-        service.sinks[:] = [cpu_parts.timed(counters, "sink:" + cpu_parts.part_name(f), f) for f in service.sinks]
+        service.sinks[:] = [
+            cpu_parts.timed(counters, "sink:" + cpu_parts.part_name(f), f) for f in service.sinks
+        ]
         service.listeners[:] = [
             cpu_parts.timed(counters, "listener:" + cpu_parts.part_name(f), f) for f in service.listeners
         ]
