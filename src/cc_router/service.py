@@ -44,13 +44,17 @@ def tick_at(due: float) -> float:
     return max(due, math.ceil(due / TICK_GRAIN_S) * TICK_GRAIN_S)
 
 
-OBSERVE_GRAIN_S = 0.1
+OBSERVE_GRAIN_S = 0.25
 """Observers (parts that only watch the routing: live view, metrics, expected waits,
-announcements, the decision log) are told what was handled in batches, on a 100 ms grid of
-the clock (every other tick slot, so a flush shares the ticker's wake-up). Told one event at
-a time they ran at every wake-up of the event loop from cold CPU caches, and cost more than
-the routing itself (`python -m cc_router.bench.cache_cost`); a batch runs each observer's
-code once, warm, for every event in it. Nothing on the routing path waits for them."""
+announcements, the decision log, queue_log lines) are told what was handled in batches, on
+a 250 ms grid of the clock (every fifth tick slot, so a flush shares the ticker's wake-up).
+Told one event at a time they ran at every wake-up of the event loop from cold CPU caches,
+and cost more than the routing itself (`python -m cc_router.bench.cache_cost`); a batch runs
+each observer's code once, warm, for every event in it, and each batch starts cold: at 30
+calls/s a 100 ms grid cost 1.4 ms a batch, 0.5 ms per call (live_router --parts). 250 ms is
+what the wallboard shows anyway (`LiveView.max_updates_per_s`, 4) and the longest a
+queue_log line waited before (`LOG_LINES_MAX_DELAY_S`). Nothing on the routing path waits
+for them."""
 
 CommandSink = Callable[[Sequence[cmd.Command], float], None]
 EventListener = Callable[[ev.Event, float], None]
