@@ -33,6 +33,8 @@ from collections.abc import Callable, Coroutine, Generator
 from pathlib import Path
 from typing import Any
 
+from cc_router.service import handled_by
+
 Counters = dict[str, list[float]]
 """part -> [times it ran, thread CPU seconds]"""
 
@@ -57,7 +59,7 @@ def timed(counters: Counters, key: str, f: Callable[..., Any]) -> Callable[..., 
             _add(counters, key, _clock() - t0)
 
     run.__qualname__ = getattr(f, "__qualname__", key)
-    kinds = getattr(f, "handles", None)
+    kinds = handled_by(f)
     if kinds is not None:
         run.handles = kinds  # type: ignore[attr-defined]  # the service still skips it alike
     return run
