@@ -23,8 +23,10 @@ async def _count(engine: AsyncEngine, table: object) -> int:
 
 
 def _crash(writer: StoreWriter) -> None:
-    """What SIGKILL leaves: the journal file as written, its lock released, no close()."""
+    """What SIGKILL leaves: the journal file as written, its lock released, no close()
+    (the map holds a descriptor of its own, on the same locked open file)."""
     assert writer.journal is not None
+    writer.journal._map.close()
     os.close(writer.journal._fd)
 
 
@@ -72,10 +74,11 @@ async def test_a_torn_last_record_is_ignored(engine: AsyncEngine, tmp_path: Path
     w1.submit([finished("i1")], T0)
     w1.submit([finished("i2")], T0)
     assert w1.journal is not None
-    path = w1.journal.path
+    path, written = w1.journal.path, w1.journal.bytes
     _crash(w1)
-    data = path.read_bytes()
-    path.write_bytes(data[:-7])  # the second record cut short
+    data = bytearray(path.read_bytes())
+    data[written - 7 : written] = bytes(7)  # the second record cut short
+    path.write_bytes(data)
     assert [seq for seq, _ in read_records(path)] == [1]
     assert await StoreWriter("unused://", engine=engine).replay(jdir) == 1
     assert await _count(engine, interactions) == 1
@@ -92,3 +95,18 @@ async def test_batches_end_on_record_boundaries(engine: AsyncEngine, tmp_path: P
     _crash(w1)
     assert await StoreWriter("unused://", engine=engine).replay(jdir) == 12
     assert await _count(engine, interactions) == 15
+
+
+def test_records_past_the_first_map_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cc_router.store import journal as jr
+
+    monkeypatch.setattr(jr, "MAP_BYTES", 4096)
+    j = Journal(tmp_path)
+    for n in range(100):
+        j.append([(finished(f"i{n}"), T0 + n)])
+    assert j.bytes > 4096
+    assert os.path.getsize(j.path) >= j.bytes
+    j.sync()
+    got = [(seq, items[0][0].interaction_id) for seq, items in read_records(j.path)]
+    assert got == [(n + 1, f"i{n}") for n in range(100)]
+    j.close()
