@@ -15,6 +15,8 @@ Action = dict[str, str | list[str]]
 EXIT_CONTEXT = "ccr-exit"
 AGENT_CONTEXT = "ccr-agent"
 HOLD_CONTEXT = "ccr-inbound"
+LEG_ID_PREFIX = "ccr-"
+"""How every agent leg's channel ids begin (`Registry.next_leg_id`: `ccr-<token>-<n>`)."""
 HOLDING_BRIDGE = "holding_bridge"
 """BridgeTechnology of the bridge a caller waits in (BridgeWait in ccr-inbound)."""
 

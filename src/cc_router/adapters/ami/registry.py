@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cc_router.adapters.ami import actions as act
+
 
 class CallerStage(StrEnum):
     WAITING = "waiting"
@@ -162,11 +164,11 @@ class Registry:
 
     def next_leg_id(self) -> str:
         self.leg_seq += 1
-        return f"ccr-{self.run_token}-{self.leg_seq}"
+        return f"{act.LEG_ID_PREFIX}{self.run_token}-{self.leg_seq}"
 
     def is_own_leg(self, uid: str) -> bool:
         """A channel id this node chose for an agent leg (this run's, offered or not)."""
-        return uid.startswith(f"ccr-{self.run_token}-")
+        return uid.startswith(f"{act.LEG_ID_PREFIX}{self.run_token}-")
 
     def add_leg(self, leg: AgentLeg) -> None:
         self.legs[leg.offer_id] = leg
