@@ -164,3 +164,37 @@ async def test_login_refused_and_pending_actions_fail_on_loss() -> None:
     with pytest.raises(ConnectionLost):
         await asyncio.wait_for(fut, 2)
     await fake.stop()
+
+
+@pytest.mark.parametrize("refuse_all", [False, True])
+@pytest.mark.asyncio
+async def test_a_refused_session_filter_leaves_the_node_unfiltered(refuse_all: bool) -> None:
+    from cc_router.adapters.ami.supervisor import SESSION_FILTERS
+
+    def script(s: FakeSession, m: Msg) -> str | None:
+        s.silent = False  # "silent" below only keeps the normal answer of this one action
+        if m.get("Action") == "Filter" and (refuse_all or "header(Uniqueid)" in m.get("MatchCriteria", "")):
+            s.send({"Response": "Error", "ActionID": m["ActionID"], "Message": "Invalid filter"})
+            return "silent"
+        return None
+
+    fake = FakeAmi(script)
+    await fake.start()
+    _service, node, _events, task = await _node(fake)
+    try:
+        first = [m for n, m in fake.actions("Filter") if n == 1]
+        assert len(first) == len(SESSION_FILTERS)
+        if refuse_all:
+            # Nothing took: this session is unfiltered already.
+            await asyncio.sleep(0.3)
+            assert node.connects == 1 and len(fake.sessions) == 1
+        else:
+            # One took not: a session passing only what the others include would miss the
+            # agent legs' Newchannels; the next one is unfiltered.
+            await _until(lambda: node.connects == 2 and node.ready)
+            assert [m for n, m in fake.actions("Filter") if n == 2] == []
+        assert node.supervisor.filters_refused
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await fake.stop()

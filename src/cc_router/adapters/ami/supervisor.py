@@ -136,6 +136,8 @@ class Supervisor:
         self.ready = False
         """Logged in and `on_up` done (the state rebuilt from Asterisk's): routing is live."""
         self.connects = 0
+        self.filters_refused = False
+        """Asterisk refused a session filter: this node's sessions go unfiltered from then on."""
         self.last_error = ""
         self.outbox: deque[tuple[act.Action, OnReply | None]] = deque()
         self.log_lines: list[tuple[act.Action, OnReply | None] | Callable[[], Sequence[act.Action]]] = []
@@ -227,7 +229,7 @@ class Supervisor:
             self.ready = False
 
     async def _filter_session(self, conn: AmiConnection) -> None:
-        if not self.spec.event_filters:
+        if not self.spec.event_filters or self.filters_refused:
             return
         replies = await asyncio.wait_for(
             asyncio.gather(
@@ -236,18 +238,24 @@ class Supervisor:
             ),
             max(5.0, self.spec.ping_timeout_s * 2),
         )
+        refused = []
         for reply in replies:
             if isinstance(reply, ConnectionLost):
                 raise reply
             if not isinstance(reply, dict) or reply.get("Response") != "Success":
-                # Older Asterisk (no advanced filters) or no `system` write permission:
-                # unfiltered events are handled the same, only at a higher cost.
-                log.warning(
-                    "ami_session_filter_failed",
-                    node=self.node,
-                    reply=str(reply.get("Message", "") if isinstance(reply, dict) else reply),
-                )
-                return
+                refused.append(str(reply.get("Message", "") if isinstance(reply, dict) else reply))
+        if not refused:
+            return
+        # Older Asterisk (no advanced filters) or no `system` write permission: unfiltered
+        # events are handled the same, only at a higher cost.
+        self.filters_refused = True
+        log.warning("ami_session_filter_failed", node=self.node, refused=len(refused), reply=refused[0])
+        if len(refused) < len(replies):
+            # Some took: the session would pass only what they include (a Newchannel of an
+            # agent leg is passed by a filter of its own). A new one, unfiltered, instead.
+            raise AmiError(
+                f"{len(refused)} of {len(replies)} session filters refused: reconnecting unfiltered"
+            )
 
     # ------------------------------------------------------------------ sending
 
