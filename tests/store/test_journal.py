@@ -110,3 +110,28 @@ def test_records_past_the_first_map_are_kept(tmp_path: Path, monkeypatch: pytest
     got = [(seq, items[0][0].interaction_id) for seq, items in read_records(j.path)]
     assert got == [(n + 1, f"i{n}") for n in range(100)]
     j.close()
+
+
+def test_a_full_disk_is_an_error_not_a_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks are reserved before the map grows: no space is an OSError from `append`
+    (a write through the map into unreserved blocks would be a SIGBUS), and what was
+    written before stays readable."""
+    import errno
+
+    from cc_router.store import journal as jr
+
+    monkeypatch.setattr(jr, "MAP_BYTES", 4096)
+    j = Journal(tmp_path)
+    j.append([(finished("i0"), T0)])
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(jr.os, "posix_fallocate", full)
+    with pytest.raises(OSError):
+        for n in range(1, 100):
+            j.append([(finished(f"i{n}"), T0 + n)])
+    written = j.seq
+    assert 1 <= written < 99
+    assert [seq for seq, _ in read_records(j.path)] == list(range(1, written + 1))
+    j.close()

@@ -42,7 +42,7 @@ _HEADER = struct.Struct("<IQI")
 """payload length, sequence number, CRC-32 of the payload"""
 ROTATE_BYTES = 8 << 20
 MAP_BYTES = 2 * ROTATE_BYTES
-"""A new file's size, zeros until written (sparse on disk); doubled when a record would
+"""A new file's size, zeros until written, its blocks reserved; doubled when a record would
 not fit (the writer rotates only once everything is committed, which a store that is down
 can put off)."""
 ENV_JOURNAL_DIR = "CC_ROUTER_JOURNAL_DIR"
@@ -76,23 +76,28 @@ class Journal:
         self.path = self.directory / self.name
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.ftruncate(self._fd, MAP_BYTES)
+        # Blocks reserved now, not at the page faults of the first writes: a full disk is an
+        # OSError here, where a write through the map would have been a SIGBUS.
+        os.posix_fallocate(self._fd, 0, MAP_BYTES)
         self._map = mmap.mmap(self._fd, MAP_BYTES)
         self.bytes = 0
 
     def append(self, items: list[tuple[Any, float]]) -> int:
-        self.seq += 1
+        seq = self.seq + 1
         payload = pickle.dumps(codec.encode_items(items), pickle.HIGHEST_PROTOCOL)
-        data = _HEADER.pack(len(payload), self.seq, zlib.crc32(payload)) + payload
+        data = _HEADER.pack(len(payload), seq, zlib.crc32(payload)) + payload
         start = self.bytes
         end = start + len(data)
         if end > len(self._map):
-            self._map.resize(max(2 * len(self._map), end))
+            size = max(2 * len(self._map), end)
+            os.posix_fallocate(self._fd, 0, size)
+            self._map.resize(size)
         # Header and payload in one copy; what follows is still zeros, where reading stops.
         # A record torn by a power cut is caught by its CRC.
         self._map[start:end] = data
         self.bytes = end
-        return self.seq
+        self.seq = seq
+        return seq
 
     def sync(self) -> None:
         # fsync writes the file's dirty pages back, those written through the map too.
