@@ -135,3 +135,30 @@ def test_a_full_disk_is_an_error_not_a_crash(tmp_path: Path, monkeypatch: pytest
     assert 1 <= written < 99
     assert [seq for seq, _ in read_records(j.path)] == list(range(1, written + 1))
     j.close()
+
+
+def test_a_rotation_that_cannot_reserve_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from cc_router.store import journal as jr
+
+    j = Journal(tmp_path)
+    j.append([(finished("i0"), T0)])
+    path, name = j.path, j.name
+    real = jr.os.posix_fallocate
+
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(jr.os, "posix_fallocate", full)
+    with pytest.raises(OSError):
+        j.rotate()
+    assert (j.path, j.name) == (path, name)
+    assert [p.name for p in tmp_path.glob("*.journal")] == [name]  # no half-made file left
+    j.append([(finished("i1"), T0 + 1)])
+    assert [seq for seq, _ in read_records(path)] == [1, 2]
+    monkeypatch.setattr(jr.os, "posix_fallocate", real)
+    assert j.rotate() == path  # retried later, it works
+    j.close()

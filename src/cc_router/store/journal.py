@@ -72,14 +72,21 @@ class Journal:
         self._open_new()
 
     def _open_new(self) -> None:
-        self.name = f"{os.getpid()}-{time.time_ns()}.journal"
-        self.path = self.directory / self.name
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        # Blocks reserved now, not at the page faults of the first writes: a full disk is an
-        # OSError here, where a write through the map would have been a SIGBUS.
-        os.posix_fallocate(self._fd, 0, MAP_BYTES)
-        self._map = mmap.mmap(self._fd, MAP_BYTES)
+        """A new file, or nothing changed if it cannot be made (the old one stays in use)."""
+        name = f"{os.getpid()}-{time.time_ns()}.journal"
+        path = self.directory / name
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Blocks reserved now, not at the page faults of the first writes: a full disk
+            # is an OSError here, where a write through the map would have been a SIGBUS.
+            os.posix_fallocate(fd, 0, MAP_BYTES)
+            mapped = mmap.mmap(fd, MAP_BYTES)
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        self.name, self.path, self._fd, self._map = name, path, fd, mapped
         self.bytes = 0
 
     def append(self, items: list[tuple[Any, float]]) -> int:
