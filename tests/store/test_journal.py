@@ -162,3 +162,27 @@ def test_a_rotation_that_cannot_reserve_keeps_the_old_file(
     monkeypatch.setattr(jr.os, "posix_fallocate", real)
     assert j.rotate() == path  # retried later, it works
     j.close()
+
+
+@pytest.mark.asyncio
+async def test_rows_whose_record_could_not_be_written_still_reach_the_store_and_marks_stay_right(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jdir = tmp_path / "journal"
+    w1 = StoreWriter("unused://", engine=engine, batch_size=3, journal=Journal(jdir))
+    assert w1.journal is not None
+    w1.submit([finished("i1"), finished("i2")], T0)  # record 1
+    real = w1.journal.append
+
+    def full(items: list[tuple[object, float]]) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(w1.journal, "append", full)
+    w1.submit([finished("i3")], T0 + 1)  # accepted, not journalled
+    monkeypatch.setattr(w1.journal, "append", real)
+    w1.submit([finished("i4")], T0 + 2)  # record 2
+    await w1._flush_batch()  # i1 i2 i3: the mark says record 1, not record 2
+    assert await _count(engine, interactions) == 3
+    _crash(w1)
+    assert await StoreWriter("unused://", engine=engine).replay(jdir) == 1  # i4, once
+    assert await _count(engine, interactions) == 4

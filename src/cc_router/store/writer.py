@@ -157,7 +157,14 @@ class StoreWriter:
                 buf.append((c, now))
         if self.journal is not None and len(buf) > before:
             added = len(buf) - before
-            seq = self.journal.append([buf[i] for i in range(before, len(buf))])
+            try:
+                seq = self.journal.append([buf[i] for i in range(before, len(buf))])
+            except OSError as exc:
+                # No space for the journal: the rows still go to the store, only a crash
+                # before they do would lose them. Counted as a record of its own (seq 0,
+                # no mark) so that batches still end on the boundaries of the others.
+                seq = 0
+                log.warning("journal write failed, %d commands not journalled: %s", added, exc)
             self._records.append((added, seq))
             self._unsynced = True
         if len(buf) >= self.batch_size:
@@ -295,7 +302,7 @@ class StoreWriter:
                 if covered >= n:
                     break
                 covered += count
-                seq = rseq
+                seq = rseq or seq
                 records += 1
             n = covered
         batch = [self._buf[i] for i in range(n)]
