@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -50,7 +51,9 @@ async def _until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _node(fake: FakeAmi) -> tuple[Service, AmiNode, list[ev.Event], asyncio.Task[None]]:
+@contextlib.asynccontextmanager
+async def _running(fake: FakeAmi) -> AsyncIterator[tuple[Service, AmiNode, list[ev.Event]]]:
+    """A node on the started `fake`, once ready; the node and the fake are stopped after."""
     config = loads_config(CONFIG.format(port=fake.port))
     service = Service.from_config(config)
     node = AmiNode(service, config.asterisk[0])
@@ -58,8 +61,13 @@ async def _node(fake: FakeAmi) -> tuple[Service, AmiNode, list[ev.Event], asynci
     events: list[ev.Event] = []
     service.listeners.append(lambda e, now: events.append(e))
     task = asyncio.create_task(node.run())
-    await _until(lambda: node.ready)
-    return service, node, events, task
+    try:
+        await _until(lambda: node.ready)
+        yield service, node, events
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await fake.stop()
 
 
 @pytest.mark.asyncio
@@ -70,16 +78,11 @@ async def test_half_open_connection_is_detected_and_replaced() -> None:
 
     fake = FakeAmi(script)
     await fake.start()
-    _service, node, _events, task = await _node(fake)
-    try:
+    async with _running(fake) as (_service, node, _events):
         t0 = time.monotonic()
         await _until(lambda: node.connects == 2 and node.ready, timeout=5)
         assert time.monotonic() - t0 < 3
         assert len(fake.sessions) == 2
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await fake.stop()
 
 
 @pytest.mark.parametrize("leg_survives", [False, True])
@@ -94,8 +97,7 @@ async def test_drop_mid_originate_is_not_resent(leg_survives: bool) -> None:
 
     fake = FakeAmi(script)
     await fake.start()
-    service, node, events, task = await _node(fake)
-    try:
+    async with _running(fake) as (service, node, events):
         service.submit(ev.AgentLoggedIn("1001"))
         fake.channels.append(HOLD)
         enqueue = {"Event": "UserEvent", "Channel": HOLD["Channel"], "Uniqueid": CALLER_UID}
@@ -113,10 +115,6 @@ async def test_drop_mid_originate_is_not_resent(leg_survives: bool) -> None:
         # the caller is still on hold in the snapshot: still waiting, not abandoned
         assert not [e for e in events if isinstance(e, ev.InteractionAbandoned)]
         assert CALLER_UID in service.router.interactions
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await fake.stop()
 
 
 @pytest.mark.asyncio
@@ -125,8 +123,7 @@ async def test_snapshot_finds_new_callers_and_drops_vanished_ones() -> None:
     fake.channels.append(HOLD)
     fake.variables.update(CCR_NUMBER="10086", CCR_LANG="zh", CCR_PRIORITY="2")
     await fake.start()
-    _service, node, events, task = await _node(fake)
-    try:
+    async with _running(fake) as (_service, node, events):
         arrived = [e for e in events if isinstance(e, ev.InteractionArrived)]
         assert [(a.interaction_id, a.queue, a.priority, a.caller) for a in arrived] == [
             (CALLER_UID, "support", 2, "张伟 <13800138000>")
@@ -136,10 +133,6 @@ async def test_snapshot_finds_new_callers_and_drops_vanished_ones() -> None:
         assert [e for e in events if isinstance(e, ev.InteractionAbandoned)] == [
             ev.InteractionAbandoned(CALLER_UID)
         ]
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await fake.stop()
 
 
 @pytest.mark.asyncio
@@ -180,8 +173,7 @@ async def test_a_refused_session_filter_leaves_the_node_unfiltered(refuse_all: b
 
     fake = FakeAmi(script)
     await fake.start()
-    _service, node, _events, task = await _node(fake)
-    try:
+    async with _running(fake) as (_service, node, _events):
         first = [m for n, m in fake.actions("Filter") if n == 1]
         assert len(first) == len(SESSION_FILTERS)
         if refuse_all:
@@ -194,7 +186,3 @@ async def test_a_refused_session_filter_leaves_the_node_unfiltered(refuse_all: b
             await _until(lambda: node.connects == 2 and node.ready)
             assert [m for n, m in fake.actions("Filter") if n == 2] == []
         assert node.supervisor.filters_refused
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await fake.stop()

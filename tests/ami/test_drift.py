@@ -8,7 +8,7 @@ import pytest
 
 from cc_router.core import events as ev
 from tests.ami.fake_ami import FakeAmi
-from tests.ami.test_connection import CALLER_UID, HOLD, _node, _until
+from tests.ami.test_connection import CALLER_UID, HOLD, _running, _until
 
 
 def _enqueue(uid: str, channel: str) -> dict[str, str]:
@@ -29,9 +29,8 @@ def _enqueue(uid: str, channel: str) -> dict[str, str]:
 async def test_drift_finds_gone_unknown_and_orphans_and_corrects_them() -> None:
     fake = FakeAmi()
     await fake.start()
-    service, node, events, task = await _node(fake)
-    node.drift_check.grace_s = 0.05
-    try:
+    async with _running(fake) as (service, node, events):
+        node.drift_check.grace_s = 0.05
         # A waiting caller the router knows, whose Hangup is then lost.
         fake.channels.append(HOLD)
         fake.sessions[0].send(_enqueue(CALLER_UID, HOLD["Channel"]))
@@ -53,10 +52,6 @@ async def test_drift_finds_gone_unknown_and_orphans_and_corrects_them() -> None:
         await _until(lambda: any(m.get("Channel") == orphan["Uniqueid"] for _, m in fake.actions("Hangup")))
         assert node.drift == {"caller_gone": 1, "caller_unknown": 1, "leg_orphan": 1}
         assert node.health()["drift"] == dict(node.drift)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await fake.stop()
 
 
 @pytest.mark.asyncio
@@ -64,9 +59,8 @@ async def test_drift_suspect_cleared_by_late_event() -> None:
     """A Hangup that arrives during the grace period explains the difference: no drift."""
     fake = FakeAmi()
     await fake.start()
-    service, node, events, task = await _node(fake)
-    node.drift_check.grace_s = 0.3
-    try:
+    async with _running(fake) as (service, node, events):
+        node.drift_check.grace_s = 0.3
         fake.channels.append(HOLD)
         fake.sessions[0].send(_enqueue(CALLER_UID, HOLD["Channel"]))
         await _until(lambda: CALLER_UID in service.router.interactions)
@@ -77,20 +71,15 @@ async def test_drift_suspect_cleared_by_late_event() -> None:
         assert await check == {}
         assert events.count(ev.InteractionAbandoned(CALLER_UID)) == 1
         assert node.drift == {}
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await fake.stop()
 
 
 @pytest.mark.asyncio
 async def test_drift_loop_runs_periodically_and_leaves_foreign_callers() -> None:
     fake = FakeAmi()
     await fake.start()
-    service, node, _events, task = await _node(fake)
-    node.exit_unknown_numbers = False
-    node.drift_check.grace_s = 0.01
-    try:
+    async with _running(fake) as (service, node, _events):
+        node.exit_unknown_numbers = False
+        node.drift_check.grace_s = 0.01
         foreign = {**HOLD, "Uniqueid": "1700000000.9"}
         fake.channels.append(foreign)
         fake.variables.update(CCR_NUMBER="99999")  # not ours: another router's caller
@@ -99,7 +88,3 @@ async def test_drift_loop_runs_periodically_and_leaves_foreign_callers() -> None
         await _until(lambda: node.drift_check.checks >= 2 or len(fake.actions("CoreShowChannels")) >= 3, 70)
         assert node.drift == {}
         assert "1700000000.9" not in service.router.interactions
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await fake.stop()

@@ -3,8 +3,10 @@ written by the next start, exactly once, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -20,6 +22,11 @@ from tests.store.factories import T0, finished, offer, state
 async def _count(engine: AsyncEngine, table: object) -> int:
     async with engine.connect() as conn:
         return int(await conn.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
+
+
+def _no_space(*args: object) -> Any:
+    """posix_fallocate (or a journal's append) on a full disk."""
+    raise OSError(errno.ENOSPC, "No space left on device")
 
 
 def _crash(writer: StoreWriter) -> None:
@@ -116,18 +123,13 @@ def test_a_full_disk_is_an_error_not_a_crash(tmp_path: Path, monkeypatch: pytest
     """Blocks are reserved before the map grows: no space is an OSError from `append`
     (a write through the map into unreserved blocks would be a SIGBUS), and what was
     written before stays readable."""
-    import errno
-
     from cc_router.store import journal as jr
 
     monkeypatch.setattr(jr, "MAP_BYTES", 4096)
     j = Journal(tmp_path)
     j.append([(finished("i0"), T0)])
 
-    def full(fd: int, offset: int, length: int) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(jr.os, "posix_fallocate", full)
+    monkeypatch.setattr(jr.os, "posix_fallocate", _no_space)
     with pytest.raises(OSError):
         for n in range(1, 100):
             j.append([(finished(f"i{n}"), T0 + n)])
@@ -140,8 +142,6 @@ def test_a_full_disk_is_an_error_not_a_crash(tmp_path: Path, monkeypatch: pytest
 def test_a_rotation_that_cannot_reserve_keeps_the_old_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import errno
-
     from cc_router.store import journal as jr
 
     j = Journal(tmp_path)
@@ -149,10 +149,7 @@ def test_a_rotation_that_cannot_reserve_keeps_the_old_file(
     path, name = j.path, j.name
     real = jr.os.posix_fallocate
 
-    def full(fd: int, offset: int, length: int) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(jr.os, "posix_fallocate", full)
+    monkeypatch.setattr(jr.os, "posix_fallocate", _no_space)
     with pytest.raises(OSError):
         j.rotate()
     assert (j.path, j.name) == (path, name)
@@ -174,10 +171,7 @@ async def test_rows_whose_record_could_not_be_written_still_reach_the_store_and_
     w1.submit([finished("i1"), finished("i2")], T0)  # record 1
     real = w1.journal.append
 
-    def full(items: list[tuple[object, float]]) -> int:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(w1.journal, "append", full)
+    monkeypatch.setattr(w1.journal, "append", _no_space)
     w1.submit([finished("i3")], T0 + 1)  # accepted, not journalled
     monkeypatch.setattr(w1.journal, "append", real)
     w1.submit([finished("i4")], T0 + 2)  # record 2

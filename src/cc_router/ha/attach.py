@@ -14,7 +14,6 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import structlog
@@ -127,9 +126,9 @@ def attach(service: Service, url: str, writer: StoreWriter, http: HttpComponent 
         if writer.journal is None:
             directory = journal_dir_for(url)
             replayed = await _until_done("journal", lambda: writer.replay(directory))
-            # A full disk (the journal's blocks are reserved up front) delays routing
-            # with a reason in the log until there is room, as a store that is down does.
-            writer.journal = await _until_done("journal", lambda: _journal(directory))
+            # A full disk (the journal's blocks are reserved up front, off the loop) delays
+            # routing with a reason in the log until there is room, as a store that is down does.
+            writer.journal = await _until_done("journal", lambda: asyncio.to_thread(Journal, directory))
             if replayed:
                 log.warning("journal_replayed", commands=replayed)
         agents, queues = await _until_done("sessions", sessions.load)
@@ -145,10 +144,6 @@ def attach(service: Service, url: str, writer: StoreWriter, http: HttpComponent 
     service.starting.append(start)
     service.stopping.append(lead.close)
     return watch
-
-
-async def _journal(directory: Path) -> Journal:
-    return Journal(directory)
 
 
 async def _until_done(what: str, call: Callable[[], Awaitable[T]]) -> T:

@@ -3,11 +3,12 @@
 `StoreWriter.submit` appends each event's stored commands as one record, copied into the
 file through a shared memory map: the pages are the kernel's page cache, so once the copy
 is done a SIGKILL of the process cannot lose the record (a background `fsync` bounds what
-a power cut could). The map spares the routing path a system call per event (a 400-byte
-`os.write` cost 51 µs from cold caches, as each event runs live; the copy a few). Each batch the
-writer commits also records, in the same transaction, the last journal record it holds
-(`journal_marks`), so replaying a journal after a crash writes exactly the records that
-never reached the store: no row lost, none twice.
+a power cut could). The map spares the routing path a system call per event: an offer's
+and an agent state's record from cold caches, as each event runs live, cost 60 µs median
+with `os.write`, 44 copied into the map. Each batch the writer commits also records, in
+the same transaction, the last journal record it holds (`journal_marks`), so replaying a
+journal after a crash writes exactly the records that never reached the store: no row
+lost, none twice.
 
 Every process writes a journal file of its own and holds an flock on it; at start the
 files nobody holds belong to processes that died, and are replayed, then removed.

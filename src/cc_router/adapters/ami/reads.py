@@ -26,7 +26,7 @@ HOLD_APPLICATIONS = frozenset({"BridgeWait", "MusicOnHold"})
 """Application of a caller on hold in ccr-inbound (MusicOnHold: dialplans before BridgeWait)."""
 UNKNOWN_NAME = "<unknown>"
 """How Asterisk lists a channel without a caller name."""
-LEG_ID = re.compile(r"ccr-[0-9a-f]+-[0-9]+")
+LEG_ID = re.compile(re.escape(act.LEG_ID_PREFIX) + r"[0-9a-f]+-[0-9]+")
 """Uniqueid of an agent leg some router run originated (`Registry.next_leg_id`; its
 second Local half ends in `-2`)."""
 CONNECTED_MARK = "SHARED(CCR_CONNECTED)"
