@@ -15,15 +15,62 @@ Script = Callable[["FakeSession", Msg], str | None]
 "drop" to close the connection without answering."""
 
 
+_CRITERION = re.compile(r"(\w+)\(([^)]*)\)")
+
+
+@dataclass
+class SessionFilter:
+    """One advanced AMI filter (`MatchCriteria` + `Filter`), as Asterisk 20+ applies it."""
+
+    include: bool
+    name: str
+    header: str
+    method: str
+    value: str
+
+    @classmethod
+    def of(cls, criteria: str, expression: str) -> SessionFilter:
+        parts = dict(_CRITERION.findall(criteria))
+        return cls(
+            parts.get("action", "include") == "include",
+            parts.get("name", ""),
+            parts.get("header", ""),
+            parts.get("method", ""),
+            expression,
+        )
+
+    def matches(self, msg: Msg) -> bool:
+        if self.name and msg.get("Event") != self.name:
+            return False
+        if not self.header:
+            return True
+        got = msg.get(self.header)
+        if got is None:
+            return False
+        return got.startswith(self.value) if self.method == "starts_with" else got == self.value
+
+
 @dataclass
 class FakeSession:
     number: int
     writer: asyncio.StreamWriter
     silent: bool = False
+    filters: list[SessionFilter] = field(default_factory=list)
 
     def send(self, msg: dict[str, str]) -> None:
         if not self.silent and not self.writer.is_closing():
             self.writer.write(encode_action(msg))
+
+    def passes(self, msg: Msg) -> bool:
+        """Asterisk's rule: with include filters, one must match; no exclude may."""
+        includes = [f for f in self.filters if f.include]
+        if includes and not any(f.matches(msg) for f in includes):
+            return False
+        return not any(f.matches(msg) for f in self.filters if not f.include)
+
+    def event(self, msg: Msg) -> None:
+        if self.passes(msg):
+            self.send(msg)
 
 
 @dataclass
@@ -48,6 +95,11 @@ class FakeAmi:
             s.writer.close()
         if self._server is not None:
             self._server.close()
+
+    def emit(self, msg: Msg) -> None:
+        """An event to every open session its filters let it through, as Asterisk does."""
+        for s in self.sessions:
+            s.event(msg)
 
     def actions(self, name: str) -> list[tuple[int, Msg]]:
         return [(n, m) for n, m in self.received if m.get("Action") == name]
@@ -94,6 +146,9 @@ class FakeAmi:
             s.send({"Response": "Success", "ActionID": aid, "Variable": name, "Value": value})
         elif action == "Ping":
             s.send({"Response": "Success", "ActionID": aid, "Ping": "Pong"})
+        elif action == "Filter":
+            s.filters.append(SessionFilter.of(msg.get("MatchCriteria", ""), msg.get("Filter", "")))
+            s.send({"Response": "Success", "ActionID": aid})
         elif action == "Originate":
             s.send({"Response": "Success", "ActionID": aid, "Message": "Originate successfully queued"})
         else:

@@ -111,7 +111,7 @@ async def test_snapshot_adopts_bridged_and_ringing_legs_and_keeps_arrivals() -> 
         assert not fake.actions("Originate")
 
         # The ringing agent answers: the pending offer is accepted, no second leg.
-        fake.sessions[-1].send(
+        fake.emit(
             {"Event": "UserEvent", "UserEvent": "CCRAgentAnswered", "Uniqueid": leg_ringing["Uniqueid"],
              "IID": ringing["Uniqueid"], "Agent": "1002"}
         )  # fmt: skip
@@ -121,13 +121,11 @@ async def test_snapshot_adopts_bridged_and_ringing_legs_and_keeps_arrivals() -> 
         service.sinks.append(
             lambda cs, _now: finished.extend(c for c in cs if isinstance(c, cmd.InteractionFinished))
         )
-        fake.sessions[-1].send(
-            {"Event": "Hangup", "Uniqueid": bridged["Uniqueid"], "Channel": bridged["Channel"]}
-        )
-        fake.sessions[-1].send(
+        fake.emit({"Event": "Hangup", "Uniqueid": bridged["Uniqueid"], "Channel": bridged["Channel"]})
+        fake.emit(
             {"Event": "BridgeLeave", "Uniqueid": leg_bridged["Uniqueid"], "BridgeTechnology": "simple_bridge"}
         )
-        fake.sessions[-1].send({"Event": "Hangup", "Uniqueid": leg_bridged["Uniqueid"]})  # fmt: skip
+        fake.emit({"Event": "Hangup", "Uniqueid": leg_bridged["Uniqueid"]})  # fmt: skip
         await _until(lambda: bool(finished))
         await asyncio.sleep(0.1)
         assert len(finished) == 1
@@ -162,7 +160,7 @@ async def test_adopted_ringing_leg_that_hangs_up_gives_the_caller_back() -> None
     await fake.start()
     service, node, events, task = await _node(fake)
     try:
-        fake.sessions[-1].send({"Event": "Hangup", "Uniqueid": leg["Uniqueid"]})
+        fake.emit({"Event": "Hangup", "Uniqueid": leg["Uniqueid"]})
         await _until(lambda: any(isinstance(e, ev.OfferDeclined) for e in events))
         it = service.router.interactions[ringing["Uniqueid"]]
         assert str(it.stage) in ("waiting", "offered")

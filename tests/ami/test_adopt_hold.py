@@ -41,18 +41,18 @@ async def test_an_adopted_call_on_hold_stays_on_hold_with_its_time() -> None:
         )
         # The agent takes the caller off hold: the hold ends, and its time is written back.
         uid = bridged["Uniqueid"]
-        fake.sessions[-1].send({"Event": "MusicOnHoldStop", "Uniqueid": uid, "Channel": bridged["Channel"]})
+        fake.emit({"Event": "MusicOnHoldStop", "Uniqueid": uid, "Channel": bridged["Channel"]})
         await _until(lambda: ev.InteractionResumed(uid) in events)
         await _until(lambda: len(fake.actions("Setvar")) >= 2)
         written = {m["Variable"]: m["Value"] for _, m in fake.actions("Setvar")}
         assert written["CCR_HELD"] == ""
         assert float(written["CCR_HOLD_S"]) == pytest.approx(4.5 + 6, abs=0.5)
         # Held again: the start is written on the channel for the next restart.
-        fake.sessions[-1].send({"Event": "MusicOnHoldStart", "Uniqueid": uid, "Channel": bridged["Channel"]})
+        fake.emit({"Event": "MusicOnHoldStart", "Uniqueid": uid, "Channel": bridged["Channel"]})
         await _until(lambda: len(fake.actions("Setvar")) >= 3)
         _, last = fake.actions("Setvar")[-1]
         assert last["Variable"] == "CCR_HELD" and float(last["Value"]) == pytest.approx(time.time(), abs=2)
-        fake.sessions[-1].send({"Event": "Hangup", "Uniqueid": uid, "Channel": bridged["Channel"]})
+        fake.emit({"Event": "Hangup", "Uniqueid": uid, "Channel": bridged["Channel"]})
         await _until(lambda: bool(finished))
         (fin,) = finished
         assert fin.hold_s == pytest.approx(4.5 + 6, abs=0.5)

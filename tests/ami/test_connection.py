@@ -27,7 +27,8 @@ numbers:
   "10086": {{queue: support}}
 asterisk:
   - {{name: ast1, port: {port}, secret: s3cret,
-     ping_interval_s: 0.2, ping_timeout_s: 0.3, reconnect_max_s: 0.5}}
+     ping_interval_s: 0.2, ping_timeout_s: 0.3, reconnect_max_s: 0.5,
+     event_batch_s: {batch}}}
 """
 
 CALLER_UID = "1700000000.1"
@@ -52,9 +53,12 @@ async def _until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _running(fake: FakeAmi) -> AsyncIterator[tuple[Service, AmiNode, list[ev.Event]]]:
-    """A node on the started `fake`, once ready; the node and the fake are stopped after."""
-    config = loads_config(CONFIG.format(port=fake.port))
+async def _running(
+    fake: FakeAmi, *, batch: float = 0.0
+) -> AsyncIterator[tuple[Service, AmiNode, list[ev.Event]]]:
+    """A node on the started `fake`, once ready; the node and the fake are stopped after.
+    One session per connect unless `batch` (event_batch_s: the arrivals session too)."""
+    config = loads_config(CONFIG.format(port=fake.port, batch=batch))
     service = Service.from_config(config)
     node = AmiNode(service, config.asterisk[0])
     node.attach()
@@ -102,7 +106,7 @@ async def test_drop_mid_originate_is_not_resent(leg_survives: bool) -> None:
         fake.channels.append(HOLD)
         enqueue = {"Event": "UserEvent", "Channel": HOLD["Channel"], "Uniqueid": CALLER_UID}
         enqueue.update(UserEvent="CCREnqueue", Number="10086", CallerNum="13800138000", CallerName="张伟")
-        fake.sessions[0].send({**enqueue, "Lang": "zh", "CallerPriority": "0"})
+        fake.emit({**enqueue, "Lang": "zh", "CallerPriority": "0"})
         await _until(lambda: len(fake.sessions) == 2 and node.ready and node.connects == 2)
         await asyncio.sleep(0.3)
         assert len(fake.actions("Originate")) == 1  # never sent again on the new connection

@@ -33,7 +33,7 @@ async def test_drift_finds_gone_unknown_and_orphans_and_corrects_them() -> None:
         node.drift_check.grace_s = 0.05
         # A waiting caller the router knows, whose Hangup is then lost.
         fake.channels.append(HOLD)
-        fake.sessions[0].send(_enqueue(CALLER_UID, HOLD["Channel"]))
+        fake.emit(_enqueue(CALLER_UID, HOLD["Channel"]))
         await _until(lambda: CALLER_UID in service.router.interactions)
         assert await node.drift_check.check() == {}  # nothing differs: nothing reported
         fake.channels.clear()
@@ -62,12 +62,12 @@ async def test_drift_suspect_cleared_by_late_event() -> None:
     async with _running(fake) as (service, node, events):
         node.drift_check.grace_s = 0.3
         fake.channels.append(HOLD)
-        fake.sessions[0].send(_enqueue(CALLER_UID, HOLD["Channel"]))
+        fake.emit(_enqueue(CALLER_UID, HOLD["Channel"]))
         await _until(lambda: CALLER_UID in service.router.interactions)
         fake.channels.clear()
         check = asyncio.create_task(node.drift_check.check())
         await asyncio.sleep(0.1)
-        fake.sessions[0].send({"Event": "Hangup", "Channel": HOLD["Channel"], "Uniqueid": CALLER_UID})
+        fake.emit({"Event": "Hangup", "Channel": HOLD["Channel"], "Uniqueid": CALLER_UID})
         assert await check == {}
         assert events.count(ev.InteractionAbandoned(CALLER_UID)) == 1
         assert node.drift == {}

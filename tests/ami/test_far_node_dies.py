@@ -61,21 +61,19 @@ class TwoNodes:
     async def connected_across(self) -> None:
         await wait_until(lambda: self.n1.ready and self.n2.ready, 5)
         self.service.submit(ev.AgentLoggedIn("m21"))
-        self.f1.sessions[-1].send(
+        self.f1.emit(
             {"Event": "UserEvent", "UserEvent": "CCREnqueue", **CALLER, "Number": "30086", "CallerNum": "139"}
         )
         await wait_until(lambda: bool(self.f1.actions("Originate")), 5)
         [(_, originate)] = self.f1.actions("Originate")
         assert originate["Channel"] == "Local/agent@ccr-trunk-out/n"  # over the trunk
         self.leg = originate["ChannelId"]
-        self.f1.sessions[-1].send(
-            {"Event": "UserEvent", "UserEvent": "CCRAgentAnswered", "Uniqueid": self.leg}
-        )
+        self.f1.emit({"Event": "UserEvent", "UserEvent": "CCRAgentAnswered", "Uniqueid": self.leg})
         await wait_until(lambda: self.service.router.interactions[IID].agent_id == "m21", 5)
         await asyncio.sleep(0.1)
 
     def trunk_unreachable(self) -> None:
-        self.f1.sessions[-1].send(
+        self.f1.emit(
             {
                 "Event": "ContactStatus",
                 "AOR": "ccr-trunk-node2",

@@ -22,7 +22,7 @@ from tests.ami.test_connection import CONFIG, _until
 async def test_readyz_names_each_node_once() -> None:
     fake = FakeAmi()
     await fake.start()
-    service = Service.from_config(loads_config(CONFIG.format(port=fake.port)))
+    service = Service.from_config(loads_config(CONFIG.format(port=fake.port, batch=0.1)))
     [node] = ami.build(service)
     assert isinstance(node, AmiNode)
     app = attach_http(service, port=0).app

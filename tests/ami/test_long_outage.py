@@ -69,7 +69,7 @@ class Run:
         await wait_until(lambda: self.node.ready, 5)
         self.fake.channels.append(HOLD)
         self.fake.variables.update(CCR_NUMBER="10086")
-        self.fake.sessions[-1].send(
+        self.fake.emit(
             {"Event": "UserEvent", "UserEvent": "CCREnqueue", "Channel": HOLD["Channel"], "Uniqueid": UID,
              "Number": "10086", "CallerNum": "13800138000"}
         )  # fmt: skip
@@ -103,7 +103,7 @@ async def test_link_lost_longer_than_the_drop_delay_then_back_records_the_caller
         await wait_until(lambda: run.node.ready, 5)
         await asyncio.sleep(0.2)
         assert run.arrivals() == 1  # found on hold: the same interaction, not a new one
-        fake.sessions[-1].send({"Event": "Hangup", "Channel": HOLD["Channel"], "Uniqueid": UID})
+        fake.emit({"Event": "Hangup", "Channel": HOLD["Channel"], "Uniqueid": UID})
         await wait_until(lambda: bool(run.finished), 5)
         await asyncio.sleep(0.2)
         assert [(f.interaction_id, f.outcome) for f in run.finished] == [(UID, Outcome.ABANDONED)]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from cc_router.adapters.ami import actions as act
+from cc_router.adapters.ami.arrivals import ARRIVALS_FILTER
 from cc_router.adapters.ami.supervisor import SESSION_FILTERS
 from cc_router.sandbox import SandboxSettings
 
@@ -30,13 +31,16 @@ def _seen(tap: AmiTap, event: str, **headers: str) -> list[Event]:
 async def test_filtered_session_gets_leg_channels_and_failed_originates_only(
     ami_tap: AmiTap, sandbox_settings: SandboxSettings
 ) -> None:
-    filtered = AmiTap(sandbox_settings)
+    filtered, arrivals = AmiTap(sandbox_settings), AmiTap(sandbox_settings)
     assert (await filtered.connect())["Response"] == "Success"
+    assert (await arrivals.connect())["Response"] == "Success"
     try:
-        for criteria, expression in SESSION_FILTERS:
-            aid = await filtered.send("Filter", Operation="Add", MatchCriteria=criteria, Filter=expression)
-            reply = await filtered.response(aid)
-            assert reply["Response"] == "Success", (criteria, reply)
+        for tap, filters in ((filtered, SESSION_FILTERS), (arrivals, (ARRIVALS_FILTER,))):
+            for criteria, expression in filters:
+                aid = await tap.send("Filter", Operation="Add", MatchCriteria=criteria, Filter=expression)
+                reply = await tap.response(aid)
+                assert reply["Response"] == "Success", (criteria, reply)
+        since = len(arrivals.messages)  # what came before its filter: the login's
 
         agent = f"t{uuid.uuid4().hex[:8]}"
         leg = f"{act.LEG_ID_PREFIX}{uuid.uuid4().hex[:8]}-1"
@@ -94,5 +98,14 @@ async def test_filtered_session_gets_leg_channels_and_failed_originates_only(
         assert {
             m.get("Uniqueid", "").startswith(act.LEG_ID_PREFIX) for m in _seen(filtered, "Newchannel")
         } == {True}
+        # The arrivals session (arrivals.py) had this caller's CCREnqueue and nothing else
+        # of the call: no other UserEvent, no channel or hang-up events.
+        assert [
+            m["Uniqueid"] for m in _seen(arrivals, "UserEvent") if m.get("CallerNum") == "13700137000"
+        ] == [enq["Uniqueid"]]
+        assert {(m.get("Event"), m.get("UserEvent")) for m in arrivals.messages[since:] if "Event" in m} == {
+            ("UserEvent", "CCREnqueue")
+        }
     finally:
         await filtered.close()
+        await arrivals.close()

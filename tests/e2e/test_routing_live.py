@@ -23,12 +23,16 @@ def _agent_channels(chans: list[dict[str, str]], agent: str) -> list[str]:
 
 async def test_skills_routing_utf8_and_store(live: LiveService, sandbox_settings: SandboxSettings) -> None:
     live.login("ea1", "ea3")
+    # CCREnqueue comes on the arrivals session too, the rest in batches (event_batch_s).
+    await wait_until(lambda: bool(live.node.health()["arrivals_session"]), 5, "arrivals session up")
     en = await call(sandbox_settings, "20087", 20000, name="李娜", num="13800000001")
     zh = await call(sandbox_settings, "20086", 20000, name="张伟", num="13800000002")
     try:
         await wait_until(lambda: len(live.of(cmd.InteractionConnected)) == 2, 15, "both calls connected")
         by_caller = {live.iid_of_caller("13800000001"): "ea3", live.iid_of_caller("13800000002"): "ea1"}
         assert {o.interaction_id: o.agent_id for o in live.offers()} == by_caller
+        # Read on both sessions, each caller was admitted once.
+        assert sorted(e.interaction_id for e in live.events_of(ev.InteractionArrived)) == sorted(by_caller)
         # the sim agents talk 1 s then hang up: the interaction ends on the agent's side
         await wait_until(lambda: len(live.of(cmd.InteractionFinished)) == 2, 15, "both calls finished")
         assert {f.disposition for f in live.of(cmd.InteractionFinished)} == {"agent_hangup"}

@@ -58,7 +58,7 @@ async def test_connection_writes_nothing_once_fenced() -> None:
 async def test_node_originates_only_while_the_gate_is_open() -> None:
     fake = FakeAmi(lambda s, m: None)
     await fake.start()
-    config = loads_config(CONFIG.format(port=fake.port))
+    config = loads_config(CONFIG.format(port=fake.port, batch=0.1))
     service = Service.from_config(config)
     leading = [True]
     service.parts.leadership = _Lead(leading)
@@ -74,7 +74,7 @@ async def test_node_originates_only_while_the_gate_is_open() -> None:
         fake.channels.append(HOLD)
         enqueue = {"Event": "UserEvent", "Channel": HOLD["Channel"], "Uniqueid": CALLER_UID}
         enqueue.update(UserEvent="CCREnqueue", Number="10086", CallerNum="13800138000", CallerName="张伟")
-        fake.sessions[0].send({**enqueue, "Lang": "zh", "CallerPriority": "0"})
+        fake.emit({**enqueue, "Lang": "zh", "CallerPriority": "0"})
         await _until(lambda: CALLER_UID in service.router.interactions)
         await asyncio.sleep(0.5)
         assert fake.actions("Originate") == []

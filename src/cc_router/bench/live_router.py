@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -197,12 +197,43 @@ def offers_logged(lines: Iterable[str]) -> list[tuple[str, str]]:
 
 
 def router_config(
-    agents: Sequence[str], settings: SandboxSettings, store_url: str, port: int
+    agents: Sequence[str],
+    settings: SandboxSettings,
+    store_url: str,
+    port: int,
+    event_batch_s: float | None = None,
 ) -> dict[str, Any]:
     config = ccrouter_config(agents, settings, store_url, port)
     config["http"]["token"] = TOKEN
     config["logging"] = {"level": "info", "json": True}
+    if event_batch_s is not None:
+        config["asterisk"][0]["event_batch_s"] = event_batch_s
     return config
+
+
+PG_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+@contextlib.asynccontextmanager
+async def store_for(kind: str, work: Path) -> AsyncIterator[str]:
+    """The router's store URL: a SQLite file in `work`, or a PostgreSQL database of its
+    own on the local server (made and dropped here), as a centre of this size runs it."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{work}/store.db"
+        return
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"ccr_live_{os.getpid()}_{int(time.time())}"
+    admin = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 async def wait_ready(client: httpx.AsyncClient, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -314,14 +345,16 @@ async def run_live(
     agents: int, rates: Sequence[int], seconds: float, profile: Path | None, keep: Path | None,
     on_row: Callable[[dict[str, Any]], None] | None = None, wakeups: bool = False,
     syscalls: bool = False, router_cpus: str = "", parts: bool = False,
+    event_batch_s: float | None = None, store: str = "sqlite",
 ) -> list[dict[str, Any]]:  # fmt: skip
     settings = SandboxSettings()
     params = E2eParams(agents=agents)
     ast_pid = await asyncio.to_thread(prepare_sandbox, settings)
     ids = agent_ids(agents)
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="ccr-live-") as tmp:
-        work = Path(tmp)
+    async with contextlib.AsyncExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ccr-live-")))
+        store_url = await stack.enter_async_context(store_for(store, work))
         ami = ControlAmi(settings)
         await ami.open()
         proc: subprocess.Popen[bytes] | None = None
@@ -331,9 +364,7 @@ async def run_live(
             await set_agent_behaviour(ami, ids, params)
             port = _free_port()
             cfg = work / "centre.yaml"
-            cfg.write_text(
-                json.dumps(router_config(ids, settings, f"sqlite+aiosqlite:///{work}/store.db", port))
-            )
+            cfg.write_text(json.dumps(router_config(ids, settings, store_url, port, event_batch_s)))
             env = {k: v for k, v in os.environ.items() if not k.startswith("CC_ROUTER_")}
             env["CC_ROUTER_JOURNAL_DIR"] = str(work / "journal")
             log_path = work / "router.log"
@@ -377,6 +408,8 @@ async def run_live(
                         )
                     )
                     rows[-1]["login_s"] = round(login_s, 1)
+                    rows[-1]["store"] = store
+                    rows[-1]["event_batch_s"] = event_batch_s
                     rows[-1].update(idle)
                     if on_row is not None:
                         on_row(rows[-1])
@@ -558,6 +591,11 @@ def main(argv: Sequence[str]) -> None:
         help="run the router on these CPUs only (taskset list, e.g. 1); start this command "
         "itself under `taskset -c 0` to keep Asterisk and SIPp off them",
     )  # fmt: skip
+    p.add_argument(
+        "--event-batch-s", type=float, default=None,
+        help="the node's event_batch_s (default: the config's default; 0: one session, no batches)",
+    )  # fmt: skip
+    p.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
     a = p.parse_args(argv)
     import uvloop
 
@@ -576,6 +614,8 @@ def main(argv: Sequence[str]) -> None:
             a.syscalls,
             a.router_cpus,
             a.parts,
+            a.event_batch_s,
+            a.store,
         )
     )
 

@@ -381,6 +381,17 @@ class AsteriskNode(_Model):
         default=True,
         description="Filter the router's AMI session to the events it handles (AMI Filter, Asterisk 20+).",
     )
+    event_batch_s: float = Field(
+        default=0.1,
+        ge=0,
+        le=1.0,
+        description=(
+            "CCREnqueue comes on a session of its own (the arrivals session) and the main session is"
+            " read in batches at most this often: answers, hang-ups and failed Originates are seen up to"
+            " this much later, for a few reads a call instead of eight. 0 = one session, read as events"
+            " come. Needs event_filters."
+        ),
+    )
     drift_check_s: float = Field(
         default=30.0,
         ge=0,

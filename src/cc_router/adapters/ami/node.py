@@ -22,6 +22,7 @@ import structlog
 from pydantic import SecretStr
 
 from cc_router.adapters.ami import actions as act
+from cc_router.adapters.ami.arrivals import ARRIVAL_EVENT
 from cc_router.adapters.ami.commands_out import CoreToAmi
 from cc_router.adapters.ami.connection import AmiConnection, AmiError, ConnectionLost, Reply
 from cc_router.adapters.ami.drift import DriftCheck
@@ -74,7 +75,13 @@ class AmiNode:
         self.ami_out = CoreToAmi(self.ami_in)
         secret = secret or spec.secret or SecretStr("")
         self.supervisor = Supervisor(
-            spec, secret, self, self.on_ami_event, name=self.name, may_send=outbox_gate(service)
+            spec,
+            secret,
+            self,
+            self.on_ami_event,
+            name=self.name,
+            may_send=outbox_gate(service),
+            on_arrival=self.on_arrival_event,
         )
         self.checker = Checker(
             self.registry, self.ami_in, AsteriskReads(self.supervisor.send_action), self.apply
@@ -83,6 +90,8 @@ class AmiNode:
         self._user_hooks: dict[str, list[UserEventCallback]] = {}
         self._handlers = self.ami_in.handlers  # the same dict: replacing an entry there counts here
         self._drop_timer: asyncio.TimerHandle | None = None
+        self.early_arrivals = 0
+        """Callers admitted from the arrivals session, ahead of the main session's batch."""
         self.ami_in.index_agents()
 
     # ------------------------------------------------------------------ public hooks
@@ -174,6 +183,20 @@ class AmiNode:
                 self._hooked_user_event(parse_frame(frame), hooks)
                 return
         effects = handler(frame, wall_clock())
+        if effects:
+            self.apply(effects)
+
+    def on_arrival_event(self, name: str, frame: bytes) -> None:
+        """CCREnqueue read on the arrivals session (arrivals.py): the caller is admitted now,
+        not in the main session's next batch, where its copy then finds it held. Hooks
+        run on that copy, once."""
+        if name != "UserEvent" or not self.supervisor.ready:
+            return
+        msg = parse_frame(frame)
+        if msg.get("UserEvent") != ARRIVAL_EVENT or self.registry.knows(msg.get("Uniqueid", "")):
+            return  # already held, or hung up already (its Hangup came first)
+        self.early_arrivals += 1
+        effects = self.ami_in.user_message(msg, wall_clock())
         if effects:
             self.apply(effects)
 
@@ -310,6 +333,8 @@ class AmiNode:
             "callers": len(self.registry.by_iid),
             "agent_legs": len(self.registry.legs),
             "outbox": link["outbox"],
+            "arrivals_session": link["arrivals_session"],
+            "early_arrivals": self.early_arrivals,
             "drift_checks": self.drift_check.checks,
             "drift": dict(self.drift_check.found),
             "last_error": link["last_error"],

@@ -161,6 +161,15 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         if self.transport is not None and not self.closed:
             self.transport.write(data)
 
+    def pause_reading(self) -> None:
+        """Leave what Asterisk sends in the socket for now (the loop stops watching it)."""
+        if self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed:
             self.closed = True

@@ -19,6 +19,7 @@ import structlog
 from pydantic import SecretStr
 
 from cc_router.adapters.ami import actions as act
+from cc_router.adapters.ami.arrivals import Arrivals
 from cc_router.adapters.ami.connection import (
     AmiConnection,
     AmiError,
@@ -121,6 +122,7 @@ class Supervisor:
         *,
         name: str,
         may_send: Callable[[], bool] | None = None,
+        on_arrival: EventHandler | None = None,
     ) -> None:
         self.spec = spec
         self.may_send = may_send
@@ -146,6 +148,11 @@ class Supervisor:
         self._log_timer: asyncio.TimerHandle | None = None
         self._outbox_wake = asyncio.Event()
         self._stopped = asyncio.Event()
+        self.arrivals: Arrivals | None = None
+        """The arrivals session (arrivals.py), with `on_arrival` for its events, when the
+        node's main session is read in batches (`event_batch_s`, filtered sessions)."""
+        if on_arrival is not None and spec.event_batch_s > 0 and spec.event_filters:
+            self.arrivals = Arrivals(spec, secret, on_arrival, tls_context=self._tls)
 
     def stop(self) -> None:
         """End `run` for good (a node drained away by a reload): the connection is closed,
@@ -209,11 +216,17 @@ class Supervisor:
                     log.warning("ami_snapshot_failed", node=self.node, error=str(exc))
                     conn.close("snapshot failed")
                 watch = asyncio.create_task(self.owner.while_up(), name=f"{self.name}-drift")
+                arrivals = None
+                if self.arrivals is not None and self.ready and not self.filters_refused:
+                    arrivals = asyncio.create_task(self.arrivals.keep(conn), name=f"{self.name}-arrivals")
                 try:
                     await conn.wait_closed()
                 finally:
                     watch.cancel()
                     await reap(watch)
+                    if arrivals is not None:
+                        arrivals.cancel()
+                        await reap(arrivals)
                 self.ready = False
                 self.last_error = conn.lost_reason
                 if self._stopped.is_set():
@@ -400,4 +413,5 @@ class Supervisor:
             "connects": self.connects,
             "outbox": len(self.outbox),
             "last_error": self.last_error,
+            "arrivals_session": self.arrivals is not None and self.arrivals.up,
         }
