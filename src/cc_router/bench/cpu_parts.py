@@ -6,7 +6,8 @@ totals to OUT.json every second. Each counter is the event loop thread's CPU tim
 (`time.thread_time`, user and system) spent inside one part, and how often it ran:
 
 - `ami_read`: every AMI read, from the bytes to the last effect of the events it carried
-  (parsing, translating, the core and every sink: it contains `submit`);
+  (parsing, translating, the core and every sink: it contains `submit`), and the same
+  by session (`ami_read:<node>`, `ami_read:<node>-arrivals`);
 - `submit`: one event through the router (`Service.submit`), and inside it `core`
   (`Router.handle`), each listener (`listener:...`) and each sink (`sink:...`);
 - `observers`: each batch to the observers (`observer:...` each);
@@ -65,6 +66,21 @@ def timed(counters: Counters, key: str, f: Callable[..., Any]) -> Callable[..., 
     return run
 
 
+def timed_read(counters: Counters, f: Callable[[Any, bytes], None]) -> Callable[[Any, bytes], None]:
+    """`AmiProtocol.data_received` counted in all (`ami_read`) and by its session."""
+
+    def run(proto: Any, data: bytes) -> None:
+        t0 = _clock()
+        try:
+            f(proto, data)
+        finally:
+            spent = _clock() - t0
+            _add(counters, "ami_read", spent)
+            _add(counters, f"ami_read:{proto.name}", spent)
+
+    return run
+
+
 class TimedCoroutine(Coroutine[Any, Any, Any]):
     """A task's coroutine whose every step is counted under `key`."""
 
@@ -107,7 +123,7 @@ def install(counters: Counters) -> None:
     from cc_router.adapters.ami.protocol import AmiProtocol
     from cc_router.service import Service
 
-    AmiProtocol.data_received = timed(counters, "ami_read", AmiProtocol.data_received)  # type: ignore[method-assign]
+    AmiProtocol.data_received = timed_read(counters, AmiProtocol.data_received)  # type: ignore[method-assign,assignment]
     Service.submit = timed(counters, "submit", Service.submit)  # type: ignore[method-assign]
     Service.flush_observers = timed(counters, "observers", Service.flush_observers)  # type: ignore[method-assign]
     run = Service.run

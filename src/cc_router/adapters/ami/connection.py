@@ -141,7 +141,7 @@ class AmiConnection:
     async def connect(self, timeout_s: float = 10.0) -> None:
         """Open the TCP connection and log in; raises on failure (connection closed)."""
         loop = asyncio.get_running_loop()
-        proto = AmiProtocol(self._on_frames, self._on_lost)
+        proto = AmiProtocol(self._on_frames, self._on_lost, self.name)
         opening = loop.create_connection(
             lambda: proto,
             self.host,

@@ -141,7 +141,10 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self,
         on_frames: Callable[[list[bytes]], None],
         on_lost: Callable[[Exception | None], None],
+        name: str = "ami",
     ) -> None:
+        self.name = name
+        """The connection's (a node's main session, or its arrivals session)."""
         self._on_frames = on_frames
         self._on_lost = on_lost
         self.splitter = FrameSplitter()
