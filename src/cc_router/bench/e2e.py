@@ -486,8 +486,11 @@ def instrument(service: Any, node: Any, probe: RouterProbe) -> Callable[[], None
 
     def listener(event: Any, _now: float) -> None:
         if isinstance(event, ev.InteractionArrived):
-            conn = node.conn
-            probe.arrived[event.interaction_id] = conn.last_rx if conn is not None else time.monotonic()
+            # Read by the main session or, first, by the arrivals session: the one whose
+            # read is being handled is the one that read last.
+            arrivals = node.supervisor.arrivals
+            reads = [c.last_rx for c in (node.conn, arrivals and arrivals.conn) if c is not None]
+            probe.arrived[event.interaction_id] = max(reads) if reads else time.monotonic()
             probe.submitted[event.interaction_id] = time.monotonic()
         elif isinstance(event, ev.InteractionAbandoned):
             probe.abandoned.add(event.interaction_id)
