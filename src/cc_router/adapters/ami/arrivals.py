@@ -113,17 +113,8 @@ class Arrivals:
     def _connection(self) -> AmiConnection:
         # No leadership gate (`may_send`): this session only logs in, filters and pings;
         # it changes nothing in Asterisk.
-        return AmiConnection(
-            self.spec.host,
-            self.spec.port,
-            self.spec.username,
-            self.secret,
-            on_event=self.on_event,
-            ping_interval_s=self.spec.ping_interval_s,
-            ping_timeout_s=self.spec.ping_timeout_s,
-            name=f"{self.spec.name}-arrivals",
-            tls=self._tls,
-            tls_server_name=self.spec.tls_server_name,
+        return AmiConnection.to_node(
+            self.spec, self.secret, self.on_event, name=f"{self.spec.name}-arrivals", tls=self._tls
         )
 
     async def _filter(self, conn: AmiConnection) -> None:

@@ -33,6 +33,7 @@ import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
 from pydantic import SecretStr
@@ -45,6 +46,9 @@ from cc_router.adapters.ami.protocol import (
     header,
     parse_frame,
 )
+
+if TYPE_CHECKING:
+    from cc_router.config.models import AsteriskNode
 
 log = structlog.get_logger("cc_router.ami.connection")
 
@@ -135,6 +139,32 @@ class AmiConnection:
         self._resume: asyncio.TimerHandle | None = None
         self.reads = 0
         """Reads that brought whole messages (for the pacing figures)."""
+
+    @classmethod
+    def to_node(
+        cls,
+        spec: AsteriskNode,
+        secret: SecretStr,
+        on_event: EventHandler,
+        *,
+        name: str,
+        tls: ssl.SSLContext | None,
+        may_send: Callable[[], bool] | None = None,
+    ) -> AmiConnection:
+        """A session to the Asterisk of `spec`, with its keep-alive settings."""
+        return cls(
+            spec.host,
+            spec.port,
+            spec.username,
+            secret,
+            on_event=on_event,
+            ping_interval_s=spec.ping_interval_s,
+            ping_timeout_s=spec.ping_timeout_s,
+            name=name,
+            may_send=may_send,
+            tls=tls,
+            tls_server_name=spec.tls_server_name,
+        )
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -171,18 +171,13 @@ class Supervisor:
         sender = asyncio.create_task(self._send_loop(), name=f"{self.name}-send")
         try:
             while not self._stopped.is_set():
-                conn = AmiConnection(
-                    self.spec.host,
-                    self.spec.port,
-                    self.spec.username,
+                conn = AmiConnection.to_node(
+                    self.spec,
                     self.secret,
-                    on_event=self.on_event,
-                    ping_interval_s=self.spec.ping_interval_s,
-                    ping_timeout_s=self.spec.ping_timeout_s,
+                    self.on_event,
                     name=self.spec.name,
-                    may_send=self.may_send,
                     tls=self._tls,
-                    tls_server_name=self.spec.tls_server_name,
+                    may_send=self.may_send,
                 )
                 try:
                     await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))
