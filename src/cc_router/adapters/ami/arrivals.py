@@ -25,7 +25,7 @@ import structlog
 from pydantic import SecretStr
 
 from cc_router.adapters.ami import actions as act
-from cc_router.adapters.ami.connection import AmiConnection, AmiError, EventHandler
+from cc_router.adapters.ami.connection import AmiConnection, AmiError, EventHandler, setup_timeout_s
 from cc_router.config.models import AsteriskNode
 
 log = structlog.get_logger("cc_router.ami.arrivals")
@@ -59,7 +59,6 @@ class Arrivals:
         self.on_event = on_event
         self._tls = tls_context
         self.conn: AmiConnection | None = None
-        self.connects = 0
         self.last_error = ""
 
     @property
@@ -72,7 +71,7 @@ class Arrivals:
             while main.connected:
                 conn = self._connection()
                 try:
-                    await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))
+                    await conn.connect(timeout_s=setup_timeout_s(self.spec))
                     await self._filter(conn)
                 except FiltersRefused as exc:
                     conn.close("filter refused")
@@ -92,20 +91,17 @@ class Arrivals:
                     backoff = min(self.spec.reconnect_max_s, backoff * 2)
                     continue
                 self.conn = conn
-                self.connects += 1
                 backoff = 0.5
                 main.pace(self.spec.event_batch_s)
                 log.info("ami_arrivals_up", node=self.spec.name, batch_s=self.spec.event_batch_s)
-                try:
-                    await conn.wait_closed()
-                finally:
-                    # Without it, arrivals would wait for the next batch: read as they come.
-                    main.pace(0)
+                await conn.wait_closed()
+                # Without it, arrivals would wait for the next batch: read as they come.
+                main.pace(0)
                 self.last_error = conn.lost_reason
                 log.warning("ami_arrivals_lost", node=self.spec.name, reason=conn.lost_reason)
                 await asyncio.sleep(backoff)
         finally:
-            main.pace(0)
+            main.pace(0)  # also when cancelled while up
             if self.conn is not None:
                 self.conn.close("main session gone")
                 self.conn = None
@@ -119,7 +115,7 @@ class Arrivals:
 
     async def _filter(self, conn: AmiConnection) -> None:
         reply = await asyncio.wait_for(
-            conn.send_action(act.session_filter(*ARRIVALS_FILTER)), max(5.0, self.spec.ping_timeout_s * 2)
+            conn.send_action(act.session_filter(*ARRIVALS_FILTER)), setup_timeout_s(self.spec)
         )
         if not isinstance(reply, dict) or reply.get("Response") != "Success":
             raise FiltersRefused(str(reply.get("Message", "") if isinstance(reply, dict) else reply))

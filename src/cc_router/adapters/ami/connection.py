@@ -61,6 +61,11 @@ LOW_PRIORITY_DELAY_S = 0.05
 _SUCCESS = b"Response: Success\r\n"
 
 
+def setup_timeout_s(spec: AsteriskNode) -> float:
+    """How long a login or a session's filters may take on `spec`'s Asterisk."""
+    return max(5.0, spec.ping_timeout_s * 2)
+
+
 class AmiError(Exception):
     """An AMI action failed or could not be sent."""
 

@@ -26,6 +26,7 @@ from cc_router.adapters.ami.connection import (
     ConnectionLost,
     EventHandler,
     Reply,
+    setup_timeout_s,
 )
 from cc_router.adapters.ami.tls import tls_context
 from cc_router.config.models import AsteriskNode
@@ -180,7 +181,7 @@ class Supervisor:
                     may_send=self.may_send,
                 )
                 try:
-                    await conn.connect(timeout_s=max(5.0, self.spec.ping_timeout_s * 2))
+                    await conn.connect(timeout_s=setup_timeout_s(self.spec))
                 except (OSError, TimeoutError, AmiError) as exc:
                     conn.close("connect failed")
                     if self._stopped.is_set():
@@ -244,7 +245,7 @@ class Supervisor:
                 *(conn.send_action(act.session_filter(c, f)) for c, f in SESSION_FILTERS),
                 return_exceptions=True,
             ),
-            max(5.0, self.spec.ping_timeout_s * 2),
+            setup_timeout_s(self.spec),
         )
         refused = []
         for reply in replies:
